@@ -1,0 +1,323 @@
+//! The `infrasim` command: run, validate and compare scenarios, check SLOs.
+
+mod output;
+mod timeline;
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use infrasim::engine::SimDuration;
+use infrasim::{Check, Report, RunOptions, Scenario};
+
+#[derive(Parser)]
+#[command(
+    name = "infrasim",
+    version,
+    about = "Deterministic discrete-event simulator of web infrastructure",
+    long_about = "Describe clients, load balancers, web/app servers and a primary-replica database in a \
+                  scenario file; inject failures; get availability and latency you can reproduce.",
+    after_help = "Examples:\n  \
+        infrasim run scenarios/01-single-lb.json\n  \
+        infrasim run scenarios/01-single-lb.json --seed 7 --replications 10 --json\n  \
+        infrasim run scenarios/05-remedied.json --out out/ --check 'availability>=0.999' --check 'p99<=250ms'\n  \
+        infrasim validate scenarios/*.json\n  \
+        infrasim compare scenarios/01-single-lb.json scenarios/05-remedied.json --replications 20\n\n\
+        Exit codes: 0 success, 1 an SLO check failed, 2 bad file or arguments."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a scenario and print its report.
+    Run {
+        /// The scenario file.
+        file: PathBuf,
+        /// Master seed (overrides the scenario's).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Replications (overrides the scenario's).
+        #[arg(long)]
+        replications: Option<u32>,
+        /// Measured duration, e.g. 10m (overrides the scenario's).
+        #[arg(long, value_parser = parse_duration)]
+        duration: Option<SimDuration>,
+        /// Print the report as JSON on stdout instead of the summary.
+        #[arg(long)]
+        json: bool,
+        /// Write report.json, timeseries.csv and timeline.svg into this directory.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// SLO assertion, repeatable: 'availability>=0.999', 'write.availability>=0.99',
+        /// 'p99<=250ms', 'lost_writes==0'. Exit code 1 if any fails.
+        #[arg(long = "check")]
+        checks: Vec<String>,
+        /// Worker threads for replications (default: all cores; results do not depend on it).
+        #[arg(long)]
+        threads: Option<usize>,
+    },
+    /// Check scenario files and report every problem found.
+    Validate {
+        /// Scenario files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Run several scenarios with common random numbers and compare their key metrics.
+    Compare {
+        /// Scenario files (the first is the baseline).
+        #[arg(required = true, num_args = 2..)]
+        files: Vec<PathBuf>,
+        /// Replications per scenario.
+        #[arg(long, default_value_t = 10)]
+        replications: u32,
+        /// Master seed shared by every scenario (default: the first scenario's).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Measured duration (overrides the scenarios').
+        #[arg(long, value_parser = parse_duration)]
+        duration: Option<SimDuration>,
+        /// SLO assertion applied to every scenario, repeatable.
+        #[arg(long = "check")]
+        checks: Vec<String>,
+        /// Print the comparison as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Worker threads.
+        #[arg(long)]
+        threads: Option<usize>,
+    },
+    /// Print the JSON Schema of scenario files.
+    Schema,
+}
+
+fn parse_duration(s: &str) -> Result<SimDuration, String> {
+    s.parse::<SimDuration>().map_err(|e| e.to_string())
+}
+
+/// A failure with the exit code it deserves.
+struct Failure {
+    code: u8,
+    error: anyhow::Error,
+}
+
+impl<E: Into<anyhow::Error>> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure {
+            code: 2,
+            error: e.into(),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match dispatch(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(f) => {
+            eprintln!("infrasim: {:#}", f.error);
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+fn load(path: &Path) -> Result<Scenario, Failure> {
+    infrasim::scenario::load(path)
+        .with_context(|| format!("in scenario {}", path.display()))
+        .map_err(Failure::from)
+}
+
+fn parse_checks(exprs: &[String]) -> Result<Vec<Check>, Failure> {
+    exprs
+        .iter()
+        .map(|e| {
+            e.parse::<Check>().map_err(|reason| {
+                Failure::from(anyhow::anyhow!("bad --check {e:?}: {reason}; expected e.g. 'availability>=0.999' or 'p99<=250ms'"))
+            })
+        })
+        .collect()
+}
+
+fn dispatch(cli: Cli) -> Result<u8, Failure> {
+    match cli.command {
+        Command::Run {
+            file,
+            seed,
+            replications,
+            duration,
+            json,
+            out,
+            checks,
+            threads,
+        } => {
+            let mut check_list = parse_checks(&checks)?;
+            let scenario = load(&file)?;
+            check_list.extend(parse_checks(&scenario.slos)?);
+            let opts = RunOptions {
+                seed,
+                replications,
+                duration,
+                threads,
+            };
+            let report = with_progress(&scenario, &opts, || infrasim::run_with(&scenario, &opts))?;
+            if let Some(dir) = &out {
+                write_outputs(dir, &report)?;
+            }
+            let results: Vec<_> = check_list.iter().map(|c| c.evaluate(&report)).collect();
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).context("serialising the report")?
+                );
+            } else {
+                print!("{}", output::summary(&report, &file));
+                if let Some(dir) = &out {
+                    println!(
+                        "wrote {}/report.json, timeseries.csv, timeline.svg",
+                        dir.display()
+                    );
+                }
+            }
+            Ok(report_checks(&results, json))
+        }
+        Command::Validate { files } => {
+            let mut bad = 0;
+            for f in &files {
+                match infrasim::scenario::load(f) {
+                    Ok(_) => println!("{}: OK", f.display()),
+                    Err(e) => {
+                        bad += 1;
+                        println!("{}: {e}", f.display());
+                    }
+                }
+            }
+            Ok(if bad > 0 { 2 } else { 0 })
+        }
+        Command::Compare {
+            files,
+            replications,
+            seed,
+            duration,
+            checks,
+            json,
+            threads,
+        } => {
+            let check_list = parse_checks(&checks)?;
+            let scenarios = files
+                .iter()
+                .map(|f| load(f))
+                .collect::<Result<Vec<_>, _>>()?;
+            let seed = seed.unwrap_or(scenarios[0].seed);
+            let opts = RunOptions {
+                seed: Some(seed),
+                replications: Some(replications),
+                duration,
+                threads,
+            };
+            let mut reports = Vec::new();
+            for s in &scenarios {
+                reports.push(with_progress(s, &opts, || infrasim::run_with(s, &opts))?);
+            }
+            let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+            if json {
+                let v: Vec<_> = names
+                    .iter()
+                    .zip(&reports)
+                    .map(|(n, r)| serde_json::json!({"file": n, "report": r}))
+                    .collect();
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&v).context("serialising")?
+                );
+            } else {
+                print!("{}", output::comparison(&names, &reports));
+            }
+            let mut code = 0;
+            for (n, r) in names.iter().zip(&reports) {
+                let results: Vec<_> = check_list.iter().map(|c| c.evaluate(r)).collect();
+                if !results.is_empty() && !json {
+                    println!("checks for {n}:");
+                }
+                code = code.max(report_checks(&results, json));
+            }
+            Ok(code)
+        }
+        Command::Schema => {
+            println!("{}", infrasim::scenario::schema_json());
+            Ok(0)
+        }
+    }
+}
+
+/// Prints each check's result; returns 1 if any failed.
+fn report_checks(results: &[infrasim::CheckResult], quiet_pass: bool) -> u8 {
+    let mut code = 0;
+    for r in results {
+        let actual = r
+            .actual
+            .map_or("missing".to_string(), |a| format!("{a:.6}"));
+        if r.passed {
+            if !quiet_pass {
+                println!("check passed: {} (actual {actual})", r.check);
+            }
+        } else {
+            code = 1;
+            eprintln!("check FAILED: {} (actual {actual})", r.check);
+        }
+    }
+    code
+}
+
+fn write_outputs(dir: &Path, report: &Report) -> Result<(), Failure> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let json = serde_json::to_string_pretty(report).context("serialising the report")?;
+    std::fs::write(dir.join("report.json"), json + "\n")
+        .with_context(|| format!("writing {}/report.json", dir.display()))?;
+    if let Some(ts) = &report.timeseries {
+        std::fs::write(dir.join("timeseries.csv"), timeline::csv(ts))
+            .with_context(|| format!("writing {}/timeseries.csv", dir.display()))?;
+        std::fs::write(
+            dir.join("timeline.svg"),
+            timeline::svg(ts, &report.scenario),
+        )
+        .with_context(|| format!("writing {}/timeline.svg", dir.display()))?;
+    }
+    Ok(())
+}
+
+/// Runs `f` with a spinner on stderr when stderr is a terminal (hidden otherwise, and for
+/// runs expected to be quick).
+fn with_progress<T>(
+    s: &Scenario,
+    opts: &RunOptions,
+    f: impl FnOnce() -> Result<T, infrasim::Error>,
+) -> Result<T, Failure> {
+    let bar = if std::io::stderr().is_terminal() {
+        let pb = indicatif::ProgressBar::new_spinner();
+        pb.set_message(format!(
+            "simulating {} ({} replication(s))",
+            s.name,
+            opts.replications.unwrap_or(s.replications)
+        ));
+        pb.enable_steady_tick(std::time::Duration::from_millis(120));
+        Some(pb)
+    } else {
+        None
+    };
+    let out = f();
+    if let Some(pb) = bar {
+        pb.finish_and_clear();
+    }
+    Ok(out?)
+}

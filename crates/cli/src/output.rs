@@ -1,0 +1,289 @@
+//! Human-readable output: a summary a person reads in ten seconds, and comparison tables.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use comfy_table::presets::UTF8_FULL_CONDENSED;
+use comfy_table::{Cell, CellAlignment, Table};
+use infrasim::Report;
+use infrasim::engine::stats::ConfidenceInterval;
+
+fn pct(x: f64) -> String {
+    format!("{:.4}%", x * 100.0)
+}
+
+fn ms(x: f64) -> String {
+    if x >= 1000.0 {
+        format!("{:.2}s", x / 1000.0)
+    } else {
+        format!("{x:.2}ms")
+    }
+}
+
+fn table(header: &[&str]) -> Table {
+    let mut t = Table::new();
+    t.load_style(UTF8_FULL_CONDENSED);
+    t.set_header(header.iter().map(|h| Cell::new(h)));
+    t
+}
+
+fn right(t: &mut Table, from: usize) {
+    for i in from..t.column_count() {
+        if let Some(c) = t.column_mut(i) {
+            c.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+}
+
+/// The run summary.
+pub fn summary(r: &Report, file: &Path) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} — {} (seed {}, {} replication(s), {:.0} s measured each, {} events)",
+        r.scenario,
+        file.display(),
+        r.seed,
+        r.replications,
+        r.simulated_seconds,
+        r.events
+    );
+    let _ = writeln!(
+        out,
+        "availability {} (requests), {} (time, windows), throughput {:.1}/s, p99 {}",
+        pct(r.availability),
+        pct(r.time_availability),
+        r.throughput_per_s,
+        ms(r.latency_ms.p99_ms)
+    );
+    let mut t = table(&[
+        "class",
+        "offered",
+        "succeeded",
+        "failed",
+        "availability",
+        "mean",
+        "p50",
+        "p90",
+        "p99",
+        "p99.9",
+        "max",
+    ]);
+    let rows = std::iter::once((
+        "all".to_string(),
+        r.requests.offered,
+        r.requests.succeeded,
+        r.requests.failed_total(),
+        r.availability,
+        &r.latency_ms,
+    ))
+    .chain(r.classes.iter().map(|(n, c)| {
+        (
+            n.clone(),
+            c.offered,
+            c.succeeded,
+            c.failed.values().sum(),
+            c.availability,
+            &c.latency_ms,
+        )
+    }));
+    for (name, off, ok, failed, avail, l) in rows {
+        if off == 0 {
+            continue;
+        }
+        t.add_row(vec![
+            name,
+            off.to_string(),
+            ok.to_string(),
+            failed.to_string(),
+            pct(avail),
+            ms(l.mean_ms),
+            ms(l.p50_ms),
+            ms(l.p90_ms),
+            ms(l.p99_ms),
+            ms(l.p999_ms),
+            ms(l.max_ms),
+        ]);
+    }
+    right(&mut t, 1);
+    let _ = writeln!(out, "{t}");
+    let failed: Vec<String> = r
+        .requests
+        .failed
+        .iter()
+        .filter(|(_, v)| **v > 0)
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
+    if !failed.is_empty() {
+        let _ = writeln!(out, "failures: {}", failed.join(", "));
+    }
+    if r.requests.in_flight > 0 {
+        let _ = writeln!(out, "still in flight at the end: {}", r.requests.in_flight);
+    }
+    let mut t = table(&[
+        "component",
+        "kind",
+        "utilization",
+        "mean queue",
+        "max queue",
+        "served",
+        "rejected",
+    ]);
+    for (name, c) in &r.components {
+        t.add_row(vec![
+            name.clone(),
+            c.kind.clone(),
+            pct(c.utilization),
+            format!("{:.2}", c.mean_queue),
+            c.max_queue.to_string(),
+            c.served.to_string(),
+            c.rejected.to_string(),
+        ]);
+    }
+    right(&mut t, 2);
+    let _ = writeln!(out, "{t}");
+    if let Some(db) = &r.database {
+        let _ = writeln!(
+            out,
+            "database: lost writes {}, stale reads {} ({:.3}%), read-your-writes violations {}, lag mean {} p99 {} max {}, failovers {}",
+            db.lost_writes,
+            db.stale_reads,
+            db.stale_read_ratio * 100.0,
+            db.read_your_writes_violations,
+            ms(db.replication_lag_ms.mean),
+            ms(db.replication_lag_ms.p99),
+            ms(db.replication_lag_ms.max),
+            db.failovers
+        );
+    }
+    if !r.faults.is_empty() {
+        let mut t = table(&[
+            "fault",
+            "target",
+            "injected",
+            "detected",
+            "by",
+            "recovered",
+            "downtime",
+            "failed req",
+            "lost writes",
+        ]);
+        for f in &r.faults {
+            t.add_row(vec![
+                f.fault.clone(),
+                f.target.clone(),
+                format!("{:.3}s", f.injected_at_s),
+                f.detected_at_s.map_or("-".into(), |d| {
+                    format!("{d:.3}s (+{:.3}s)", d - f.injected_at_s)
+                }),
+                f.detected_by.clone().unwrap_or_else(|| "-".into()),
+                f.recovered_at_s
+                    .map_or("never".into(), |d| format!("{d:.3}s")),
+                format!("{:.0}s", f.downtime_s),
+                f.failed_requests.to_string(),
+                f.lost_writes.to_string(),
+            ]);
+        }
+        let _ = writeln!(out, "{t}");
+    }
+    if !r.outages.is_empty() {
+        let shown: Vec<String> = r
+            .outages
+            .iter()
+            .take(12)
+            .map(|o| {
+                format!(
+                    "{}: {:.0}s–{:.0}s ({})",
+                    o.class, o.start_s, o.end_s, o.cause
+                )
+            })
+            .collect();
+        let more = r.outages.len().saturating_sub(12);
+        let _ = writeln!(
+            out,
+            "outages: {}{}",
+            shown.join("; "),
+            if more > 0 {
+                format!("; … {more} more")
+            } else {
+                String::new()
+            }
+        );
+    }
+    if !r.confidence.is_empty() {
+        let a = &r.confidence["availability"];
+        let _ = writeln!(
+            out,
+            "95% CI over replications: availability {}",
+            ci_text(a, true)
+        );
+        if let Some(p) = r.confidence.get("latency_ms.p99") {
+            let _ = writeln!(out, "                          p99 {}", ci_text(p, false));
+        }
+    }
+    out
+}
+
+fn ci_text(c: &ConfidenceInterval, percent: bool) -> String {
+    if percent {
+        format!("{} ± {}", pct(c.mean), pct(c.half_width))
+    } else {
+        format!("{} ± {}", ms(c.mean), ms(c.half_width))
+    }
+}
+
+/// Metrics compared by `infrasim compare`: (label, key in `confidence`, is a percentage).
+const COMPARED: [(&str, &str, bool); 9] = [
+    ("availability", "availability", true),
+    ("time availability", "time_availability", true),
+    ("read availability", "classes.read.availability", true),
+    ("write availability", "classes.write.availability", true),
+    ("mean latency", "latency_ms.mean", false),
+    ("p99 latency", "latency_ms.p99", false),
+    ("throughput/s", "throughput_per_s", false),
+    ("downtime (s)", "downtime_s", false),
+    ("lost writes", "database.lost_writes", false),
+];
+
+/// Side-by-side table of key metrics with 95 % CIs; `*` marks a difference from the first
+/// scenario whose confidence intervals do not overlap (Welch's t would be sharper; CI
+/// separation is the conservative, easy-to-read criterion).
+pub fn comparison(names: &[String], reports: &[Report]) -> String {
+    let mut header = vec!["metric".to_string()];
+    header.extend(names.iter().cloned());
+    let mut t = Table::new();
+    t.load_style(UTF8_FULL_CONDENSED);
+    t.set_header(header);
+    for (label, key, percent) in COMPARED {
+        let Some(base) = reports[0].confidence.get(key) else {
+            continue;
+        };
+        let mut row = vec![label.to_string()];
+        for (i, r) in reports.iter().enumerate() {
+            let Some(c) = r.confidence.get(key) else {
+                row.push("-".into());
+                continue;
+            };
+            let text = if key == "throughput_per_s"
+                || key == "downtime_s"
+                || key.starts_with("database")
+            {
+                format!("{:.2} ± {:.2}", c.mean, c.half_width)
+            } else {
+                ci_text(c, percent)
+            };
+            let significant = i > 0 && (c.low > base.high || c.high < base.low);
+            row.push(if significant {
+                format!("{text} *")
+            } else {
+                text
+            });
+        }
+        t.add_row(row);
+    }
+    right(&mut t, 1);
+    format!(
+        "{t}\n{} replication(s) each, common random numbers; * = 95% CI does not overlap the first scenario's\n",
+        reports[0].replications
+    )
+}

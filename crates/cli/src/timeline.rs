@@ -1,0 +1,207 @@
+//! The time series as CSV and as an SVG chart (throughput, errors and p99 over time, fault
+//! windows shaded). Hand-written SVG: no font files, identical bytes on every machine.
+
+use std::fmt::Write as _;
+
+use infrasim::report::TimeSeries;
+
+/// One row per window.
+pub fn csv(ts: &TimeSeries) -> String {
+    let mut out = String::from("t_s,offered,succeeded,failed");
+    for r in &ts.reasons {
+        let _ = write!(out, ",failed_{r}");
+    }
+    out.push_str(",p50_ms,p99_ms,max_lag_ms");
+    for c in &ts.component_names {
+        let _ = write!(out, ",{c}_up,{c}_queue");
+    }
+    out.push('\n');
+    for row in &ts.rows {
+        let failed: u64 = row.failed.iter().sum();
+        let _ = write!(
+            out,
+            "{},{},{},{}",
+            row.t_s, row.offered, row.succeeded, failed
+        );
+        for f in &row.failed {
+            let _ = write!(out, ",{f}");
+        }
+        let _ = write!(
+            out,
+            ",{:.3},{:.3},{:.3}",
+            row.p50_ms, row.p99_ms, row.max_lag_ms
+        );
+        for (up, q) in &row.components {
+            let _ = write!(out, ",{},{q}", u8::from(*up));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// Three stacked panels sharing the time axis: successes and failures per second, p99
+/// latency, with every fault interval shaded and labelled.
+pub fn svg(ts: &TimeSeries, title: &str) -> String {
+    let (w, h) = (960.0, 560.0);
+    let (left, right) = (70.0, 20.0);
+    let panels = [(50.0, 190.0), (270.0, 120.0), (420.0, 110.0)];
+    let rows = &ts.rows;
+    let t0 = rows.first().map_or(0.0, |r| r.t_s);
+    let t1 = rows
+        .last()
+        .map_or(1.0, |r| r.t_s + ts.window_s)
+        .max(t0 + 1e-9);
+    let x = |t: f64| left + (t - t0) / (t1 - t0) * (w - left - right);
+    let per_s = |n: u64| n as f64 / ts.window_s;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="11">"#
+    );
+    let _ = writeln!(out, r#"<rect width="{w}" height="{h}" fill="white"/>"#);
+    let _ = writeln!(
+        out,
+        r##"<text x="{left}" y="22" font-size="15" font-weight="bold">{}</text>"##,
+        esc(title)
+    );
+    // Fault shading across all panels.
+    for (i, (a, b, label)) in ts.faults.iter().enumerate() {
+        let (xa, xb) = (x(a.max(t0)), x(b.min(t1)));
+        if xb <= xa && b < &t0 {
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            r##"<rect x="{xa:.1}" y="40" width="{:.1}" height="{:.1}" fill="#f4a261" fill-opacity="0.18"/>"##,
+            (xb - xa).max(1.0),
+            h - 80.0
+        );
+        let _ = writeln!(
+            out,
+            r##"<text x="{:.1}" y="{}" fill="#b45309">{}</text>"##,
+            xa + 3.0,
+            48.0 + 12.0 * (i % 3) as f64,
+            esc(label)
+        );
+    }
+    let series: [(&str, Vec<(f64, f64)>, &str, usize); 4] = [
+        (
+            "successes/s",
+            rows.iter().map(|r| (r.t_s, per_s(r.succeeded))).collect(),
+            "#2a9d8f",
+            0,
+        ),
+        (
+            "failures/s",
+            rows.iter()
+                .map(|r| (r.t_s, per_s(r.failed.iter().sum())))
+                .collect(),
+            "#e63946",
+            0,
+        ),
+        (
+            "p99 latency (ms)",
+            rows.iter().map(|r| (r.t_s, r.p99_ms)).collect(),
+            "#264653",
+            1,
+        ),
+        (
+            "max replication lag (ms)",
+            rows.iter().map(|r| (r.t_s, r.max_lag_ms)).collect(),
+            "#6d597a",
+            2,
+        ),
+    ];
+    for (pi, (top, height)) in panels.iter().enumerate() {
+        let ymax = series
+            .iter()
+            .filter(|s| s.3 == pi)
+            .flat_map(|s| s.1.iter().map(|p| p.1))
+            .fold(0.0f64, f64::max)
+            .max(1e-9)
+            * 1.1;
+        let y = |v: f64| top + height - v / ymax * height;
+        let _ = writeln!(
+            out,
+            r##"<rect x="{left}" y="{top}" width="{:.1}" height="{height}" fill="none" stroke="#999"/>"##,
+            w - left - right
+        );
+        for k in 0..=4 {
+            let v = ymax * f64::from(k) / 4.0;
+            let _ = writeln!(
+                out,
+                r##"<text x="{:.1}" y="{:.1}" text-anchor="end" fill="#555">{}</text>"##,
+                left - 4.0,
+                y(v) + 4.0,
+                fmt_num(v)
+            );
+            let _ = writeln!(
+                out,
+                r##"<line x1="{left}" x2="{:.1}" y1="{:.1}" y2="{:.1}" stroke="#eee"/>"##,
+                w - right,
+                y(v),
+                y(v)
+            );
+        }
+        let mut legend_x = left + 8.0;
+        for (name, pts, color, panel) in &series {
+            if *panel != pi {
+                continue;
+            }
+            let mut d = String::new();
+            for (i, (t, v)) in pts.iter().enumerate() {
+                let _ = write!(
+                    d,
+                    "{}{:.1},{:.1} ",
+                    if i == 0 { "M" } else { "L" },
+                    x(*t + ts.window_s / 2.0),
+                    y(*v)
+                );
+            }
+            let _ = writeln!(
+                out,
+                r#"<path d="{d}" fill="none" stroke="{color}" stroke-width="1.5"/>"#
+            );
+            let _ = writeln!(
+                out,
+                r#"<text x="{legend_x:.1}" y="{:.1}" fill="{color}">{name}</text>"#,
+                top + 14.0
+            );
+            legend_x += 150.0;
+        }
+    }
+    let bottom = h - 30.0;
+    for k in 0..=8 {
+        let t = t0 + (t1 - t0) * f64::from(k) / 8.0;
+        let _ = writeln!(
+            out,
+            r##"<text x="{:.1}" y="{bottom}" text-anchor="middle" fill="#555">{}s</text>"##,
+            x(t),
+            fmt_num(t)
+        );
+    }
+    let _ = writeln!(
+        out,
+        r##"<text x="{:.1}" y="{:.1}" text-anchor="middle">simulated time</text>"##,
+        (left + w - right) / 2.0,
+        h - 12.0
+    );
+    out.push_str("</svg>\n");
+    out
+}
+
+fn fmt_num(v: f64) -> String {
+    if v >= 100.0 {
+        format!("{v:.0}")
+    } else if v >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}

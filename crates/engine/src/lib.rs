@@ -1,0 +1,34 @@
+//! # infrasim-engine
+//!
+//! A deterministic discrete-event simulation engine. It knows time, ordering, randomness and
+//! statistics — nothing about load balancers or databases.
+//!
+//! ```text
+//!   Model (your state + reactions)          Simulation (this crate)
+//!   ┌───────────────────────────┐   event    ┌──────────────────────────────┐
+//!   │ fn handle(&mut self, e,   │ ◄───────── │ queue ordered by (time, seq) │
+//!   │           cx: &mut Ctx)   │ ─────────► │ now, event count, stop rules │
+//!   └───────────────────────────┘ schedule / └──────────────────────────────┘
+//!                                  cancel
+//! ```
+//!
+//! * [`time`]: integer nanosecond [`SimTime`] / [`SimDuration`], human duration strings.
+//! * [`queue`]: the event queue behind one small trait ([`queue::EventQueue`]): a monotone
+//!   radix heap by default, `std`'s binary heap for comparison.
+//! * [`sim`]: [`Simulation`], the [`Model`] trait and the [`Context`] a model reacts through.
+//! * [`rng`]: named random streams from (master seed, stable key).
+//! * [`dist`]: duration distributions (service, inter-arrival, failure and repair times).
+//! * [`stats`]: counters, time-weighted gauges, log-linear histograms, replication summaries.
+
+#![warn(missing_docs)]
+
+pub mod dist;
+pub mod queue;
+pub mod rng;
+pub mod sim;
+pub mod stats;
+pub mod time;
+
+pub use rng::{RngStreams, SimRng};
+pub use sim::{Context, EventId, Model, RunOutcome, Simulation, StopReason};
+pub use time::{SimDuration, SimTime};

@@ -1,0 +1,889 @@
+//! HAProxy's `balance` algorithms as a pure, event-free component.
+//!
+//! A [`Balancer`] answers one question: *which server gets this new request?* It knows nothing
+//! about events or time; the caller hands it a slice of [`ServerView`]s (what the load balancer
+//! currently believes about each server) and gets back a server index, or `None` when no
+//! server can take traffic (HAProxy answers 503 "no server available").
+//!
+//! Every behaviour follows the HAProxy configuration manual (section 4, keywords `balance`,
+//! `hash-type`, `weight`, `backup`, `option allbackups`), with the implementation details taken
+//! from HAProxy's sources where the manual is silent (`src/lb_chash.c`, `src/lb_map.c`,
+//! `src/backend.c`, `include/haproxy/tools.h`). See also `semantics.md` §1.1.
+//!
+//! # Cost model
+//!
+//! All tables (the pool of eligible servers, the weighted map, the consistent-hash ring, the
+//! cumulative weight table) are rebuilt in [`Balancer::refresh`], which the caller invokes when
+//! any server's `usable`, `weight` or `backup` changed — as HAProxy recomputes its trees on a
+//! server state change. [`Balancer::pick`] never allocates.
+//!
+//! # Determinism
+//!
+//! No hash maps, no global state: the same sequence of `refresh`/`pick` calls with the same
+//! random stream gives the same picks on every platform.
+
+#![warn(missing_docs)]
+
+use infrasim_engine::rng::{SimRng, below};
+
+/// HAProxy's weight scale: each unit of user weight is worth 16 units of effective weight
+/// (`BE_WEIGHT_SCALE`, `include/haproxy/backend-t.h`), so a server sits on the consistent-hash
+/// ring `16 × weight` times (`src/lb_chash.c`).
+pub const BE_WEIGHT_SCALE: u32 = 16;
+
+/// The largest server weight HAProxy accepts (`weight`: "the weight … between 0 and 256";
+/// `SRV_UWGHT_MAX`, `include/haproxy/server-t.h`). Larger values are clamped to it.
+pub const MAX_WEIGHT: u32 = 256;
+
+/// The span of ring keys reserved per server: `SRV_EWGHT_RANGE = 256 × 16`. A ring point's key
+/// is `full_hash(puid × SRV_EWGHT_RANGE + replica)` (`src/lb_chash.c`, `chash_compute_node_key`).
+const SRV_EWGHT_RANGE: u32 = MAX_WEIGHT * BE_WEIGHT_SCALE;
+
+/// How a hash-based algorithm (here `balance source`) maps a hash to a server — HAProxy's
+/// `hash-type` keyword.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HashType {
+    /// `hash-type map-based` (HAProxy's default): "the hash table is a static array containing
+    /// all alive servers"; the hash is taken modulo the total weight of the running servers.
+    /// Static: weight changes are ignored (only drain to 0 and back is honoured), and when a
+    /// server goes up or down "most mappings are changed".
+    #[default]
+    MapBased,
+    /// `hash-type consistent`: "the hash table is a tree filled with many occurrences of each
+    /// server"; when a server goes down only its own clients move. Dynamic (weight changes
+    /// rebuild the ring), but the distribution is "never very smooth".
+    Consistent,
+}
+
+/// A load-balancing algorithm — HAProxy's `balance` keyword.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Algorithm {
+    /// `balance roundrobin`: "each server is used in turns, according to their weights";
+    /// dynamic (runtime weight changes take effect). Modelled as smooth weighted round robin
+    /// (nginx's algorithm; HAProxy's own tree-based scheduler interleaves the same way). The
+    /// manual limits it to 4095 active servers per backend; this model does not need the cap.
+    RoundRobin,
+    /// `balance static-rr`: like roundrobin but "changing a server's weight on the fly will
+    /// have no effect"; a server coming back up "is always immediately reintroduced". Each
+    /// server's weight is latched the first time it is seen non-zero; only a drain to 0 (and
+    /// back) is honoured afterwards, as HAProxy only accepts `set weight` 0 % or 100 % for
+    /// static algorithms.
+    StaticRr,
+    /// `balance leastconn`: "the server with the lowest number of connections receives the
+    /// connection"; "round-robin is performed within groups of servers of the same load";
+    /// queued requests count too. Load is compared relative to weight (`load / weight`).
+    LeastConn,
+    /// `balance first`: "the first server with available connection slots receives the
+    /// connection"; servers are taken by increasing id (here: index) and the next one is used
+    /// once one reaches its `maxconn`. Weight is ignored (except 0, which drains).
+    First,
+    /// `balance source`: "the source IP address is hashed and divided by the total weight of
+    /// the running servers", so "the same client IP address will always reach the same server
+    /// as long as no server goes down or up".
+    Source {
+        /// How the hash is mapped to a server (`hash-type`).
+        hash_type: HashType,
+    },
+    /// `balance random(<draws>)`: a weighted random server; with `draws` > 1, "that many
+    /// servers will be picked at random and the least loaded of them will be used" (power of
+    /// two choices for `draws = 2`, HAProxy ≥ 3.3's default). `draws = 0` is treated as 1.
+    Random {
+        /// How many weighted random candidates are drawn per request.
+        draws: u32,
+    },
+}
+
+/// What the load balancer believes about one server at the moment of a pick.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ServerView {
+    /// The server's `weight` (0..=256, larger values are clamped). 0 puts it in "drain" mode:
+    /// "the server will not receive any new traffic from the load balancer".
+    pub weight: u32,
+    /// The load balancer believes the server UP (health checks pass) and not in maintenance.
+    pub usable: bool,
+    /// The server has the `backup` flag: used "only when all other non-backup servers are
+    /// unavailable".
+    pub backup: bool,
+    /// Current load: requests being served plus requests queued on this server (HAProxy's
+    /// leastconn "also consider[s] the number of queued connections"). Used by leastconn,
+    /// first and random draws.
+    pub load: u32,
+    /// The server's `maxconn` (0 = unlimited). Only `balance first` looks at it.
+    pub maxconn: u32,
+}
+
+impl ServerView {
+    /// The weight the algorithms use: `weight` clamped to [`MAX_WEIGHT`].
+    fn clamped_weight(&self) -> u32 {
+        self.weight.min(MAX_WEIGHT)
+    }
+
+    /// May take new traffic at all: believed UP and weight > 0 (HAProxy's
+    /// `srv_willbe_usable()` requires a non-zero effective weight).
+    fn eligible(&self) -> bool {
+        self.usable && self.weight > 0
+    }
+}
+
+/// Bob Jenkins' 32-bit full-avalanche integer hash followed by a multiplication by a large
+/// prime, exactly HAProxy's `full_hash()` (`include/haproxy/tools.h`), used for `source`
+/// hashing and for placing servers on the consistent-hash ring. Every input bit affects every
+/// output bit, so neighbouring client addresses land far apart.
+/// See <http://burtleburtle.net/bob/hash/integer.html>.
+pub fn full_hash(a: u32) -> u32 {
+    let mut a = a;
+    a = a.wrapping_add(0x7ed5_5d16).wrapping_add(a << 12);
+    a = (a ^ 0xc761_c23c) ^ (a >> 19);
+    a = a.wrapping_add(0x1656_67b1).wrapping_add(a << 5);
+    a = a.wrapping_add(0xd3a2_646c) ^ (a << 9);
+    a = a.wrapping_add(0xfd70_46c5).wrapping_add(a << 3);
+    a = (a ^ 0xb55a_4f09) ^ (a >> 16);
+    a.wrapping_mul(3_221_225_473)
+}
+
+/// Chooses a server for each new request according to one HAProxy `balance` algorithm.
+///
+/// Backup handling follows `backup` and `option allbackups`: backups are considered only when
+/// no non-backup server is eligible (usable with weight > 0); then "only the first operational
+/// backup server is used" (lowest index), unless `allbackups` is set, in which case the
+/// algorithm runs over all eligible backups.
+#[derive(Clone, Debug)]
+pub struct Balancer {
+    algorithm: Algorithm,
+    allbackups: bool,
+    refreshed: bool,
+    /// Eligible servers currently taking traffic, ascending index.
+    pool: Vec<usize>,
+    /// Per pool position: the weight the algorithm uses (live or latched).
+    pool_weights: Vec<u32>,
+    /// Whether the pool is made of backups (selects the consistent-hash ring).
+    pool_is_backup: bool,
+    /// Per server: membership of `pool`.
+    in_pool: Vec<bool>,
+    /// Per server: weight latched for static algorithms (0 = not yet seen non-zero).
+    latched: Vec<u32>,
+    /// Per server: smooth weighted round-robin "current weight".
+    rr_current: Vec<i64>,
+    /// Leastconn: pool position where the next tie scan starts.
+    lc_cursor: usize,
+    /// Random: cumulative weights over `pool` (`cumulative[k] = Σ pool_weights[..=k]`).
+    cumulative: Vec<u64>,
+    /// Map-based source: one server index per unit of total weight.
+    map: Vec<u32>,
+    /// Consistent source: (key, server) sorted, for non-backup (0) and backup (1) servers.
+    rings: [Vec<(u32, u32)>; 2],
+    /// Per server (weight, backup) the rings were built from.
+    ring_basis: Vec<(u32, bool)>,
+}
+
+impl Balancer {
+    /// A balancer for `n_servers` servers (a capacity hint: [`refresh`](Self::refresh) adapts
+    /// to the slice it is given). `allbackups` is HAProxy's `option allbackups`: "use all
+    /// backup servers at a time" instead of only the first one.
+    pub fn new(algorithm: Algorithm, allbackups: bool, n_servers: usize) -> Self {
+        Balancer {
+            algorithm,
+            allbackups,
+            refreshed: false,
+            pool: Vec::with_capacity(n_servers),
+            pool_weights: Vec::with_capacity(n_servers),
+            pool_is_backup: false,
+            in_pool: vec![false; n_servers],
+            latched: vec![0; n_servers],
+            rr_current: vec![0; n_servers],
+            lc_cursor: 0,
+            cumulative: Vec::with_capacity(n_servers),
+            map: Vec::new(),
+            rings: [Vec::new(), Vec::new()],
+            ring_basis: Vec::new(),
+        }
+    }
+
+    /// The `balance` algorithm in use.
+    pub fn algorithm(&self) -> &Algorithm {
+        &self.algorithm
+    }
+
+    /// Whether `option allbackups` is set.
+    pub fn allbackups(&self) -> bool {
+        self.allbackups
+    }
+
+    /// The servers currently taking new traffic, ascending index: the eligible non-backup
+    /// servers, or else the first eligible backup (all of them with `allbackups`), or none.
+    pub fn pool(&self) -> &[usize] {
+        &self.pool
+    }
+
+    /// Rebuilds the tables after any server's `usable`, `weight` or `backup` changed (HAProxy
+    /// recomputes its load-balancing trees and maps on every server state change). Loads and
+    /// `maxconn` are read at pick time and need no refresh.
+    pub fn refresh(&mut self, servers: &[ServerView]) {
+        let n = servers.len();
+        self.refreshed = true;
+        self.in_pool.resize(n, false);
+        self.latched.resize(n, 0);
+        self.rr_current.resize(n, 0);
+        for (latched, s) in self.latched.iter_mut().zip(servers) {
+            if *latched == 0 {
+                *latched = s.clamped_weight();
+            }
+        }
+
+        // Pool: eligible primaries; else the first eligible backup, or all with allbackups.
+        self.pool.clear();
+        self.pool
+            .extend((0..n).filter(|&i| servers[i].eligible() && !servers[i].backup));
+        self.pool_is_backup = self.pool.is_empty();
+        if self.pool_is_backup {
+            let backups = (0..n).filter(|&i| servers[i].eligible() && servers[i].backup);
+            if self.allbackups {
+                self.pool.extend(backups);
+            } else {
+                self.pool.extend(backups.take(1));
+            }
+        }
+        self.in_pool.fill(false);
+        for &i in &self.pool {
+            self.in_pool[i] = true;
+        }
+
+        // Weights: static algorithms use the latched weight, dynamic ones the live weight.
+        let static_weights = matches!(
+            self.algorithm,
+            Algorithm::StaticRr
+                | Algorithm::Source {
+                    hash_type: HashType::MapBased
+                }
+        );
+        self.pool_weights.clear();
+        for &i in &self.pool {
+            let w = if static_weights {
+                self.latched[i]
+            } else {
+                servers[i].clamped_weight()
+            };
+            self.pool_weights.push(w.max(1));
+        }
+
+        // Round robin: servers leaving the pool forget their position in the sequence.
+        for (cur, &member) in self.rr_current.iter_mut().zip(&self.in_pool) {
+            if !member {
+                *cur = 0;
+            }
+        }
+        if !self.pool.is_empty() {
+            self.lc_cursor %= self.pool.len();
+        }
+
+        match self.algorithm {
+            Algorithm::Random { .. } => {
+                self.cumulative.clear();
+                let mut acc = 0u64;
+                for &w in &self.pool_weights {
+                    acc += u64::from(w);
+                    self.cumulative.push(acc);
+                }
+            }
+            Algorithm::Source {
+                hash_type: HashType::MapBased,
+            } => self.rebuild_map(),
+            Algorithm::Source {
+                hash_type: HashType::Consistent,
+            } => self.rebuild_rings(servers),
+            _ => {}
+        }
+    }
+
+    /// HAProxy's `recalc_server_map()` (`src/lb_map.c`): one slot per unit of total weight,
+    /// filled by the same smooth interleaving as round robin so each server's slots are
+    /// spread over the table.
+    fn rebuild_map(&mut self) {
+        self.map.clear();
+        let total: i64 = self.pool_weights.iter().map(|&w| i64::from(w)).sum();
+        let mut score = vec![0i64; self.pool.len()];
+        for _ in 0..total {
+            let mut best = 0;
+            for (k, &w) in self.pool_weights.iter().enumerate() {
+                score[k] += i64::from(w);
+                if score[k] > score[best] {
+                    best = k;
+                }
+            }
+            score[best] -= total;
+            self.map.push(self.pool[best] as u32);
+        }
+    }
+
+    /// The consistent-hash rings (`src/lb_chash.c`): every server with weight > 0 appears
+    /// `16 × weight` times, at keys `full_hash(puid × 4096 + replica)` with `puid = index + 1`.
+    /// Down servers stay on the ring and are skipped at lookup, so their points keep their
+    /// places; rebuilt only when a weight or backup flag changed.
+    fn rebuild_rings(&mut self, servers: &[ServerView]) {
+        let basis_unchanged = self.ring_basis.len() == servers.len()
+            && self
+                .ring_basis
+                .iter()
+                .zip(servers)
+                .all(|(&(w, b), s)| w == s.clamped_weight() && b == s.backup);
+        if basis_unchanged {
+            return;
+        }
+        self.ring_basis.clear();
+        self.ring_basis
+            .extend(servers.iter().map(|s| (s.clamped_weight(), s.backup)));
+        for ring in &mut self.rings {
+            ring.clear();
+        }
+        for (i, s) in servers.iter().enumerate() {
+            let puid = (i as u32).wrapping_add(1);
+            let ring = &mut self.rings[usize::from(s.backup)];
+            for replica in 0..s.clamped_weight() * BE_WEIGHT_SCALE {
+                let key = full_hash(puid.wrapping_mul(SRV_EWGHT_RANGE).wrapping_add(replica));
+                ring.push((key, i as u32));
+            }
+        }
+        for ring in &mut self.rings {
+            ring.sort_unstable();
+        }
+    }
+
+    /// The server for a new request, or `None` when no server is eligible (HAProxy: 503 "no
+    /// server available"). `client_addr` is the IPv4 source address (used by `source` only);
+    /// `rng` is drawn from by `random` only, and not at all when a single server is eligible.
+    ///
+    /// The pick ignores `maxconn` except under `balance first`: a full server is still
+    /// returned and the caller queues the request. Calls [`refresh`](Self::refresh) itself
+    /// the first time if the caller has not.
+    pub fn pick(
+        &mut self,
+        servers: &[ServerView],
+        client_addr: u32,
+        rng: &mut SimRng,
+    ) -> Option<usize> {
+        if !self.refreshed {
+            self.refresh(servers);
+        }
+        debug_assert_eq!(
+            servers.len(),
+            self.in_pool.len(),
+            "refresh() with these servers"
+        );
+        match self.pool.len() {
+            0 => return None,
+            1 => return Some(self.pool[0]),
+            _ => {}
+        }
+        Some(match self.algorithm {
+            Algorithm::RoundRobin | Algorithm::StaticRr => self.pick_smooth_rr(),
+            Algorithm::LeastConn => self.pick_leastconn(servers),
+            Algorithm::First => self.pick_first(servers),
+            Algorithm::Source {
+                hash_type: HashType::MapBased,
+            } => self.map[full_hash(client_addr) as usize % self.map.len()] as usize,
+            Algorithm::Source {
+                hash_type: HashType::Consistent,
+            } => self.pick_ring(full_hash(client_addr)),
+            Algorithm::Random { draws } => self.pick_random(servers, draws, rng),
+        })
+    }
+
+    /// Smooth weighted round robin: every server's current weight grows by its weight, the
+    /// largest wins (ties → lowest index) and pays back the total.
+    fn pick_smooth_rr(&mut self) -> usize {
+        let mut total = 0i64;
+        let mut best = self.pool[0];
+        let mut best_cur = i64::MIN;
+        for (&i, &w) in self.pool.iter().zip(&self.pool_weights) {
+            let w = i64::from(w);
+            total += w;
+            self.rr_current[i] += w;
+            if self.rr_current[i] > best_cur {
+                best_cur = self.rr_current[i];
+                best = i;
+            }
+        }
+        self.rr_current[best] -= total;
+        best
+    }
+
+    /// Lowest `load / weight` (compared as `load_a × w_b < load_b × w_a`), scanning from a
+    /// rotating start so equally loaded servers take turns.
+    fn pick_leastconn(&mut self, servers: &[ServerView]) -> usize {
+        let len = self.pool.len();
+        let start = self.lc_cursor % len;
+        let mut best_pos = start;
+        for step in 1..len {
+            let pos = (start + step) % len;
+            if self.lighter(servers, pos, best_pos) {
+                best_pos = pos;
+            }
+        }
+        self.lc_cursor = (best_pos + 1) % len;
+        self.pool[best_pos]
+    }
+
+    /// Whether pool position `a` is strictly less loaded, relative to weight, than `b`.
+    fn lighter(&self, servers: &[ServerView], a: usize, b: usize) -> bool {
+        let (ia, ib) = (self.pool[a], self.pool[b]);
+        let (wa, wb) = (
+            u64::from(self.pool_weights[a]),
+            u64::from(self.pool_weights[b]),
+        );
+        u64::from(servers[ia].load) * wb < u64::from(servers[ib].load) * wa
+    }
+
+    /// The lowest-index server with a free slot; if all are full, the first one (the caller
+    /// queues).
+    fn pick_first(&self, servers: &[ServerView]) -> usize {
+        self.pool
+            .iter()
+            .copied()
+            .find(|&i| servers[i].maxconn == 0 || servers[i].load < servers[i].maxconn)
+            .unwrap_or(self.pool[0])
+    }
+
+    /// The first ring point clockwise from `hash` (key ≥ hash, wrapping) whose server is in
+    /// the pool. HAProxy's `chash_get_server_hash()` takes the nearer of the two neighbouring
+    /// points instead; both keep the defining property that only a leaving server's clients
+    /// move.
+    fn pick_ring(&self, hash: u32) -> usize {
+        let ring = &self.rings[usize::from(self.pool_is_backup)];
+        let start = ring.partition_point(|&(key, _)| key < hash);
+        let len = ring.len();
+        (0..len)
+            .map(|step| ring[(start + step) % len].1 as usize)
+            .find(|&i| self.in_pool[i])
+            .unwrap_or(self.pool[0])
+    }
+
+    /// `draws` weighted random candidates; the least loaded relative to weight wins (ties →
+    /// the earliest draw). HAProxy's `get_server_rnd()` (`src/backend.c`) compares
+    /// `served × eweight` the same way.
+    fn pick_random(&self, servers: &[ServerView], draws: u32, rng: &mut SimRng) -> usize {
+        let total = *self.cumulative.last().unwrap_or(&1);
+        let mut best: Option<usize> = None;
+        for _ in 0..draws.max(1) {
+            let r = below(rng, total);
+            let pos = self.cumulative.partition_point(|&c| c <= r);
+            best = match best {
+                Some(b) if !self.lighter(servers, pos, b) => Some(b),
+                _ => Some(pos),
+            };
+        }
+        self.pool[best.unwrap_or(0)]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use infrasim_engine::rng::RngStreams;
+    use proptest::prelude::*;
+
+    fn up(weight: u32) -> ServerView {
+        ServerView {
+            weight,
+            usable: true,
+            ..ServerView::default()
+        }
+    }
+
+    fn backup(weight: u32) -> ServerView {
+        ServerView {
+            backup: true,
+            ..up(weight)
+        }
+    }
+
+    fn rng() -> SimRng {
+        RngStreams::new(1).stream("balance-test")
+    }
+
+    fn balancer(algorithm: Algorithm, servers: &[ServerView]) -> Balancer {
+        let mut b = Balancer::new(algorithm, false, servers.len());
+        b.refresh(servers);
+        b
+    }
+
+    fn picks(b: &mut Balancer, servers: &[ServerView], n: usize) -> Vec<usize> {
+        let mut r = rng();
+        (0..n)
+            .map(|_| b.pick(servers, 0, &mut r).unwrap())
+            .collect()
+    }
+
+    fn counts(seq: &[usize], n: usize) -> Vec<usize> {
+        let mut c = vec![0; n];
+        for &i in seq {
+            c[i] += 1;
+        }
+        c
+    }
+
+    #[test]
+    fn full_hash_matches_haproxy() {
+        // Values from HAProxy's C full_hash(), compiled and run.
+        assert_eq!(full_hash(0), 0xab4e_d927);
+        assert_eq!(full_hash(1), 0x3486_81b6);
+        assert_eq!(full_hash(0xC0A8_0001), 0xcb63_c81e);
+        assert_eq!(full_hash(4096), 0x49c2_008b);
+        assert_eq!(full_hash(u32::MAX), 0x7e64_c182);
+    }
+
+    #[test]
+    fn roundrobin_3_to_1_is_exact_and_smooth() {
+        let s = [up(3), up(1)];
+        let mut b = balancer(Algorithm::RoundRobin, &s);
+        let seq = picks(&mut b, &s, 4000);
+        assert_eq!(counts(&seq, 2), vec![3000, 1000]);
+        assert_eq!(&seq[..8], &[0, 0, 1, 0, 0, 0, 1, 0][..]);
+        // Smooth: a a b a, repeating. (A cyclic 3:1 sequence must contain a run of 3, but
+        // never 4; the interleaving is clearer with 5:1:1, below.)
+        let longest = seq
+            .chunk_by(|a, b| a == b)
+            .map(<[usize]>::len)
+            .max()
+            .unwrap();
+        assert!(longest <= 3, "longest run {longest}");
+    }
+
+    #[test]
+    fn roundrobin_matches_nginx_smooth_sequence() {
+        let s = [up(5), up(1), up(1)];
+        let mut b = balancer(Algorithm::RoundRobin, &s);
+        // nginx's documented sequence for weights 5,1,1: a a b a c a a.
+        assert_eq!(picks(&mut b, &s, 7), vec![0, 0, 1, 0, 2, 0, 0]);
+    }
+
+    #[test]
+    fn roundrobin_skips_unusable_and_follows_weight_changes() {
+        let mut s = [up(1), up(1), up(1)];
+        let mut b = balancer(Algorithm::RoundRobin, &s);
+        s[1].usable = false;
+        b.refresh(&s);
+        let seq = picks(&mut b, &s, 100);
+        assert!(!seq.contains(&1));
+        assert_eq!(counts(&seq, 3), vec![50, 0, 50]);
+
+        s[1].usable = true;
+        s[2].weight = 3;
+        b.refresh(&s);
+        let seq = picks(&mut b, &s, 500);
+        assert_eq!(counts(&seq, 3), vec![100, 100, 300]);
+
+        s[0].weight = 0; // drain
+        b.refresh(&s);
+        let seq = picks(&mut b, &s, 400);
+        assert_eq!(counts(&seq, 3), vec![0, 100, 300]);
+    }
+
+    #[test]
+    fn static_rr_ignores_weight_changes_but_honours_up_down() {
+        let mut s = [up(3), up(1)];
+        let mut b = balancer(Algorithm::StaticRr, &s);
+        assert_eq!(counts(&picks(&mut b, &s, 400), 2), vec![300, 100]);
+        s[0].weight = 1;
+        s[1].weight = 5;
+        b.refresh(&s);
+        assert_eq!(counts(&picks(&mut b, &s, 400), 2), vec![300, 100]);
+        s[0].usable = false;
+        b.refresh(&s);
+        assert_eq!(counts(&picks(&mut b, &s, 10), 2), vec![0, 10]);
+        s[0].usable = true;
+        b.refresh(&s);
+        assert_eq!(counts(&picks(&mut b, &s, 400), 2), vec![300, 100]);
+        // The same change under roundrobin is followed.
+        let mut d = balancer(Algorithm::RoundRobin, &[up(3), up(1)]);
+        d.refresh(&s);
+        assert_eq!(counts(&picks(&mut d, &s, 600), 2), vec![100, 500]);
+    }
+
+    #[test]
+    fn leastconn_picks_least_loaded_and_rotates_ties() {
+        let mut s = [up(1), up(1), up(1)];
+        s[0].load = 5;
+        s[1].load = 2;
+        s[2].load = 7;
+        let mut b = balancer(Algorithm::LeastConn, &s);
+        assert_eq!(picks(&mut b, &s, 3), vec![1, 1, 1]);
+
+        for v in &mut s {
+            v.load = 4;
+        }
+        let seq = picks(&mut b, &s, 6);
+        let mut sorted = seq[..3].to_vec();
+        sorted.sort_unstable();
+        assert_eq!(sorted, vec![0, 1, 2], "ties rotate: {seq:?}");
+        assert_eq!(seq[..3], seq[3..]);
+
+        // Relative to weight: load 6 at weight 3 (2/unit) beats load 3 at weight 1.
+        let s = [
+            ServerView { load: 3, ..up(1) },
+            ServerView { load: 6, ..up(3) },
+        ];
+        let mut b = balancer(Algorithm::LeastConn, &s);
+        assert_eq!(picks(&mut b, &s, 2), vec![1, 1]);
+    }
+
+    #[test]
+    fn first_fills_servers_in_order() {
+        let mut s = [
+            ServerView {
+                maxconn: 3,
+                ..up(1)
+            },
+            ServerView {
+                maxconn: 3,
+                ..up(1)
+            },
+            ServerView {
+                maxconn: 3,
+                ..up(1)
+            },
+        ];
+        let mut b = balancer(Algorithm::First, &s);
+        let mut r = rng();
+        let mut seq = Vec::new();
+        for _ in 0..6 {
+            let i = b.pick(&s, 0, &mut r).unwrap();
+            s[i].load += 1;
+            seq.push(i);
+        }
+        assert_eq!(seq, vec![0, 0, 0, 1, 1, 1]);
+        s[2].load = 3;
+        assert_eq!(
+            b.pick(&s, 0, &mut r),
+            Some(0),
+            "all full → first, caller queues"
+        );
+        s[0].load = 1;
+        assert_eq!(b.pick(&s, 0, &mut r), Some(0));
+        // maxconn 0 = unlimited: always the first usable.
+        let s = [
+            ServerView {
+                load: 1000,
+                ..up(1)
+            },
+            up(1),
+        ];
+        let mut b = balancer(Algorithm::First, &s);
+        assert_eq!(picks(&mut b, &s, 3), vec![0, 0, 0]);
+    }
+
+    fn source_assignments(b: &mut Balancer, s: &[ServerView], n: u32) -> Vec<usize> {
+        let mut r = rng();
+        (0..n)
+            .map(|k| b.pick(s, 0x0A00_0000 + k, &mut r).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn source_map_based_is_sticky_and_weighted() {
+        let s = [up(1), up(1), up(2)];
+        let mut b = balancer(
+            Algorithm::Source {
+                hash_type: HashType::MapBased,
+            },
+            &s,
+        );
+        let first = source_assignments(&mut b, &s, 10_000);
+        assert_eq!(first, source_assignments(&mut b, &s, 10_000));
+        let c = counts(&first, 3);
+        for (got, want) in c.iter().zip([2500, 2500, 5000]) {
+            assert!(got.abs_diff(want) < 300, "{c:?}");
+        }
+    }
+
+    fn moved_after_removing_one_of_four(hash_type: HashType) -> (usize, usize) {
+        let mut s = [up(1); 4];
+        let mut b = balancer(Algorithm::Source { hash_type }, &s);
+        let before = source_assignments(&mut b, &s, 10_000);
+        s[2].usable = false;
+        b.refresh(&s);
+        let after = source_assignments(&mut b, &s, 10_000);
+        let moved = before.iter().zip(&after).filter(|(a, b)| a != b).count();
+        let stayed_wrongly = before
+            .iter()
+            .zip(&after)
+            .filter(|&(&a, &b)| a != 2 && a != b)
+            .count();
+        assert!(!after.contains(&2));
+        (moved, stayed_wrongly)
+    }
+
+    #[test]
+    fn source_consistent_moves_only_the_leaving_servers_clients() {
+        let (moved, others_moved) = moved_after_removing_one_of_four(HashType::Consistent);
+        assert_eq!(
+            others_moved, 0,
+            "clients of surviving servers must stay put"
+        );
+        assert!((2000..=3000).contains(&moved), "moved {moved} of 10 000");
+        let (moved_map, _) = moved_after_removing_one_of_four(HashType::MapBased);
+        assert!(moved_map > 4000, "map-based moved only {moved_map}");
+    }
+
+    #[test]
+    fn source_consistent_server_returning_takes_back_its_clients() {
+        let mut s = [up(1); 4];
+        let algo = Algorithm::Source {
+            hash_type: HashType::Consistent,
+        };
+        let mut b = balancer(algo, &s);
+        let before = source_assignments(&mut b, &s, 2000);
+        s[1].usable = false;
+        b.refresh(&s);
+        s[1].usable = true;
+        b.refresh(&s);
+        assert_eq!(before, source_assignments(&mut b, &s, 2000));
+    }
+
+    #[test]
+    fn random_two_draws_prefer_the_less_loaded() {
+        let s = [
+            ServerView { load: 0, ..up(1) },
+            ServerView { load: 10, ..up(1) },
+        ];
+        let share_of_loaded = |draws: u32| {
+            let mut b = balancer(Algorithm::Random { draws }, &s);
+            let seq = picks(&mut b, &s, 10_000);
+            counts(&seq, 2)[1]
+        };
+        // One draw: 50 %. Two draws: the loaded one only when drawn twice, 25 %.
+        assert!(share_of_loaded(1).abs_diff(5000) < 250);
+        assert!(share_of_loaded(2).abs_diff(2500) < 250);
+        assert!(share_of_loaded(16) < 10);
+    }
+
+    #[test]
+    fn random_respects_weights_and_is_deterministic() {
+        let s = [up(1), up(3)];
+        let mut a = balancer(Algorithm::Random { draws: 1 }, &s);
+        let mut b = balancer(Algorithm::Random { draws: 1 }, &s);
+        let sa = picks(&mut a, &s, 8000);
+        assert_eq!(sa, picks(&mut b, &s, 8000));
+        assert!(counts(&sa, 2)[1].abs_diff(6000) < 250);
+    }
+
+    #[test]
+    fn backups_only_when_no_primary_and_first_backup_unless_allbackups() {
+        let mut s = [up(1), up(1), backup(1), backup(1)];
+        for allbackups in [false, true] {
+            let mut b = Balancer::new(Algorithm::RoundRobin, allbackups, 4);
+            s[0].usable = true;
+            b.refresh(&s);
+            assert!(picks(&mut b, &s, 20).iter().all(|&i| i < 2));
+            s[0].usable = false;
+            b.refresh(&s);
+            assert_eq!(picks(&mut b, &s, 4), vec![1, 1, 1, 1]);
+            s[1].weight = 0; // a drained primary takes no traffic: backups take over
+            b.refresh(&s);
+            let c = counts(&picks(&mut b, &s, 20), 4);
+            if allbackups {
+                assert_eq!(c, vec![0, 0, 10, 10]);
+            } else {
+                assert_eq!(c, vec![0, 0, 20, 0]);
+            }
+            s[2].usable = false;
+            b.refresh(&s);
+            assert_eq!(counts(&picks(&mut b, &s, 6), 4), vec![0, 0, 0, 6]);
+            s[1].weight = 1;
+            s[2].usable = true;
+        }
+    }
+
+    #[test]
+    fn nothing_usable_gives_none() {
+        let algos = [
+            Algorithm::RoundRobin,
+            Algorithm::StaticRr,
+            Algorithm::LeastConn,
+            Algorithm::First,
+            Algorithm::Source {
+                hash_type: HashType::MapBased,
+            },
+            Algorithm::Source {
+                hash_type: HashType::Consistent,
+            },
+            Algorithm::Random { draws: 2 },
+        ];
+        let s = [
+            ServerView {
+                usable: false,
+                ..up(1)
+            },
+            up(0),
+            ServerView {
+                usable: false,
+                ..backup(1)
+            },
+        ];
+        for algo in algos {
+            let mut b = Balancer::new(algo.clone(), true, 3);
+            assert_eq!(b.pick(&s, 7, &mut rng()), None);
+            let mut empty = Balancer::new(algo, true, 0);
+            assert_eq!(empty.pick(&[], 7, &mut rng()), None);
+        }
+    }
+
+    fn algorithm_strategy() -> impl Strategy<Value = Algorithm> {
+        prop_oneof![
+            Just(Algorithm::RoundRobin),
+            Just(Algorithm::StaticRr),
+            Just(Algorithm::LeastConn),
+            Just(Algorithm::First),
+            Just(Algorithm::Source {
+                hash_type: HashType::MapBased
+            }),
+            Just(Algorithm::Source {
+                hash_type: HashType::Consistent
+            }),
+            (0u32..4).prop_map(|draws| Algorithm::Random { draws }),
+        ]
+    }
+
+    fn server_strategy() -> impl Strategy<Value = ServerView> {
+        (0u32..4, any::<bool>(), any::<bool>(), 0u32..5, 0u32..3).prop_map(
+            |(weight, usable, backup, load, maxconn)| ServerView {
+                weight,
+                usable,
+                backup,
+                load,
+                maxconn,
+            },
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn pick_respects_usability_and_backup_rules(
+            algo in algorithm_strategy(),
+            allbackups in any::<bool>(),
+            states in prop::collection::vec(prop::collection::vec(server_strategy(), 6), 1..5),
+            addrs in prop::collection::vec(any::<u32>(), 8),
+        ) {
+            let mut b = Balancer::new(algo, allbackups, 6);
+            let mut r = rng();
+            for s in &states {
+                b.refresh(s);
+                let eligible = |i: usize| s[i].usable && s[i].weight > 0;
+                let any_primary = (0..6).any(|i| eligible(i) && !s[i].backup);
+                let first_backup = (0..6).find(|&i| eligible(i) && s[i].backup);
+                for &addr in &addrs {
+                    match b.pick(s, addr, &mut r) {
+                        None => prop_assert!(!any_primary && first_backup.is_none()),
+                        Some(i) => {
+                            prop_assert!(eligible(i), "picked ineligible {i}");
+                            prop_assert_eq!(s[i].backup, !any_primary);
+                            if s[i].backup && !allbackups {
+                                prop_assert_eq!(Some(i), first_backup);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,250 @@
+//! Requests and calls: what travels through the topology.
+//!
+//! A **request** is what a client offers: it ends exactly once — succeeded, failed with a
+//! reason, or still in flight at the end of the run. A **call** is one hop of it: a
+//! connection from a caller (the client, a load balancer, a web server, an app server) to a
+//! callee, carrying the request's class and key. A load balancer that retries makes a new call
+//! per attempt; an app server makes one call per database query.
+//!
+//! Both live in slabs (vectors with free lists) and are named by [`Ref`] — an index plus a
+//! generation — so a message about a call that has since ended (a late reply after a
+//! timeout, a reply to a client that already gave up) is recognised as stale and dropped,
+//! and the slots are reused: the hot path allocates nothing once the slabs have grown.
+
+use infrasim_engine::{EventId, SimTime};
+
+use crate::scenario::Class;
+use crate::world::Node;
+
+/// A slab index with a generation: stale references are detected, never followed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Ref {
+    idx: u32,
+    generation: u32,
+}
+
+impl Ref {
+    /// The slot index (for dense per-request tables).
+    pub fn index(self) -> usize {
+        self.idx as usize
+    }
+}
+
+/// A vector of reusable slots, each tagged with a generation.
+#[derive(Debug)]
+pub(crate) struct Slab<T> {
+    slots: Vec<(u32, Option<T>)>,
+    free: Vec<u32>,
+    live: usize,
+}
+
+impl<T> Default for Slab<T> {
+    fn default() -> Self {
+        Slab {
+            slots: Vec::new(),
+            free: Vec::new(),
+            live: 0,
+        }
+    }
+}
+
+impl<T> Slab<T> {
+    pub(crate) fn insert(&mut self, value: T) -> Ref {
+        self.live += 1;
+        if let Some(idx) = self.free.pop() {
+            let slot = &mut self.slots[idx as usize];
+            slot.0 = slot.0.wrapping_add(1);
+            slot.1 = Some(value);
+            Ref {
+                idx,
+                generation: slot.0,
+            }
+        } else {
+            let idx = u32::try_from(self.slots.len()).expect("more than 4 billion live items");
+            self.slots.push((0, Some(value)));
+            Ref { idx, generation: 0 }
+        }
+    }
+
+    #[inline]
+    pub(crate) fn get(&self, r: Ref) -> Option<&T> {
+        match self.slots.get(r.idx as usize) {
+            Some((g, Some(v))) if *g == r.generation => Some(v),
+            _ => None,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn get_mut(&mut self, r: Ref) -> Option<&mut T> {
+        match self.slots.get_mut(r.idx as usize) {
+            Some((g, Some(v))) if *g == r.generation => Some(v),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn remove(&mut self, r: Ref) -> Option<T> {
+        match self.slots.get_mut(r.idx as usize) {
+            Some((g, v @ Some(_))) if *g == r.generation => {
+                self.free.push(r.idx);
+                self.live -= 1;
+                v.take()
+            }
+            _ => None,
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.live
+    }
+
+    /// Live items in slot order (deterministic).
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (Ref, &T)> {
+        self.slots.iter().enumerate().filter_map(|(i, (g, v))| {
+            v.as_ref().map(|v| {
+                (
+                    Ref {
+                        idx: i as u32,
+                        generation: *g,
+                    },
+                    v,
+                )
+            })
+        })
+    }
+}
+
+/// Why a request (or a call) failed. The names are the report's failure reasons.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FailReason {
+    /// The client gave up waiting (its timeout).
+    Timeout,
+    /// The connection was refused or reset before the request was accepted (RST: a dead
+    /// process, a full accept queue).
+    ConnectionRefused,
+    /// The load balancer had no usable server (HAProxy 503, "no server available").
+    NoBackend,
+    /// Waited too long in the load balancer's queue for a server slot (HAProxy 503, `sQ`).
+    QueueTimeout,
+    /// The load balancer could not connect to a server within `timeout connect`, retries
+    /// included (HAProxy 503, `sC`).
+    ConnectTimeout,
+    /// The server accepted the request but did not answer within `timeout server` (504, `sH`).
+    ServerTimeout,
+    /// The server answered an error or the connection broke mid-request (500/502).
+    ServerError,
+    /// The application could not reach the database (no primary, dead node, query timeout).
+    DatabaseUnavailable,
+}
+
+impl FailReason {
+    /// Every reason, in report order.
+    pub const ALL: [FailReason; 8] = [
+        FailReason::Timeout,
+        FailReason::ConnectionRefused,
+        FailReason::NoBackend,
+        FailReason::QueueTimeout,
+        FailReason::ConnectTimeout,
+        FailReason::ServerTimeout,
+        FailReason::ServerError,
+        FailReason::DatabaseUnavailable,
+    ];
+
+    /// Dense index.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The reason's name in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            FailReason::Timeout => "timeout",
+            FailReason::ConnectionRefused => "connection_refused",
+            FailReason::NoBackend => "no_backend",
+            FailReason::QueueTimeout => "queue_timeout",
+            FailReason::ConnectTimeout => "connect_timeout",
+            FailReason::ServerTimeout => "server_timeout",
+            FailReason::ServerError => "server_error",
+            FailReason::DatabaseUnavailable => "database_unavailable",
+        }
+    }
+
+    /// Whether HAProxy's `observe layer7` counts this as an error: 5xx and timeouts.
+    pub fn is_layer7_error(self) -> bool {
+        true
+    }
+}
+
+/// How a call ended, as its caller learns it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// A successful response.
+    Ok,
+    /// An error response (or a failure the callee reports).
+    Failed(FailReason),
+}
+
+/// A database operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DbOp {
+    /// A read of a key.
+    Read,
+    /// A write of a key.
+    Write,
+}
+
+/// A request offered by a client.
+#[derive(Debug)]
+pub(crate) struct Request {
+    pub class: Class,
+    pub key: u32,
+    /// Client source address (also the client's identity for read-your-writes).
+    pub addr: u32,
+    /// Closed-loop user, if any.
+    pub user: Option<u32>,
+    /// When it was first offered.
+    pub offered_at: SimTime,
+    /// Whether it was offered after the warm-up (only those are reported).
+    pub measured: bool,
+    /// Client attempts made so far (1 + retries).
+    pub attempts: u32,
+    /// The client's timeout for the current attempt.
+    pub timer: Option<EventId>,
+    /// The current attempt's call.
+    pub call: Option<Ref>,
+    /// The entry point the current attempt went to (for DNS fail-over bookkeeping).
+    pub entry: Node,
+}
+
+/// Who waits for a call's outcome.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Parent {
+    /// The client's request.
+    Request(Ref),
+    /// Another call (the one the caller is serving).
+    Call(Ref),
+}
+
+/// One hop of a request: a connection from `caller` to `callee`.
+#[derive(Debug)]
+pub(crate) struct Call {
+    pub parent: Parent,
+    pub caller: Node,
+    pub callee: Node,
+    pub class: Class,
+    pub key: u32,
+    pub addr: u32,
+    /// For database calls.
+    pub db_op: Option<DbOp>,
+    /// Caller's index of the target (backend server slot of an LB, database node).
+    pub slot: u32,
+    /// Attempt number at the caller (LB retries): 0 for the first.
+    pub attempt: u32,
+    /// When the callee accepted the connection (None while connecting).
+    pub connected_at: Option<SimTime>,
+    /// When the call was sent.
+    pub sent_at: SimTime,
+    /// The caller's timer for this call (connect / server / query timeout).
+    pub timer: Option<EventId>,
+    /// Whether the call sits in a load balancer's queue waiting for a server slot.
+    pub queued: bool,
+}

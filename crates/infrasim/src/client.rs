@@ -1,0 +1,549 @@
+//! Clients: the workload. Open-loop arrivals (Poisson, constant, a piecewise rate schedule,
+//! load spikes) or closed-loop users with think times; a mix of request classes; keys drawn
+//! uniformly or by Zipf's law; many source addresses; a timeout and optional retries with
+//! exponential backoff and jitter.
+
+use infrasim_engine::dist::Dist;
+use infrasim_engine::rng::{below, open01};
+use infrasim_engine::{Context, SimDuration, SimRng, SimTime};
+
+use crate::call::{Call, FailReason, Outcome, Parent, Ref, Request};
+use crate::scenario::{Class, ClientRetries};
+use crate::world::{Ev, Msg, Node, World};
+
+/// Where client requests enter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Entry {
+    /// A component's own address.
+    Node(Node),
+    /// An LB pair: the keepalived VIP, or DNS round robin over both.
+    Pair(u32),
+}
+
+/// How arrivals are generated.
+#[derive(Debug)]
+pub(crate) enum ArrivalProcess {
+    /// Poisson with a piecewise-constant rate.
+    Poisson,
+    /// Evenly spaced at the current rate.
+    Constant,
+    /// Closed loop.
+    Closed { users: u32, think: Dist },
+}
+
+/// A piecewise-constant rate: `(start, events per second)`, starts increasing, first at 0.
+/// Spikes are folded in at build time, so the rate at any instant is one lookup.
+#[derive(Clone, Debug)]
+pub(crate) struct RateCurve {
+    pub steps: Vec<(SimTime, f64)>,
+}
+
+impl RateCurve {
+    fn step_at(&self, t: SimTime) -> usize {
+        self.steps
+            .partition_point(|(s, _)| *s <= t)
+            .saturating_sub(1)
+    }
+
+    /// The time of the next event of a Poisson process with this rate, after `now`: spend an
+    /// Exp(1) amount of "intensity" across the steps (exact for piecewise-constant rates).
+    fn next_poisson(&self, now: SimTime, rng: &mut SimRng) -> Option<SimTime> {
+        let mut need = -open01(rng).ln();
+        let mut i = self.step_at(now);
+        let mut t = now;
+        loop {
+            let rate = self.steps[i].1;
+            let end = self.steps.get(i + 1).map(|s| s.0);
+            if rate > 0.0 {
+                let dt = need / rate;
+                let cand = t.saturating_add(SimDuration::from_secs_f64(dt));
+                match end {
+                    Some(e) if cand >= e => {
+                        need -= rate * (e - t).as_secs_f64();
+                    }
+                    _ => return Some(cand.max(t)),
+                }
+            }
+            match end {
+                Some(e) => {
+                    t = e;
+                    i += 1;
+                }
+                None => return None,
+            }
+        }
+    }
+
+    /// The next event of an evenly spaced process at the rate in force now.
+    fn next_constant(&self, now: SimTime) -> Option<SimTime> {
+        let mut i = self.step_at(now);
+        loop {
+            let rate = self.steps[i].1;
+            if rate > 0.0 {
+                let at = now.saturating_add(
+                    SimDuration::from_secs_f64(1.0 / rate).max(SimDuration::from_nanos(1)),
+                );
+                return Some(at);
+            }
+            i += 1;
+            if i >= self.steps.len() {
+                return None;
+            }
+            if self.steps[i].0 > now {
+                return Some(self.steps[i].0);
+            }
+        }
+    }
+}
+
+/// Zipf(s) over 1..=n by rejection-inversion (Hörmann & Derflinger, 1996): O(1) memory and
+/// time whatever n, so 50 million keys cost nothing.
+#[derive(Clone, Debug)]
+pub(crate) struct Zipf {
+    n: f64,
+    s: f64,
+    h_x1: f64,
+    h_n: f64,
+    cut: f64,
+}
+
+fn helper1(x: f64) -> f64 {
+    if x.abs() > 1e-8 {
+        x.ln_1p() / x
+    } else {
+        1.0 - x * (0.5 - x * (1.0 / 3.0 - 0.25 * x))
+    }
+}
+fn helper2(x: f64) -> f64 {
+    if x.abs() > 1e-8 {
+        x.exp_m1() / x
+    } else {
+        1.0 + x * 0.5 * (1.0 + x / 3.0 * (1.0 + 0.25 * x))
+    }
+}
+
+impl Zipf {
+    pub(crate) fn new(n: u32, s: f64) -> Self {
+        let mut z = Zipf {
+            n: f64::from(n),
+            s,
+            h_x1: 0.0,
+            h_n: 0.0,
+            cut: 0.0,
+        };
+        z.h_x1 = z.h_integral(1.5) - 1.0;
+        z.h_n = z.h_integral(z.n + 0.5);
+        z.cut = 2.0 - z.h_integral_inv(z.h_integral(2.5) - z.h(2.0));
+        z
+    }
+    fn h(&self, x: f64) -> f64 {
+        (-self.s * x.ln()).exp()
+    }
+    fn h_integral(&self, x: f64) -> f64 {
+        let lx = x.ln();
+        helper2((1.0 - self.s) * lx) * lx
+    }
+    fn h_integral_inv(&self, x: f64) -> f64 {
+        let t = (x * (1.0 - self.s)).max(-1.0);
+        (helper1(t) * x).exp()
+    }
+    /// A key in `0..n` (rank − 1: key 0 is the most popular).
+    pub(crate) fn sample(&self, rng: &mut SimRng) -> u32 {
+        loop {
+            let u = self.h_n + open01(rng) * (self.h_x1 - self.h_n);
+            let x = self.h_integral_inv(u);
+            let k = (x + 0.5).floor().clamp(1.0, self.n);
+            if k - x <= self.cut || u >= self.h_integral(k + 0.5) - self.h(k) {
+                return k as u32 - 1;
+            }
+        }
+    }
+}
+
+/// The client population.
+pub(crate) struct Clients {
+    pub entry: Entry,
+    pub process: ArrivalProcess,
+    pub curve: RateCurve,
+    /// Cumulative class weights (read, write, static), normalised.
+    pub mix_cum: [f64; 3],
+    pub key_count: u32,
+    pub zipf: Option<Zipf>,
+    pub addresses: u32,
+    pub timeout: SimDuration,
+    pub retries: Option<ClientRetries>,
+    pub rng_arrivals: SimRng,
+    pub rng_requests: SimRng,
+    pub rng_retry: SimRng,
+    /// DNS cache per address for active-active pairs: (member, expires).
+    pub dns: Vec<(u8, SimTime)>,
+    /// DNS round-robin rotation counter.
+    pub dns_rr: u32,
+}
+
+impl World {
+    /// Schedules the first arrivals (open loop) or wakes every user (closed loop).
+    pub(crate) fn start_clients(&mut self, cx: &mut Context<'_, Ev>) {
+        match &self.clients.process {
+            ArrivalProcess::Closed { users, .. } => {
+                let users = *users;
+                for u in 0..users {
+                    // Users start spread over the first second so they are not synchronised.
+                    let offset = SimDuration::from_nanos(below(
+                        &mut self.clients.rng_arrivals,
+                        1_000_000_000,
+                    ));
+                    cx.schedule_in(offset, Ev::UserSend { user: u });
+                }
+            }
+            _ => self.schedule_next_arrival(cx),
+        }
+    }
+
+    fn schedule_next_arrival(&mut self, cx: &mut Context<'_, Ev>) {
+        let now = cx.now();
+        let next = match self.clients.process {
+            ArrivalProcess::Poisson => self
+                .clients
+                .curve
+                .next_poisson(now, &mut self.clients.rng_arrivals),
+            ArrivalProcess::Constant => self.clients.curve.next_constant(now),
+            ArrivalProcess::Closed { .. } => None,
+        };
+        if let Some(at) = next.filter(|t| *t < self.end) {
+            cx.schedule_at(at, Ev::Arrival);
+        }
+    }
+
+    pub(crate) fn on_arrival(&mut self, cx: &mut Context<'_, Ev>) {
+        self.new_request(cx, None);
+        self.schedule_next_arrival(cx);
+    }
+
+    pub(crate) fn on_user_send(&mut self, cx: &mut Context<'_, Ev>, user: u32) {
+        if cx.now() < self.end {
+            self.new_request(cx, Some(user));
+        }
+    }
+
+    fn new_request(&mut self, cx: &mut Context<'_, Ev>, user: Option<u32>) {
+        let c = &mut self.clients;
+        let u = open01(&mut c.rng_requests);
+        let class = if u < c.mix_cum[0] {
+            Class::Read
+        } else if u < c.mix_cum[1] {
+            Class::Write
+        } else {
+            Class::Static
+        };
+        let key = match &c.zipf {
+            Some(z) => z.sample(&mut c.rng_requests),
+            None => below(&mut c.rng_requests, u64::from(c.key_count)) as u32,
+        };
+        let addr = match user {
+            Some(u) => u % c.addresses,
+            None => below(&mut c.rng_requests, u64::from(c.addresses)) as u32,
+        };
+        let now = cx.now();
+        let measured = now >= self.warmup_end;
+        let req = self.requests.insert(Request {
+            class,
+            key,
+            addr,
+            user,
+            offered_at: now,
+            measured,
+            attempts: 0,
+            timer: None,
+            call: None,
+            entry: Node::Clients,
+        });
+        self.metrics.offered(now, class, measured);
+        self.start_attempt(cx, req, None);
+    }
+
+    /// Resolves the entry point for a client address: the component its connection goes
+    /// to, or None when nothing holds the address (a VIP with no master).
+    fn resolve_entry(&mut self, now: SimTime, addr: u32, avoid: Option<Node>) -> Option<Node> {
+        match self.clients.entry {
+            Entry::Node(n) => Some(n),
+            Entry::Pair(p) => {
+                let pair = &self.pairs[p as usize];
+                if !pair.active_active {
+                    return pair.vip_owner.map(|m| pair.members[m as usize]);
+                }
+                let members = pair.members;
+                let ttl = pair.dns_ttl;
+                if let Some(avoid) = avoid {
+                    // The client tries the other address of the record.
+                    return members.iter().copied().find(|m| *m != avoid);
+                }
+                let slot = &mut self.clients.dns[addr as usize];
+                if slot.1 <= now {
+                    let m = (self.clients.dns_rr % 2) as u8;
+                    self.clients.dns_rr = self.clients.dns_rr.wrapping_add(1);
+                    *slot = (m, now.saturating_add(ttl));
+                }
+                Some(members[slot.0 as usize])
+            }
+        }
+    }
+
+    fn start_attempt(&mut self, cx: &mut Context<'_, Ev>, req: Ref, avoid: Option<Node>) {
+        let now = cx.now();
+        let Some(r) = self.requests.get(req) else {
+            return;
+        };
+        let (class, key, addr) = (r.class, r.key, r.addr);
+        let entry = self.resolve_entry(now, addr, avoid);
+        let fast_failover = avoid.is_none() && self.client_failover();
+        let r = self.requests.get_mut(req).expect("checked above");
+        r.attempts += 1;
+        let wait = if fast_failover {
+            // Browsers move to the next address of a record after a failed connection
+            // (RFC 8305 staggers attempts; a blackholed address costs a connect timeout).
+            self.clients.timeout.min(SimDuration::from_secs(3))
+        } else {
+            self.clients.timeout
+        };
+        r.timer = Some(cx.schedule_in(wait, Ev::ClientTimeout { req }));
+        let Some(entry) = entry else {
+            r.call = None;
+            return;
+        };
+        r.entry = entry;
+        let call = self.calls.insert(Call {
+            parent: Parent::Request(req),
+            caller: Node::Clients,
+            callee: entry,
+            class,
+            key,
+            addr,
+            db_op: None,
+            slot: 0,
+            attempt: 0,
+            connected_at: None,
+            sent_at: now,
+            timer: None,
+            queued: false,
+        });
+        self.requests.get_mut(req).expect("checked above").call = Some(call);
+        self.send(cx, Node::Clients, entry, Msg::Call(call));
+    }
+
+    fn client_failover(&self) -> bool {
+        match self.clients.entry {
+            Entry::Pair(p) => {
+                let pair = &self.pairs[p as usize];
+                pair.active_active && pair.client_failover
+            }
+            Entry::Node(_) => false,
+        }
+    }
+
+    pub(crate) fn client_receive(&mut self, cx: &mut Context<'_, Ev>, msg: Msg) {
+        match msg {
+            Msg::Reply { call, outcome } => {
+                if let Some(Call {
+                    parent: Parent::Request(req),
+                    ..
+                }) = self.calls.remove(call)
+                {
+                    self.attempt_done(cx, req, call, outcome);
+                }
+            }
+            Msg::Reset(call) => {
+                if let Some(Call {
+                    parent: Parent::Request(req),
+                    callee,
+                    ..
+                }) = self.calls.remove(call)
+                {
+                    if self.client_failover()
+                        && self.requests.get(req).is_some_and(|r| r.call == Some(call))
+                    {
+                        let r = self.requests.get_mut(req).expect("checked");
+                        if let Some(t) = r.timer.take() {
+                            cx.cancel(t);
+                        }
+                        r.attempts -= 1;
+                        self.start_attempt(cx, req, Some(callee));
+                        return;
+                    }
+                    self.attempt_done(
+                        cx,
+                        req,
+                        call,
+                        Outcome::Failed(FailReason::ConnectionRefused),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+
+    pub(crate) fn on_client_timeout(&mut self, cx: &mut Context<'_, Ev>, req: Ref) {
+        let Some(r) = self.requests.get_mut(req) else {
+            return;
+        };
+        r.timer = None;
+        let call = r.call.take();
+        // With fast fail-over, a connection not accepted within the connect wait moves to
+        // the other address; otherwise the client has waited its whole timeout.
+        if self.client_failover() {
+            let callee = call
+                .and_then(|c| self.calls.get(c))
+                .map(|c| (c.callee, c.connected_at.is_some()));
+            if let Some((callee, false)) = callee {
+                if let Some(c) = call {
+                    self.calls.remove(c);
+                }
+                let r = self.requests.get_mut(req).expect("checked");
+                r.attempts -= 1;
+                self.start_attempt(cx, req, Some(callee));
+                return;
+            }
+            if let Some((_, true)) = callee {
+                // Connected: keep waiting for the rest of the client timeout.
+                let elapsed = SimDuration::from_secs(3).min(self.clients.timeout);
+                let rest = self.clients.timeout.saturating_sub(elapsed);
+                if !rest.is_zero() {
+                    let r = self.requests.get_mut(req).expect("checked");
+                    r.call = call;
+                    r.timer = Some(cx.schedule_in(rest, Ev::ClientTimeout { req }));
+                    return;
+                }
+            }
+        }
+        if let Some(c) = call {
+            // The client closes the connection; servers may still be working on it.
+            self.calls.remove(c);
+        }
+        self.attempt_failed(cx, req, FailReason::Timeout);
+    }
+
+    fn attempt_done(&mut self, cx: &mut Context<'_, Ev>, req: Ref, call: Ref, outcome: Outcome) {
+        let Some(r) = self.requests.get_mut(req) else {
+            return;
+        };
+        if r.call != Some(call) {
+            return;
+        }
+        r.call = None;
+        if let Some(t) = r.timer.take() {
+            cx.cancel(t);
+        }
+        match outcome {
+            Outcome::Ok => self.finish_request(cx, req, Outcome::Ok),
+            Outcome::Failed(reason) => self.attempt_failed(cx, req, reason),
+        }
+    }
+
+    fn attempt_failed(&mut self, cx: &mut Context<'_, Ev>, req: Ref, reason: FailReason) {
+        let Some(r) = self.requests.get(req) else {
+            return;
+        };
+        if let Some(policy) = &self.clients.retries {
+            if r.attempts <= policy.max {
+                // Exponential backoff, capped, with a jittered fraction (AWS "full jitter"
+                // when jitter = 1).
+                let exp = r.attempts.saturating_sub(1).min(30);
+                let base = policy.backoff.as_secs_f64() * f64::from(1u32 << exp);
+                let base = base.min(policy.max_backoff.as_secs_f64());
+                let wait = base * (1.0 - policy.jitter)
+                    + base * policy.jitter * open01(&mut self.clients.rng_retry);
+                cx.schedule_in(SimDuration::from_secs_f64(wait), Ev::ClientRetry { req });
+                return;
+            }
+        }
+        self.finish_request(cx, req, Outcome::Failed(reason));
+    }
+
+    pub(crate) fn on_client_retry(&mut self, cx: &mut Context<'_, Ev>, req: Ref) {
+        self.start_attempt(cx, req, None);
+    }
+
+    /// The request's one and only end.
+    fn finish_request(&mut self, cx: &mut Context<'_, Ev>, req: Ref, outcome: Outcome) {
+        let Some(r) = self.requests.remove(req) else {
+            return;
+        };
+        let now = cx.now();
+        let latency = now - r.offered_at;
+        self.metrics
+            .finished(now, r.offered_at, r.class, r.measured, outcome, latency);
+        if let Some(obs) = self.observer.as_mut() {
+            obs.request_finished(&crate::observer::RequestRecord {
+                class: r.class,
+                offered_at: r.offered_at,
+                finished_at: now,
+                outcome,
+                attempts: r.attempts,
+                measured: r.measured,
+                client_addr: r.addr,
+            });
+        }
+        if let Some(user) = r.user {
+            if let ArrivalProcess::Closed { think, .. } = &self.clients.process {
+                let d = think.sample(&mut self.clients.rng_arrivals);
+                cx.schedule_in(d, Ev::UserSend { user });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use infrasim_engine::RngStreams;
+
+    #[test]
+    fn zipf_favours_low_ranks_and_matches_frequencies() {
+        let z = Zipf::new(100, 1.0);
+        let mut rng = RngStreams::new(1).stream("z");
+        let mut counts = [0u32; 100];
+        let n = 200_000;
+        for _ in 0..n {
+            counts[z.sample(&mut rng) as usize] += 1;
+        }
+        let h: f64 = (1..=100).map(|k| 1.0 / k as f64).sum();
+        for k in [1usize, 2, 10] {
+            let expect = n as f64 / (k as f64 * h);
+            let got = f64::from(counts[k - 1]);
+            assert!(
+                (got - expect).abs() < 5.0 * expect.sqrt(),
+                "rank {k}: {got} vs {expect}"
+            );
+        }
+    }
+
+    #[test]
+    fn poisson_curve_spends_intensity_across_steps() {
+        let curve = RateCurve {
+            steps: vec![
+                (SimTime::ZERO, 0.0),
+                (SimTime::from_nanos(1_000_000_000), 1000.0),
+            ],
+        };
+        let mut rng = RngStreams::new(2).stream("p");
+        let t = curve.next_poisson(SimTime::ZERO, &mut rng).unwrap();
+        assert!(
+            t >= SimTime::from_nanos(1_000_000_000),
+            "no arrivals while the rate is 0"
+        );
+        let mut n = 0;
+        let mut now = SimTime::from_nanos(1_000_000_000);
+        let end = SimTime::from_nanos(11_000_000_000);
+        while let Some(next) = curve.next_poisson(now, &mut rng) {
+            if next >= end {
+                break;
+            }
+            n += 1;
+            now = next;
+        }
+        assert!(
+            (n as f64 - 10_000.0).abs() < 5.0 * 100.0,
+            "{n} arrivals in 10 s at 1000/s"
+        );
+    }
+}

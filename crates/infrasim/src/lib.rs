@@ -1,0 +1,47 @@
+//! # infrasim
+//!
+//! Simulate classic web infrastructure — clients, HAProxy-like load balancers (single, or a
+//! keepalived pair, or active-active behind DNS), nginx-like web servers, application servers
+//! and a MySQL-like primary-replica database — inject failures at its single points of
+//! failure, and measure availability and latency with numbers you can reproduce.
+//!
+//! ```text
+//!   clients ──► load balancer(s) ──► web / app servers ──► database
+//!               (balance, checks,     (workers, queues,     (primary + replicas,
+//!                retries, queues)      service times)        replication, failover)
+//! ```
+//!
+//! Data flows one way: [`Scenario`] (from a JSON file or built in code) → validated →
+//! built into a model → run on [`infrasim_engine`] → statistics → [`Report`].
+
+#![warn(missing_docs)]
+
+pub mod balance;
+mod build;
+pub mod call;
+mod client;
+mod database;
+pub mod error;
+mod fault;
+mod keepalived;
+pub mod load_balancer;
+mod metrics;
+mod names;
+mod network;
+pub mod observer;
+pub mod report;
+pub mod run;
+pub mod scenario;
+mod server;
+pub mod slo;
+mod world;
+
+pub use infrasim_engine as engine;
+
+pub use call::{FailReason, Outcome};
+pub use error::{Error, ScenarioError};
+pub use observer::{Observer, RequestRecord};
+pub use report::Report;
+pub use run::{RunOptions, run, run_observed, run_with};
+pub use scenario::{Class, Scenario};
+pub use slo::{Check, CheckResult};

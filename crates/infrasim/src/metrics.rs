@@ -1,0 +1,234 @@
+//! What a run measures, as it runs: streaming counters and histograms (memory flat however
+//! many requests run), per-window counts for time-based availability and the time series,
+//! and the events that make up each fault's story (detection, takeover, failover).
+
+use infrasim_engine::stats::Histogram;
+use infrasim_engine::{SimDuration, SimTime};
+
+use crate::call::{FailReason, Outcome};
+use crate::scenario::Class;
+use crate::world::Node;
+
+/// Counts for one request class.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ClassStats {
+    pub offered: u64,
+    pub succeeded: u64,
+    pub failed: [u64; FailReason::ALL.len()],
+    pub latency: Histogram,
+}
+
+/// One measurement window.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Window {
+    /// Requests offered in the window, per class.
+    pub offered: [u32; 3],
+    /// Of those, how many succeeded (whenever they finished).
+    pub succeeded: [u32; 3],
+    /// Of those, how many failed, by reason.
+    pub failed: [u32; FailReason::ALL.len()],
+    /// Of those, how many failed, by class.
+    pub failed_by_class: [u32; 3],
+    /// Latency of the successes that finished in the window (ms).
+    pub p50_ms: f32,
+    /// p99 of the same.
+    pub p99_ms: f32,
+    /// Largest replication lag sampled at the window's end (ms).
+    pub max_lag_ms: f32,
+}
+
+/// A notable moment: a detection, a takeover, a failover.
+#[derive(Clone, Debug)]
+pub(crate) enum Mark {
+    /// A load balancer changed its belief about a server.
+    Belief {
+        at: SimTime,
+        lb: Node,
+        server: Node,
+        up: bool,
+    },
+    /// A VRRP takeover (the VIP moved from `from` to `to`).
+    Takeover { at: SimTime, from: Node, to: Node },
+    /// The failover manager declared the primary dead.
+    Detected { at: SimTime, node: Node },
+    /// A replica was promoted; `lost` acknowledged writes were lost.
+    Failover { at: SimTime, old: Node, lost: u64 },
+    /// Semi-sync fell back to async.
+    SemiSyncFallback { at: SimTime },
+}
+
+/// Everything measured.
+pub(crate) struct Metrics {
+    pub warmup_end: SimTime,
+    pub window: SimDuration,
+    pub classes: [ClassStats; 3],
+    pub windows: Vec<Window>,
+    cur_latency: Histogram,
+    pub lag: Histogram,
+    pub stale_reads: u64,
+    pub ryw_violations: u64,
+    pub db_reads: u64,
+    pub lost_writes: u64,
+    pub marks: Vec<Mark>,
+    /// Requests routed by each LB to each server: (lb, server) → count, in first-seen order.
+    pub routed: Vec<((Node, Node), u64)>,
+    /// Per-window snapshots of each component: (up, queue length), when kept.
+    pub component_series: Vec<Vec<(bool, u32)>>,
+    pub keep_component_series: bool,
+}
+
+impl Metrics {
+    pub(crate) fn new(warmup_end: SimTime, window: SimDuration, duration: SimDuration) -> Self {
+        let n_windows = duration.as_nanos().div_ceil(window.as_nanos().max(1)) as usize;
+        Metrics {
+            warmup_end,
+            window,
+            classes: Default::default(),
+            windows: vec![Window::default(); n_windows],
+            cur_latency: Histogram::new(),
+            lag: Histogram::new(),
+            stale_reads: 0,
+            ryw_violations: 0,
+            db_reads: 0,
+            lost_writes: 0,
+            marks: Vec::new(),
+            routed: Vec::new(),
+            component_series: Vec::new(),
+            keep_component_series: n_windows <= 200_000,
+        }
+    }
+
+    fn window_of(&self, t: SimTime) -> Option<usize> {
+        if t < self.warmup_end {
+            return None;
+        }
+        let i = ((t - self.warmup_end).as_nanos() / self.window.as_nanos()) as usize;
+        (i < self.windows.len()).then_some(i)
+    }
+
+    pub(crate) fn offered(&mut self, now: SimTime, class: Class, measured: bool) {
+        if !measured {
+            return;
+        }
+        self.classes[class.index()].offered += 1;
+        if let Some(w) = self.window_of(now) {
+            self.windows[w].offered[class.index()] += 1;
+        }
+    }
+
+    pub(crate) fn finished(
+        &mut self,
+        _now: SimTime,
+        offered_at: SimTime,
+        class: Class,
+        measured: bool,
+        outcome: Outcome,
+        latency: SimDuration,
+    ) {
+        if !measured {
+            return;
+        }
+        let w = self.window_of(offered_at);
+        let c = &mut self.classes[class.index()];
+        match outcome {
+            Outcome::Ok => {
+                c.succeeded += 1;
+                c.latency.record(latency.as_nanos());
+                self.cur_latency.record(latency.as_nanos());
+                if let Some(w) = w {
+                    self.windows[w].succeeded[class.index()] += 1;
+                }
+            }
+            Outcome::Failed(r) => {
+                c.failed[r.index()] += 1;
+                if let Some(w) = w {
+                    self.windows[w].failed[r.index()] += 1;
+                    self.windows[w].failed_by_class[class.index()] += 1;
+                }
+            }
+        }
+    }
+
+    /// Closes window `w`: latency percentiles of its completions and the lag sample.
+    pub(crate) fn close_window(
+        &mut self,
+        w: usize,
+        max_lag: SimDuration,
+        components: Vec<(bool, u32)>,
+    ) {
+        if let Some(win) = self.windows.get_mut(w) {
+            win.p50_ms = self
+                .cur_latency
+                .quantile(0.5)
+                .map_or(0.0, |v| v as f32 / 1e6);
+            win.p99_ms = self
+                .cur_latency
+                .quantile(0.99)
+                .map_or(0.0, |v| v as f32 / 1e6);
+            win.max_lag_ms = max_lag.as_millis_f64() as f32;
+        }
+        self.cur_latency.clear();
+        if self.keep_component_series {
+            self.component_series.push(components);
+        }
+    }
+
+    pub(crate) fn sample_lag(&mut self, lag: SimDuration) {
+        self.lag.record(lag.as_nanos());
+    }
+
+    pub(crate) fn stale_read(&mut self, measured: bool) {
+        if measured {
+            self.stale_reads += 1;
+        }
+    }
+    pub(crate) fn ryw_violation(&mut self, measured: bool) {
+        if measured {
+            self.ryw_violations += 1;
+        }
+    }
+    pub(crate) fn db_read(&mut self, measured: bool) {
+        if measured {
+            self.db_reads += 1;
+        }
+    }
+
+    pub(crate) fn lb_belief(&mut self, at: SimTime, lb: Node, server: Node, up: bool) {
+        self.marks.push(Mark::Belief { at, lb, server, up });
+    }
+    pub(crate) fn takeover(&mut self, at: SimTime, from: Node, to: Node) {
+        self.marks.push(Mark::Takeover { at, from, to });
+    }
+    pub(crate) fn detected(&mut self, at: SimTime, node: Node) {
+        self.marks.push(Mark::Detected { at, node });
+    }
+    pub(crate) fn failover(&mut self, at: SimTime, old: Node, lost: u64) {
+        if at >= self.warmup_end {
+            self.lost_writes += lost;
+        }
+        self.marks.push(Mark::Failover { at, old, lost });
+    }
+    pub(crate) fn semi_sync_fallback(&mut self, at: SimTime) {
+        self.marks.push(Mark::SemiSyncFallback { at });
+    }
+
+    pub(crate) fn routed(&mut self, lb: Node, server: Node) {
+        // Backends are small: a linear scan beats hashing and keeps a stable order.
+        if let Some(e) = self.routed.iter_mut().find(|(k, _)| *k == (lb, server)) {
+            e.1 += 1;
+        } else {
+            self.routed.push(((lb, server), 1));
+        }
+    }
+
+    /// Starts measuring afresh (end of the warm-up).
+    pub(crate) fn reset(&mut self) {
+        self.classes = Default::default();
+        self.cur_latency.clear();
+        self.lag.clear();
+        self.stale_reads = 0;
+        self.ryw_violations = 0;
+        self.db_reads = 0;
+        self.routed.clear();
+    }
+}

@@ -1,0 +1,167 @@
+//! The network: latency between components, partitions, lossy links, and who is reachable.
+//!
+//! Every message between two components goes through [`Network::send`], which drops it if
+//! the sender's or receiver's host is down, if the two are partitioned, or by the link's loss
+//! probability, and otherwise delivers it after the link's one-way latency. Latencies are a
+//! dense matrix over component indices: a lookup, not a search, on the hot path.
+
+use infrasim_engine::rng::open01;
+use infrasim_engine::{Context, SimDuration, SimRng};
+
+use crate::scenario::CrashMode;
+use crate::world::{Ev, Msg, Node, NodeState};
+
+/// Links, their state, and the liveness of every component.
+pub(crate) struct Network {
+    n: usize,
+    n_lb: u32,
+    n_web: u32,
+    n_app: u32,
+    latency: Vec<SimDuration>,
+    extra: Vec<SimDuration>,
+    loss: Vec<f64>,
+    partitions: Vec<u32>,
+    states: Vec<NodeState>,
+    rng: SimRng,
+    /// Any loss configured at all (skips the draw on the hot path when not).
+    lossy_links: u32,
+}
+
+impl Network {
+    pub(crate) fn new(
+        counts: [u32; 4],
+        default_latency: SimDuration,
+        client_latency: SimDuration,
+        rng: SimRng,
+    ) -> Self {
+        let [n_lb, n_web, n_app, n_db] = counts;
+        let n = 1 + (n_lb + n_web + n_app + n_db) as usize;
+        let mut latency = vec![default_latency; n * n];
+        for i in 0..n {
+            latency[i] = client_latency;
+            latency[i * n] = client_latency;
+            latency[i * n + i] = SimDuration::ZERO;
+        }
+        Network {
+            n,
+            n_lb,
+            n_web,
+            n_app,
+            latency,
+            extra: vec![SimDuration::ZERO; n * n],
+            loss: vec![0.0; n * n],
+            partitions: vec![0; n * n],
+            states: vec![NodeState::default(); n],
+            rng,
+            lossy_links: 0,
+        }
+    }
+
+    /// Dense index of a node.
+    #[inline]
+    pub(crate) fn idx(&self, node: Node) -> usize {
+        match node {
+            Node::Clients => 0,
+            Node::Lb(i) => 1 + i as usize,
+            Node::Web(i) => 1 + (self.n_lb + i) as usize,
+            Node::App(i) => 1 + (self.n_lb + self.n_web + i) as usize,
+            Node::Db(i) => 1 + (self.n_lb + self.n_web + self.n_app + i) as usize,
+        }
+    }
+
+    pub(crate) fn set_latency(&mut self, a: Node, b: Node, d: SimDuration) {
+        let (i, j) = (self.idx(a), self.idx(b));
+        self.latency[i * self.n + j] = d;
+        self.latency[j * self.n + i] = d;
+    }
+
+    /// One-way latency from `a` to `b`, degradation included.
+    #[inline]
+    pub(crate) fn latency(&self, a: Node, b: Node) -> SimDuration {
+        let k = self.idx(a) * self.n + self.idx(b);
+        self.latency[k] + self.extra[k]
+    }
+
+    pub(crate) fn state(&self, node: Node) -> &NodeState {
+        &self.states[self.idx(node)]
+    }
+
+    pub(crate) fn state_mut(&mut self, node: Node) -> &mut NodeState {
+        let i = self.idx(node);
+        &mut self.states[i]
+    }
+
+    /// Starts (`on`) or ends a partition between `a` and `b` (partitions may overlap).
+    pub(crate) fn partition(&mut self, a: Node, b: Node, on: bool) {
+        let (i, j) = (self.idx(a), self.idx(b));
+        for k in [i * self.n + j, j * self.n + i] {
+            if on {
+                self.partitions[k] += 1;
+            } else {
+                self.partitions[k] = self.partitions[k].saturating_sub(1);
+            }
+        }
+    }
+
+    /// Adds (or removes, `on = false`) extra latency and loss on the link `a`–`b`.
+    pub(crate) fn degrade(&mut self, a: Node, b: Node, extra: SimDuration, loss: f64, on: bool) {
+        let (i, j) = (self.idx(a), self.idx(b));
+        for k in [i * self.n + j, j * self.n + i] {
+            if on {
+                self.extra[k] = self.extra[k].saturating_add(extra);
+                self.loss[k] = 1.0 - (1.0 - self.loss[k]) * (1.0 - loss);
+            } else {
+                self.extra[k] = self.extra[k].saturating_sub(extra);
+                self.loss[k] = if loss >= 1.0 {
+                    0.0
+                } else {
+                    (1.0 - (1.0 - self.loss[k]) / (1.0 - loss)).max(0.0)
+                };
+            }
+        }
+        if loss > 0.0 {
+            if on {
+                self.lossy_links += 1;
+            } else {
+                self.lossy_links = self.lossy_links.saturating_sub(1);
+            }
+        }
+    }
+
+    /// Sends `msg` from `a` to `b` after the link's latency, unless it is lost.
+    #[inline]
+    pub(crate) fn send(&mut self, cx: &mut Context<'_, Ev>, a: Node, b: Node, msg: Msg) {
+        let lat = self.latency(a, b);
+        self.send_after(cx, a, b, msg, lat);
+    }
+
+    /// Sends `msg` with a given transit time instead of the link latency (replication
+    /// streams model their own delay), still subject to partitions, loss and dead hosts.
+    pub(crate) fn send_after(
+        &mut self,
+        cx: &mut Context<'_, Ev>,
+        a: Node,
+        b: Node,
+        msg: Msg,
+        delay: SimDuration,
+    ) {
+        let (i, j) = (self.idx(a), self.idx(b));
+        if self.states[i].down == Some(CrashMode::Host) || self.partitions[i * self.n + j] > 0 {
+            return;
+        }
+        if self.lossy_links > 0 {
+            let p = self.loss[i * self.n + j];
+            if p > 0.0 && open01(&mut self.rng) < p {
+                return;
+            }
+        }
+        cx.schedule_in(
+            delay,
+            Ev::Deliver {
+                from: a,
+                to: b,
+                msg,
+            },
+        );
+    }
+}

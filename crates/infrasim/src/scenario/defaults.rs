@@ -1,0 +1,206 @@
+//! Default values of scenario fields, each with its source. `serde(default = "...")` needs
+//! functions, so they live here, one per default.
+
+use infrasim_engine::SimDuration;
+
+use super::{Balance, DistSpec, ObserveLayer, PerClass};
+
+pub(super) fn seed_default() -> u64 {
+    1
+}
+pub(super) fn one_u32() -> u32 {
+    1
+}
+pub(super) fn one_f64() -> f64 {
+    1.0
+}
+pub(super) fn true_default() -> bool {
+    true
+}
+pub(super) fn window_default() -> SimDuration {
+    SimDuration::from_secs(1)
+}
+pub(super) fn window_threshold_default() -> f64 {
+    0.99
+}
+pub(super) fn mix_default() -> PerClass<f64> {
+    PerClass {
+        read: 0.7,
+        write: 0.2,
+        r#static: 0.1,
+    }
+}
+pub(super) fn addresses_default() -> u32 {
+    1000
+}
+pub(super) fn key_count_default() -> u32 {
+    10_000
+}
+/// Browsers and most HTTP client libraries give up after tens of seconds; 30 s is common.
+pub(super) fn client_timeout_default() -> SimDuration {
+    SimDuration::from_secs(30)
+}
+pub(super) fn client_retries_default() -> u32 {
+    2
+}
+pub(super) fn client_backoff_default() -> SimDuration {
+    SimDuration::from_millis(100)
+}
+pub(super) fn client_max_backoff_default() -> SimDuration {
+    SimDuration::from_secs(10)
+}
+/// HAProxy ≤ 3.2 default (HAProxy configuration manual, `balance`).
+pub(super) fn balance_default() -> Balance {
+    Balance::Roundrobin
+}
+/// HAProxy `random` default draws (configuration manual, `balance random`).
+pub(super) fn draws_default() -> u32 {
+    2
+}
+/// HAProxy `weight` default (configuration manual, `weight`).
+pub(super) fn weight_default() -> u32 {
+    1
+}
+/// HAProxy `inter` default 2000 ms (`DEF_CHKINTR`, include/haproxy/defaults.h).
+pub(super) fn inter_default() -> SimDuration {
+    SimDuration::from_secs(2)
+}
+/// HAProxy `rise` default (`DEF_RISETIME`).
+pub(super) fn rise_default() -> u32 {
+    2
+}
+/// HAProxy `fall` default (`DEF_FALLTIME`).
+pub(super) fn fall_default() -> u32 {
+    3
+}
+pub(super) fn observe_layer_default() -> ObserveLayer {
+    ObserveLayer::Layer4
+}
+/// HAProxy `error-limit` default (`DEF_HANA_ERRLIMIT`).
+pub(super) fn error_limit_default() -> u32 {
+    10
+}
+/// HAProxy manual examples use `timeout connect 5000ms` (§2.10).
+pub(super) fn timeout_connect_default() -> SimDuration {
+    SimDuration::from_secs(5)
+}
+/// HAProxy manual examples use `timeout server 50000ms` (§2.10).
+pub(super) fn timeout_server_default() -> SimDuration {
+    SimDuration::from_secs(50)
+}
+/// HAProxy `retries` default 3 (`CONN_RETRIES`).
+pub(super) fn lb_retries_default() -> u32 {
+    3
+}
+/// ≈ 6 µs per keep-alive request per core (HAProxy doc/intro.txt §3.6).
+pub(super) fn lb_cost_default() -> SimDuration {
+    SimDuration::from_micros(6)
+}
+/// keepalived `advert_int` default 1 s (`VRRP_ADVER_DFL`).
+pub(super) fn advert_int_default() -> SimDuration {
+    SimDuration::from_secs(1)
+}
+/// keepalived man page: make the master 50 above the others; default priority 100.
+pub(super) fn priorities_default() -> [u32; 2] {
+    [150, 100]
+}
+/// keepalived default VRRP version for IPv4.
+pub(super) fn vrrp_version_default() -> u32 {
+    2
+}
+pub(super) fn dns_ttl_default() -> SimDuration {
+    SimDuration::from_secs(60)
+}
+pub(super) fn web_workers_default() -> u32 {
+    512
+}
+/// nginx `listen ... backlog` default 511 on Linux (nginx docs, `listen`).
+pub(super) fn web_queue_default() -> u32 {
+    511
+}
+pub(super) fn static_service_default() -> DistSpec {
+    DistSpec::exponential(SimDuration::from_micros(200))
+}
+pub(super) fn proxy_service_default() -> DistSpec {
+    DistSpec::exponential(SimDuration::from_micros(50))
+}
+/// nginx `proxy_connect_timeout` / `proxy_read_timeout` default 60 s (nginx docs).
+pub(super) fn proxy_timeout_default() -> SimDuration {
+    SimDuration::from_secs(60)
+}
+pub(super) fn app_workers_default() -> u32 {
+    16
+}
+pub(super) fn app_queue_default() -> u32 {
+    128
+}
+pub(super) fn app_service_default() -> PerClass<DistSpec> {
+    PerClass {
+        read: DistSpec::exponential(SimDuration::from_millis(10)),
+        write: DistSpec::exponential(SimDuration::from_millis(15)),
+        r#static: DistSpec::exponential(SimDuration::from_millis(1)),
+    }
+}
+pub(super) fn db_calls_default() -> PerClass<u32> {
+    PerClass {
+        read: 3,
+        write: 1,
+        r#static: 0,
+    }
+}
+pub(super) fn db_timeout_default() -> SimDuration {
+    SimDuration::from_secs(10)
+}
+pub(super) fn db_workers_default() -> u32 {
+    32
+}
+pub(super) fn db_queue_default() -> u32 {
+    1000
+}
+pub(super) fn db_read_default() -> DistSpec {
+    DistSpec::exponential(SimDuration::from_millis(1))
+}
+pub(super) fn db_write_default() -> DistSpec {
+    DistSpec::exponential(SimDuration::from_millis(3))
+}
+/// `rpl_semi_sync_source_timeout` default 10 000 ms (MySQL 8.4 reference manual,
+/// replication-semisync-interface).
+pub(super) fn semi_sync_timeout_default() -> SimDuration {
+    SimDuration::from_secs(10)
+}
+pub(super) fn replication_delay_default() -> DistSpec {
+    DistSpec::Constant(SimDuration::from_micros(500))
+}
+pub(super) fn apply_default() -> DistSpec {
+    DistSpec::exponential(SimDuration::from_micros(500))
+}
+pub(super) fn max_lag_default() -> SimDuration {
+    SimDuration::from_secs(10)
+}
+/// ProxySQL `monitor_replication_lag_interval` default 10 000 ms.
+pub(super) fn lag_check_default() -> SimDuration {
+    SimDuration::from_secs(10)
+}
+pub(super) fn operator_delay_default() -> SimDuration {
+    SimDuration::from_secs(15 * 60)
+}
+/// orchestrator `InstancePollSeconds` default 5.
+pub(super) fn failover_check_default() -> SimDuration {
+    SimDuration::from_secs(5)
+}
+/// MHA declares the master dead after 4 failed pings; orchestrator after a few polls.
+pub(super) fn failover_checks_default() -> u32 {
+    2
+}
+/// GitHub's orchestrator failovers take 10–13 s end to end; promotion itself a few seconds.
+pub(super) fn promotion_default() -> SimDuration {
+    SimDuration::from_secs(3)
+}
+/// Same-datacentre one-way latency.
+pub(super) fn latency_default() -> SimDuration {
+    SimDuration::from_micros(100)
+}
+/// Internet one-way latency from users to the site.
+pub(super) fn client_latency_default() -> SimDuration {
+    SimDuration::from_millis(10)
+}

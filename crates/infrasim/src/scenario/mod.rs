@@ -1,0 +1,906 @@
+//! Scenario files: one experiment, as JSON (or built in code with the same types).
+//!
+//! The types here are what a scenario file deserializes into, field for field, with
+//! `deny_unknown_fields` everywhere so a misspelt key is an error, never a silent default.
+//! Defaults are the real systems' defaults, each cited where it is declared. [`load`] parses
+//! and validates a file; validation collects every problem with its JSON path
+//! ([`crate::error::ScenarioError`]).
+
+mod defaults;
+mod dist;
+mod rate;
+pub mod validate;
+
+use infrasim_engine::SimDuration;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+pub use dist::DistSpec;
+pub use rate::Rate;
+pub use validate::{load, parse, validate};
+
+/// The JSON Schema of scenario files (draft 2020-12), pretty-printed.
+pub fn schema_json() -> String {
+    let schema = schemars::schema_for!(Scenario);
+    serde_json::to_string_pretty(&schema).expect("a schema always serializes")
+}
+
+use defaults::*;
+
+/// One experiment: the topology, the workload, the faults and the SLOs to check.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Short name, used in reports.
+    pub name: String,
+    /// What the scenario shows.
+    #[serde(default)]
+    pub description: String,
+    /// Master seed of every random stream (overridable with `--seed`).
+    #[serde(default = "seed_default")]
+    pub seed: u64,
+    /// Simulated time measured after the warm-up.
+    pub duration: SimDuration,
+    /// Simulated time before measuring starts (requests offered in it are not counted).
+    #[serde(default)]
+    pub warmup: SimDuration,
+    /// Independent replications (each with its own derived seed).
+    #[serde(default = "one_u32")]
+    pub replications: u32,
+    /// Width of the windows of the time series and of time-based availability.
+    #[serde(default = "window_default")]
+    pub window: SimDuration,
+    /// A window is "available" when its success ratio is at least this.
+    #[serde(default = "window_threshold_default")]
+    pub window_threshold: f64,
+    /// The workload.
+    pub clients: Clients,
+    /// HAProxy-like load balancers.
+    #[serde(default)]
+    pub load_balancers: Vec<LoadBalancer>,
+    /// Pairs of load balancers: keepalived active-passive, or active-active behind DNS.
+    #[serde(default)]
+    pub lb_pairs: Vec<LbPair>,
+    /// nginx-like web servers (serve static content, proxy dynamic requests).
+    #[serde(default)]
+    pub web_servers: Vec<WebServer>,
+    /// Application servers (workers, accept queue, database calls).
+    #[serde(default)]
+    pub app_servers: Vec<AppServer>,
+    /// MySQL-like primary-replica clusters.
+    #[serde(default)]
+    pub databases: Vec<Database>,
+    /// Latency between components.
+    #[serde(default)]
+    pub network: Network,
+    /// Failures and operations injected during the run.
+    #[serde(default)]
+    pub faults: Vec<Fault>,
+    /// SLO assertions checked after the run (`"availability>=0.999"`, `"p99<=250ms"`).
+    #[serde(default)]
+    pub slos: Vec<String>,
+}
+
+/// Request classes: what a request does.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Class {
+    /// A dynamic page that reads the database.
+    Read,
+    /// A dynamic page that writes the database.
+    Write,
+    /// A static file, served by the web tier alone.
+    Static,
+}
+
+impl Class {
+    /// All classes, in report order.
+    pub const ALL: [Class; 3] = [Class::Read, Class::Write, Class::Static];
+    /// Dense index (0, 1, 2).
+    pub fn index(self) -> usize {
+        self as usize
+    }
+    /// The class's name in files and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Class::Read => "read",
+            Class::Write => "write",
+            Class::Static => "static",
+        }
+    }
+}
+
+/// A value per request class. All three are required when the field is written, so a
+/// forgotten class is an error rather than a silent zero.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PerClass<T> {
+    /// For `read` requests.
+    pub read: T,
+    /// For `write` requests.
+    pub write: T,
+    /// For `static` requests.
+    pub r#static: T,
+}
+
+impl<T> PerClass<T> {
+    /// The value for `class`.
+    pub fn get(&self, class: Class) -> &T {
+        match class {
+            Class::Read => &self.read,
+            Class::Write => &self.write,
+            Class::Static => &self.r#static,
+        }
+    }
+}
+
+/// The workload: who sends what, how often, and how patiently.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Clients {
+    /// Where requests enter: a load balancer, an LB pair, a web server or an app server.
+    pub target: String,
+    /// How requests arrive.
+    pub arrival: Arrival,
+    /// Relative weights of the request classes.
+    #[serde(default = "mix_default")]
+    pub mix: PerClass<f64>,
+    /// The keys database requests touch.
+    #[serde(default)]
+    pub keys: Keys,
+    /// Number of distinct client source addresses (matters to `source` hashing, DNS caching
+    /// and read-your-writes tracking).
+    #[serde(default = "addresses_default")]
+    pub addresses: u32,
+    /// How long a client waits for a response before giving up (browsers and HTTP client
+    /// libraries commonly use 30 s).
+    #[serde(default = "client_timeout_default")]
+    pub timeout: SimDuration,
+    /// Client retries after a failure (off by default).
+    #[serde(default)]
+    pub retries: Option<ClientRetries>,
+}
+
+/// How requests arrive.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Arrival {
+    /// Open loop, Poisson process (exponential inter-arrival times) at a rate.
+    Poisson {
+        /// Mean arrival rate (`"800/s"`).
+        rate: Rate,
+    },
+    /// Open loop, evenly spaced arrivals.
+    Constant {
+        /// Arrival rate.
+        rate: Rate,
+    },
+    /// Open loop, Poisson with a piecewise-constant rate: each step's rate holds from its
+    /// `at` until the next step (a daily curve, a spike).
+    Schedule {
+        /// Steps in increasing `at` order; the first must be at `"0s"`.
+        steps: Vec<RateStep>,
+    },
+    /// Closed loop: `users` users, each sending one request, waiting for its outcome, then
+    /// thinking.
+    Closed {
+        /// Number of users.
+        users: u32,
+        /// Think time between a response and the next request.
+        think: DistSpec,
+    },
+}
+
+/// One step of a rate schedule.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RateStep {
+    /// When this rate starts (time since the start of the run, warm-up included).
+    pub at: SimDuration,
+    /// The rate from then on.
+    pub rate: Rate,
+}
+
+/// The keys database requests touch.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Keys {
+    /// Number of distinct keys.
+    #[serde(default = "key_count_default")]
+    pub count: u32,
+    /// Zipf exponent s: key k (1-based) has weight 1/k^s. 0 = uniform.
+    #[serde(default)]
+    pub zipf: f64,
+}
+
+impl Default for Keys {
+    fn default() -> Self {
+        Keys {
+            count: key_count_default(),
+            zipf: 0.0,
+        }
+    }
+}
+
+/// Client retries with exponential backoff and jitter.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClientRetries {
+    /// Retries after the first attempt.
+    #[serde(default = "client_retries_default")]
+    pub max: u32,
+    /// Backoff before the first retry; doubled at each further retry.
+    #[serde(default = "client_backoff_default")]
+    pub backoff: SimDuration,
+    /// Cap of the backoff.
+    #[serde(default = "client_max_backoff_default")]
+    pub max_backoff: SimDuration,
+    /// Fraction of the backoff drawn uniformly at random (0 = none, 1 = "full jitter").
+    #[serde(default = "one_f64")]
+    pub jitter: f64,
+}
+
+/// HAProxy's `balance` algorithms.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Balance {
+    /// `roundrobin`: smooth weighted round robin, dynamic weights.
+    Roundrobin,
+    /// `static-rr`: weighted round robin, weights fixed at start.
+    StaticRr,
+    /// `leastconn`: fewest connections (per weight).
+    Leastconn,
+    /// `first`: the first server with a free slot.
+    First,
+    /// `source`: hash of the client address.
+    Source,
+    /// `random`: random server (see `draws`; HAProxy's default draws is 2).
+    Random,
+}
+
+/// HAProxy `hash-type`: how hash-based algorithms map keys to servers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum HashTypeSpec {
+    /// Static map: `hash % total weight` (HAProxy default).
+    #[default]
+    MapBased,
+    /// Consistent hashing ring.
+    Consistent,
+}
+
+/// A load balancer (HAProxy semantics).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoadBalancer {
+    /// Unique name.
+    pub name: String,
+    /// Balancing algorithm. Default `roundrobin` (HAProxy ≤ 3.2's default; 3.3 changed it to
+    /// `random`, see the HAProxy configuration manual, `balance`).
+    #[serde(default = "balance_default")]
+    pub balance: Balance,
+    /// `hash-type` for `source`.
+    #[serde(default)]
+    pub hash_type: HashTypeSpec,
+    /// Draws for `random` (HAProxy default 2: "power of two choices").
+    #[serde(default = "draws_default")]
+    pub draws: u32,
+    /// The backend's servers.
+    pub servers: Vec<BackendServer>,
+    /// Active health checks.
+    #[serde(default)]
+    pub check: HealthCheck,
+    /// Passive health: observe real traffic (`observe`, `error-limit`, `on-error`).
+    #[serde(default)]
+    pub observe: Option<Observe>,
+    /// HAProxy timeouts.
+    #[serde(default)]
+    pub timeouts: LbTimeouts,
+    /// `retries`: extra connection attempts (HAProxy default 3, `CONN_RETRIES`).
+    #[serde(default = "lb_retries_default")]
+    pub retries: u32,
+    /// `option redispatch`: allow a retry to go to another server (off by default).
+    #[serde(default)]
+    pub redispatch: bool,
+    /// `option allbackups`: use every backup server at once, not only the first.
+    #[serde(default)]
+    pub allbackups: bool,
+    /// Frontend `maxconn`: concurrent client connections; 0 = unlimited.
+    #[serde(default)]
+    pub maxconn: u32,
+    /// The LB node's own processing capacity.
+    #[serde(default)]
+    pub cpu: LbCpu,
+}
+
+/// A server in a backend.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BackendServer {
+    /// A web or app server's name.
+    pub server: String,
+    /// `weight` (HAProxy default 1, range 0–256).
+    #[serde(default = "weight_default")]
+    pub weight: u32,
+    /// `maxconn`: concurrent requests; 0 = unlimited (HAProxy default).
+    #[serde(default)]
+    pub maxconn: u32,
+    /// `maxqueue`: requests queued for this server; 0 = unlimited (HAProxy default).
+    #[serde(default)]
+    pub maxqueue: u32,
+    /// `backup`: used only when every non-backup server is down.
+    #[serde(default)]
+    pub backup: bool,
+}
+
+/// HAProxy active health checks (`check`, `inter`, `fastinter`, `downinter`, `rise`, `fall`,
+/// `timeout check`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HealthCheck {
+    /// `check` on every server. Without checks a server is always considered available.
+    #[serde(default = "true_default")]
+    pub enabled: bool,
+    /// `inter` (HAProxy default 2000 ms, `DEF_CHKINTR`).
+    #[serde(default = "inter_default")]
+    pub inter: SimDuration,
+    /// `fastinter`, used while transitionally up or down (default = `inter`).
+    #[serde(default)]
+    pub fastinter: Option<SimDuration>,
+    /// `downinter`, used while fully down (default = `inter`).
+    #[serde(default)]
+    pub downinter: Option<SimDuration>,
+    /// `rise` (default 2, `DEF_RISETIME`).
+    #[serde(default = "rise_default")]
+    pub rise: u32,
+    /// `fall` (default 3, `DEF_FALLTIME`).
+    #[serde(default = "fall_default")]
+    pub fall: u32,
+    /// `timeout check`: extra read timeout; unset ⇒ the whole check is bounded by `inter`.
+    #[serde(default)]
+    pub timeout: Option<SimDuration>,
+    /// `tcp` (a connect succeeds: default) or `http` (`option httpchk`: the server must
+    /// answer 2xx/3xx, so a server answering errors fails it).
+    #[serde(default)]
+    pub kind: CheckKind,
+}
+
+impl Default for HealthCheck {
+    fn default() -> Self {
+        HealthCheck {
+            enabled: true,
+            inter: inter_default(),
+            fastinter: None,
+            downinter: None,
+            rise: rise_default(),
+            fall: fall_default(),
+            timeout: None,
+            kind: CheckKind::Tcp,
+        }
+    }
+}
+
+/// What a health check verifies.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckKind {
+    /// Layer 4: the TCP connection is accepted.
+    #[default]
+    Tcp,
+    /// Layer 7: `option httpchk`, 2xx/3xx expected.
+    Http,
+}
+
+/// Passive health checking (`observe layer4|layer7`, `error-limit`, `on-error`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Observe {
+    /// `layer4` (connection errors) or `layer7` (also 5xx and timeouts).
+    #[serde(default = "observe_layer_default")]
+    pub layer: ObserveLayer,
+    /// `error-limit` (HAProxy default 10, `DEF_HANA_ERRLIMIT`).
+    #[serde(default = "error_limit_default")]
+    pub error_limit: u32,
+    /// `on-error` (HAProxy default `fail-check`).
+    #[serde(default)]
+    pub on_error: OnError,
+}
+
+/// `observe` layer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ObserveLayer {
+    /// Connection failures only.
+    Layer4,
+    /// Connection failures, 5xx responses and timeouts.
+    Layer7,
+}
+
+/// `on-error` action after `error-limit` consecutive observed errors.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnError {
+    /// Count as one failed check and switch to `fastinter` (HAProxy default).
+    #[default]
+    FailCheck,
+    /// Only switch to `fastinter`.
+    Fastinter,
+    /// One more failed check marks the server down.
+    SuddenDeath,
+    /// Mark the server down at once.
+    MarkDown,
+}
+
+/// HAProxy timeouts. HAProxy has no defaults for connect/server/client (infinite, with a
+/// warning); these are the values of the manual's examples (`timeout connect 5000ms`,
+/// `timeout client 50000ms`, `timeout server 50000ms`, HAProxy configuration manual §2.10).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LbTimeouts {
+    /// `timeout connect`.
+    #[serde(default = "timeout_connect_default")]
+    pub connect: SimDuration,
+    /// `timeout server`: waiting for the server's response.
+    #[serde(default = "timeout_server_default")]
+    pub server: SimDuration,
+    /// `timeout queue`: waiting for a server slot (unset ⇒ `timeout connect`).
+    #[serde(default)]
+    pub queue: Option<SimDuration>,
+}
+
+impl Default for LbTimeouts {
+    fn default() -> Self {
+        LbTimeouts {
+            connect: timeout_connect_default(),
+            server: timeout_server_default(),
+            queue: None,
+        }
+    }
+}
+
+/// The load balancer node's own capacity: each request costs CPU on one of its cores.
+/// HAProxy's intro (§3.6) measures ≈ 6 µs per keep-alive request per core.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LbCpu {
+    /// Cores (HAProxy threads).
+    #[serde(default = "one_u32")]
+    pub cores: u32,
+    /// CPU time per request.
+    #[serde(default = "lb_cost_default")]
+    pub per_request: SimDuration,
+}
+
+impl Default for LbCpu {
+    fn default() -> Self {
+        LbCpu {
+            cores: 1,
+            per_request: lb_cost_default(),
+        }
+    }
+}
+
+/// Two load balancers sharing the entry point.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LbPair {
+    /// Unique name; clients may target it.
+    pub name: String,
+    /// `active-passive` (keepalived/VRRP floating IP) or `active-active` (DNS round robin).
+    pub mode: PairMode,
+    /// The two load balancers; in active-passive the first is the initial master.
+    pub members: [String; 2],
+    /// keepalived `advert_int` (default 1 s, `VRRP_ADVER_DFL`).
+    #[serde(default = "advert_int_default")]
+    pub advert_int: SimDuration,
+    /// keepalived `priority` of each member (default 100, `VRRP_PRIO_DFL`; the man page
+    /// recommends the master 50 above the others, so 150 / 100 here).
+    #[serde(default = "priorities_default")]
+    pub priorities: [u32; 2],
+    /// VRRP version: 2 (IPv4 default) or 3; changes the skew time.
+    #[serde(default = "vrrp_version_default")]
+    pub vrrp_version: u32,
+    /// keepalived `preempt` (default on): a returning higher-priority node takes the VIP back.
+    #[serde(default = "true_default")]
+    pub preempt: bool,
+    /// Active-active: the DNS record's TTL, for which a client keeps its resolved address.
+    #[serde(default = "dns_ttl_default")]
+    pub dns_ttl: SimDuration,
+    /// Active-active: whether a client that fails to connect retries the other address at
+    /// once (browsers do; many HTTP libraries do not).
+    #[serde(default)]
+    pub client_failover: bool,
+}
+
+/// How an LB pair shares the traffic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum PairMode {
+    /// keepalived: one master holds the virtual IP, the backup takes over.
+    ActivePassive,
+    /// Both take traffic; clients reach them through DNS round robin.
+    ActiveActive,
+}
+
+/// An nginx-like web server.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebServer {
+    /// Unique name.
+    pub name: String,
+    /// Worker slots (concurrent requests).
+    #[serde(default = "web_workers_default")]
+    pub workers: u32,
+    /// Accept queue (listen backlog); full ⇒ connection refused. nginx's default backlog is
+    /// 511 (`listen ... backlog=`, nginx docs).
+    #[serde(default = "web_queue_default")]
+    pub queue: u32,
+    /// Time to serve a static file.
+    #[serde(default = "static_service_default")]
+    pub static_service: DistSpec,
+    /// Time spent proxying a dynamic request (on top of the upstream's time).
+    #[serde(default = "proxy_service_default")]
+    pub proxy_service: DistSpec,
+    /// Where dynamic requests go: a load balancer or an app server.
+    #[serde(default)]
+    pub upstream: Option<String>,
+    /// nginx `proxy_connect_timeout` (default 60 s) and `proxy_read_timeout` (60 s).
+    #[serde(default = "proxy_timeout_default")]
+    pub upstream_timeout: SimDuration,
+}
+
+/// An application server: workers, an accept queue, service times and database calls.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AppServer {
+    /// Unique name.
+    pub name: String,
+    /// Worker threads/processes: requests served at once.
+    #[serde(default = "app_workers_default")]
+    pub workers: u32,
+    /// Accept queue limit; full ⇒ connection refused.
+    #[serde(default = "app_queue_default")]
+    pub queue: u32,
+    /// CPU service time per class (excluding database calls).
+    #[serde(default = "app_service_default")]
+    pub service: PerClass<DistSpec>,
+    /// Database round trips each class makes (e.g. read 3, write 1).
+    #[serde(default = "db_calls_default")]
+    pub db_calls: PerClass<u32>,
+    /// The database cluster it talks to (default: the only one).
+    #[serde(default)]
+    pub database: Option<String>,
+    /// Time the app waits for a database answer before failing the request.
+    #[serde(default = "db_timeout_default")]
+    pub db_timeout: SimDuration,
+}
+
+/// A MySQL-like primary-replica cluster.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Database {
+    /// Unique name of the cluster.
+    pub name: String,
+    /// The primary.
+    pub primary: DbNode,
+    /// The replicas.
+    #[serde(default)]
+    pub replicas: Vec<DbNode>,
+    /// How writes reach the replicas.
+    #[serde(default)]
+    pub replication: Replication,
+    /// Where reads go.
+    #[serde(default)]
+    pub read_routing: ReadRouting,
+    /// What happens when the primary dies.
+    #[serde(default)]
+    pub failover: Failover,
+}
+
+/// A database server.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DbNode {
+    /// Unique name.
+    pub name: String,
+    /// Concurrent queries (connection threads doing work).
+    #[serde(default = "db_workers_default")]
+    pub workers: u32,
+    /// Queries waiting for a worker; full ⇒ error ("too many connections").
+    #[serde(default = "db_queue_default")]
+    pub queue: u32,
+    /// Time to run a read query.
+    #[serde(default = "db_read_default")]
+    pub read_service: DistSpec,
+    /// Time to run and commit a write.
+    #[serde(default = "db_write_default")]
+    pub write_service: DistSpec,
+}
+
+/// Replication from the primary to the replicas.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Replication {
+    /// `async` (MySQL default) or `semi-sync`.
+    #[serde(default)]
+    pub mode: ReplicationMode,
+    /// `rpl_semi_sync_source_timeout` (MySQL default 10 000 ms): then fall back to async.
+    #[serde(default = "semi_sync_timeout_default")]
+    pub semi_sync_timeout: SimDuration,
+    /// Time for a binlog event to reach a replica's relay log.
+    #[serde(default = "replication_delay_default")]
+    pub delay: DistSpec,
+    /// Time a replica's applier spends applying one write.
+    #[serde(default = "apply_default")]
+    pub apply: DistSpec,
+    /// Applier threads (`replica_parallel_workers`; 1 = the classic single SQL thread).
+    #[serde(default = "one_u32")]
+    pub appliers: u32,
+}
+
+impl Default for Replication {
+    fn default() -> Self {
+        Replication {
+            mode: ReplicationMode::Async,
+            semi_sync_timeout: semi_sync_timeout_default(),
+            delay: replication_delay_default(),
+            apply: apply_default(),
+            appliers: 1,
+        }
+    }
+}
+
+/// Replication mode.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReplicationMode {
+    /// The commit returns without waiting for any replica.
+    #[default]
+    Async,
+    /// The commit waits for one replica's acknowledgement (AFTER_SYNC), or for the timeout.
+    SemiSync,
+}
+
+/// Read routing, as the application or a ProxySQL-like proxy does it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReadRouting {
+    /// The policy.
+    #[serde(default)]
+    pub policy: ReadPolicy,
+    /// ProxySQL `max_replication_lag` for `replicas-lag-bounded`.
+    #[serde(default = "max_lag_default")]
+    pub max_replication_lag: SimDuration,
+    /// ProxySQL `monitor_replication_lag_interval` (default 10 000 ms): how often lag is sampled.
+    #[serde(default = "lag_check_default")]
+    pub lag_check_interval: SimDuration,
+}
+
+impl Default for ReadRouting {
+    fn default() -> Self {
+        ReadRouting {
+            policy: ReadPolicy::Replicas,
+            max_replication_lag: max_lag_default(),
+            lag_check_interval: lag_check_default(),
+        }
+    }
+}
+
+/// Where reads go.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReadPolicy {
+    /// Round robin over the live replicas (the primary if none).
+    #[default]
+    Replicas,
+    /// Always the primary.
+    Primary,
+    /// Replicas whose last sampled lag is within `max_replication_lag`, else the primary.
+    ReplicasLagBounded,
+}
+
+/// Primary failover.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Failover {
+    /// `none`, `manual` or `automatic`.
+    #[serde(default)]
+    pub mode: FailoverMode,
+    /// Manual: the operator's delay from the crash to the promotion.
+    #[serde(default = "operator_delay_default")]
+    pub operator_delay: SimDuration,
+    /// Automatic: check interval (orchestrator polls every `InstancePollSeconds` = 5 s).
+    #[serde(default = "failover_check_default")]
+    pub check_interval: SimDuration,
+    /// Automatic: consecutive failed checks before declaring the primary dead.
+    #[serde(default = "failover_checks_default")]
+    pub failed_checks: u32,
+    /// Time to promote the chosen replica and repoint the application.
+    #[serde(default = "promotion_default")]
+    pub promotion: SimDuration,
+}
+
+impl Default for Failover {
+    fn default() -> Self {
+        Failover {
+            mode: FailoverMode::None,
+            operator_delay: operator_delay_default(),
+            check_interval: failover_check_default(),
+            failed_checks: failover_checks_default(),
+            promotion: promotion_default(),
+        }
+    }
+}
+
+/// Failover mode.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FailoverMode {
+    /// Writes fail until the primary is repaired.
+    #[default]
+    None,
+    /// An operator promotes a replica after `operator_delay`.
+    Manual,
+    /// A failover manager detects and promotes (orchestrator-like).
+    Automatic,
+}
+
+/// Network latency between components.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Network {
+    /// One-way latency of every hop not listed in `links` (same-datacentre LAN).
+    #[serde(default = "latency_default")]
+    pub latency: SimDuration,
+    /// One-way latency from the clients to the entry point (the internet).
+    #[serde(default = "client_latency_default")]
+    pub client_latency: SimDuration,
+    /// Links with their own latency.
+    #[serde(default)]
+    pub links: Vec<Link>,
+}
+
+impl Default for Network {
+    fn default() -> Self {
+        Network {
+            latency: latency_default(),
+            client_latency: client_latency_default(),
+            links: Vec::new(),
+        }
+    }
+}
+
+/// A link between two components with its own one-way latency.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Link {
+    /// One end (component name, or `clients`).
+    pub a: String,
+    /// The other end.
+    pub b: String,
+    /// One-way latency.
+    pub latency: SimDuration,
+}
+
+/// A failure or operation injected into the run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Fault {
+    /// The component crashes at `at`; it comes back after `duration` (or never).
+    Crash {
+        /// Component name.
+        target: String,
+        /// When.
+        at: SimDuration,
+        /// For how long; absent = for good.
+        #[serde(default)]
+        duration: Option<SimDuration>,
+        /// `process` (the host answers connections with RST: fast errors) or `host` (the
+        /// host vanishes: callers wait for their timeouts).
+        #[serde(default)]
+        mode: CrashMode,
+    },
+    /// Random failures through the run: time to failure and time to repair distributions.
+    Random {
+        /// Component name.
+        target: String,
+        /// Time to failure (e.g. `{"exponential": {"mean": "30d"}}`).
+        ttf: DistSpec,
+        /// Time to repair.
+        ttr: DistSpec,
+        /// Crash mode of each failure.
+        #[serde(default)]
+        mode: CrashMode,
+    },
+    /// Gray failure: up, but slow (service × `slowdown`) and/or answering errors with
+    /// probability `error_rate`.
+    Degrade {
+        /// Component name.
+        target: String,
+        /// When.
+        at: SimDuration,
+        /// For how long; absent = for good.
+        #[serde(default)]
+        duration: Option<SimDuration>,
+        /// Service-time multiplier (1 = normal).
+        #[serde(default = "one_f64")]
+        slowdown: f64,
+        /// Probability that a request is answered with an error.
+        #[serde(default)]
+        error_rate: f64,
+    },
+    /// Network partition between two components: messages between them are lost.
+    Partition {
+        /// One side.
+        a: String,
+        /// The other side.
+        b: String,
+        /// When.
+        at: SimDuration,
+        /// For how long; absent = for good.
+        #[serde(default)]
+        duration: Option<SimDuration>,
+    },
+    /// Extra latency and/or packet loss on a link.
+    LinkDegrade {
+        /// One end.
+        a: String,
+        /// The other end.
+        b: String,
+        /// When.
+        at: SimDuration,
+        /// For how long; absent = for good.
+        #[serde(default)]
+        duration: Option<SimDuration>,
+        /// Added one-way latency.
+        #[serde(default)]
+        extra_latency: SimDuration,
+        /// Probability that a message is lost.
+        #[serde(default)]
+        loss: f64,
+    },
+    /// Load spike: the arrival rate × `factor` between `at` and `at + duration`.
+    Spike {
+        /// When.
+        at: SimDuration,
+        /// For how long.
+        duration: SimDuration,
+        /// Rate multiplier.
+        factor: f64,
+    },
+    /// Set a backend server's weight in a load balancer (HAProxy `set weight`).
+    SetWeight {
+        /// Load balancer name.
+        lb: String,
+        /// Server name.
+        server: String,
+        /// When.
+        at: SimDuration,
+        /// New weight (0–256).
+        weight: u32,
+    },
+    /// Drain a server for maintenance: no new requests from load balancers (HAProxy
+    /// `set server … state drain`), then back.
+    Drain {
+        /// Server name.
+        server: String,
+        /// When.
+        at: SimDuration,
+        /// For how long; absent = for good.
+        #[serde(default)]
+        duration: Option<SimDuration>,
+    },
+}
+
+/// How a component crashes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CrashMode {
+    /// The process dies, the host stays: connections are refused/reset at once.
+    #[default]
+    Process,
+    /// The host (or its network) vanishes: nothing answers; peers wait for timeouts.
+    Host,
+}
