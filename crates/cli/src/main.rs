@@ -12,6 +12,13 @@ use clap::{Parser, Subcommand};
 use infrasim::engine::SimDuration;
 use infrasim::{Check, Report, RunOptions, Scenario};
 
+/// `println!` through [`emit`].
+macro_rules! emitln {
+    ($($t:tt)*) => {
+        emit(&(format!($($t)*) + "\n"))
+    };
+}
+
 #[derive(Parser)]
 #[command(
     name = "infrasim",
@@ -176,14 +183,14 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
             }
             let results: Vec<_> = check_list.iter().map(|c| c.evaluate(&report)).collect();
             if json {
-                println!(
+                emitln!(
                     "{}",
                     serde_json::to_string_pretty(&report).context("serialising the report")?
                 );
             } else {
-                print!("{}", output::summary(&report, &file));
+                emit(&output::summary(&report, &file));
                 if let Some(dir) = &out {
-                    println!(
+                    emitln!(
                         "wrote {}/report.json, timeseries.csv, timeline.svg",
                         dir.display()
                     );
@@ -195,10 +202,10 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
             let mut bad = 0;
             for f in &files {
                 match infrasim::scenario::load(f) {
-                    Ok(_) => println!("{}: OK", f.display()),
+                    Ok(_) => emitln!("{}: OK", f.display()),
                     Err(e) => {
                         bad += 1;
-                        println!("{}: {e}", f.display());
+                        emitln!("{}: {e}", f.display());
                     }
                 }
             }
@@ -236,27 +243,41 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
                     .zip(&reports)
                     .map(|(n, r)| serde_json::json!({"file": n, "report": r}))
                     .collect();
-                println!(
+                emitln!(
                     "{}",
                     serde_json::to_string_pretty(&v).context("serialising")?
                 );
             } else {
-                print!("{}", output::comparison(&names, &reports));
+                emit(&output::comparison(&names, &reports));
             }
             let mut code = 0;
             for (n, r) in names.iter().zip(&reports) {
                 let results: Vec<_> = check_list.iter().map(|c| c.evaluate(r)).collect();
                 if !results.is_empty() && !json {
-                    println!("checks for {n}:");
+                    emitln!("checks for {n}:");
                 }
                 code = code.max(report_checks(&results, json));
             }
             Ok(code)
         }
         Command::Schema => {
-            println!("{}", infrasim::scenario::schema_json());
+            emit(&(infrasim::scenario::schema_json() + "\n"));
             Ok(0)
         }
+    }
+}
+
+/// Writes to stdout; a closed pipe (`infrasim … | head`) ends the program quietly, as Unix
+/// tools do, instead of panicking.
+fn emit(text: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("infrasim: writing to stdout: {e}");
+        std::process::exit(2);
     }
 }
 
@@ -269,7 +290,7 @@ fn report_checks(results: &[infrasim::CheckResult], quiet_pass: bool) -> u8 {
             .map_or("missing".to_string(), |a| format!("{a:.6}"));
         if r.passed {
             if !quiet_pass {
-                println!("check passed: {} (actual {actual})", r.check);
+                emitln!("check passed: {} (actual {actual})", r.check);
             }
         } else {
             code = 1;

@@ -81,6 +81,13 @@ pub struct RadixHeap<E> {
     buckets: Vec<Vec<(Key, E)>>,
     /// The last key popped (or the minimum found by the last refill); all held keys are ≥ it.
     last: Key,
+    /// Keys pushed below `last` after a peek moved `last` up to a key not yet popped (a run
+    /// stopped before its next event, then something was scheduled in between): sorted in
+    /// decreasing order, all below every bucketed key, popped first.
+    below: Vec<(Key, E)>,
+    /// Bit `i` set ⇔ bucket `i` is non-empty: finding the first non-empty bucket is a
+    /// `trailing_zeros`, not a scan over 129 vectors.
+    nonempty: [u64; 3],
     len: usize,
 }
 
@@ -96,6 +103,8 @@ impl<E> RadixHeap<E> {
         RadixHeap {
             buckets: (0..BUCKETS).map(|_| Vec::new()).collect(),
             last: 0,
+            below: Vec::new(),
+            nonempty: [0; 3],
             len: 0,
         }
     }
@@ -109,14 +118,13 @@ impl<E> RadixHeap<E> {
     /// minimum as the new `last`, and redistributes its items into lower buckets. Each item
     /// only ever moves to a strictly lower bucket, hence the amortised bound.
     fn refill(&mut self) {
-        if !self.buckets[0].is_empty() || self.len == 0 {
+        if self.nonempty[0] & 1 != 0 || self.len == 0 {
             return;
         }
         let i = self
-            .buckets
-            .iter()
-            .position(|b| !b.is_empty())
+            .first_nonempty()
             .expect("len > 0 but every bucket is empty");
+        self.nonempty[i / 64] &= !(1u64 << (i % 64));
         let mut bucket = std::mem::take(&mut self.buckets[i]);
         self.last = bucket
             .iter()
@@ -127,34 +135,56 @@ impl<E> RadixHeap<E> {
             let j = self.bucket_of(k);
             debug_assert!(j < i, "radix heap item did not move to a lower bucket");
             self.buckets[j].push((k, e));
+            self.nonempty[j / 64] |= 1u64 << (j % 64);
         }
         // Give the (now empty) vector back so its capacity is reused.
         self.buckets[i] = bucket;
+    }
+
+    #[inline]
+    fn first_nonempty(&self) -> Option<usize> {
+        self.nonempty
+            .iter()
+            .enumerate()
+            .find(|(_, w)| **w != 0)
+            .map(|(i, w)| i * 64 + w.trailing_zeros() as usize)
     }
 }
 
 impl<E> EventQueue<E> for RadixHeap<E> {
     #[inline]
     fn push(&mut self, key: Key, event: E) {
-        debug_assert!(
-            key >= self.last,
-            "pushed a key below the last popped key: time went backwards"
-        );
+        self.len += 1;
+        if key < self.last {
+            let at = self.below.partition_point(|(k, _)| *k > key);
+            self.below.insert(at, (key, event));
+            return;
+        }
         let b = self.bucket_of(key);
         self.buckets[b].push((key, event));
-        self.len += 1;
+        self.nonempty[b / 64] |= 1u64 << (b % 64);
     }
 
     #[inline]
     fn peek_key(&mut self) -> Option<Key> {
+        if let Some((k, _)) = self.below.last() {
+            return Some(*k);
+        }
         self.refill();
         self.buckets[0].last().map(|(k, _)| *k)
     }
 
     #[inline]
     fn pop(&mut self) -> Option<(Key, E)> {
+        if let Some(item) = self.below.pop() {
+            self.len -= 1;
+            return Some(item);
+        }
         self.refill();
         let item = self.buckets[0].pop()?;
+        if self.buckets[0].is_empty() {
+            self.nonempty[0] &= !1;
+        }
         self.len -= 1;
         Some(item)
     }

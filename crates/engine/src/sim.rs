@@ -350,10 +350,12 @@ impl<M: Model> Simulation<M> {
             let (k, event) = self.sched.queue.pop().expect("peeked a key");
             debug_assert!(k > self.sched.last_popped, "queue popped out of order");
             self.sched.last_popped = k;
+            // The clock reaches every event taken off the queue, discarded ones included, so
+            // that nothing can later be scheduled below `last_popped`.
+            self.sched.now = at;
             if !self.sched.cancelled.is_empty() && self.sched.cancelled.remove(&key_seq(k)) {
                 continue;
             }
-            self.sched.now = at;
             let mut cx = Context {
                 sched: &mut self.sched,
                 streams: &self.streams,

@@ -1,0 +1,592 @@
+//! Validation of the engine against queueing theory.
+//!
+//! Each test builds a queueing station on the engine (a [`Model`] driven by a [`Simulation`],
+//! exponential inter-arrival and service times from [`Dist`], measurements with the engine's
+//! [`Histogram`], [`TimeWeighted`] and [`ConfidenceInterval`]) and checks that the 95 %
+//! confidence interval over independent replications contains the closed-form answer:
+//!
+//! * M/M/1 at ρ = 0.5, 0.8, 0.95: mean response time `1/(μ−λ)` and its p50, p90, p99
+//!   (the response time is exponential with rate `μ−λ`, so its q-quantile is
+//!   `−ln(1−q)/(μ−λ)`);
+//! * Little's law `L = λW` (ρ = 0.8): the time-average number in system from a
+//!   [`TimeWeighted`] gauge, against `λW`, plus the exact sample-path identity;
+//! * M/M/c, c = 4, ρ = 0.9: probability of waiting (Erlang C) and mean wait `C/(cμ−λ)`;
+//! * M/M/c/K, c = 2, K = 5, ρ = 0.9: blocking probability `P_K`.
+//!
+//! # How the checks are made robust (and why they are deterministic)
+//!
+//! * One replication = one simulation with its own seed, a warm-up whose statistics are
+//!   discarded, then a measurement window; it yields one sample per quantity (its mean
+//!   response time, its p99, …). Replications are independent, so a Student-t interval over
+//!   them is valid, although customers within a run are strongly correlated.
+//! * **The tolerance comes from the confidence interval, not from hope**: a check passes iff
+//!   the closed form lies inside the 95 % CI computed from the data. Run lengths and replication
+//!   counts are chosen so that the half-widths are about 0.5–2.5 % of the value, which is what
+//!   makes a 5 % modelling error visible (see `INFRASIM_THEORY_MU_SCALE` below).
+//! * **Seeds are fixed**, so every run of this file draws the same numbers and gives the same
+//!   verdicts: the test is deterministic, not flaky. Replication `i` of a test uses
+//!   `RngStreams::new(THEORY_SEED).replication(test_id).replication(i)`. With 95 % intervals and
+//!   20 checks, some seeds make one check fail by bad luck: sweeping `INFRASIM_THEORY_SEED`
+//!   over 1..=12, 4 of the 12 seeds had exactly one of the 20 checks outside its interval
+//!   (4 misses in 240 checks, no seed with two; the checks within one model are correlated).
+//!   That is why the seed is fixed: the one below was picked once, before any run, and not
+//!   tuned against the checks; with it every check passes. A sweep prints each miss with its
+//!   interval and the expected value, to judge it.
+//! * The histogram's quantiles are within 1/256 relative error of the exact sample quantile;
+//!   that bias is small against the percentile half-widths.
+//!
+//! # Showing that the tests catch a 5 % error
+//!
+//! `INFRASIM_THEORY_MU_SCALE` (default 1.0) multiplies the simulated service rate while the
+//! closed forms keep the nominal μ, i.e. it injects a known modelling error:
+//!
+//! ```text
+//! INFRASIM_THEORY_MU_SCALE=1.05 cargo test --release --test engine_theory   # must fail
+//! INFRASIM_THEORY_MU_SCALE=0.95 cargo test --release --test engine_theory   # must fail
+//! ```
+//!
+//! Run with `--nocapture` to see every interval. The simulation tests are long (seconds in
+//! release, minutes unoptimised), so they are ignored in unoptimised builds; the closed-form unit
+//! tests always run.
+
+use std::collections::VecDeque;
+
+use infrasim_engine::dist::Dist;
+use infrasim_engine::stats::{ConfidenceInterval, Histogram, TimeWeighted};
+use infrasim_engine::{Context, Model, RngStreams, SimDuration, SimRng, SimTime, Simulation};
+
+/// Master seed of every simulation in this file (override: `INFRASIM_THEORY_SEED`).
+const THEORY_SEED: u64 = 0x1A2B_3C4D_2026;
+/// Confidence level of every check.
+const LEVEL: f64 = 0.95;
+/// Service rate μ, per millisecond (mean service time 1 ms). Every rate below is per ms and
+/// every time in ms.
+const MU: f64 = 1.0;
+
+// ---------------------------------------------------------------------------------------------
+// Closed forms
+// ---------------------------------------------------------------------------------------------
+
+/// Erlang C: the probability that an arrival to an M/M/c queue with offered load `a = λ/μ`
+/// (`a < c`) has to wait.
+///
+/// `C = (a^c/c! · c/(c−a)) / (Σ_{k<c} a^k/k! + a^c/c! · c/(c−a))`.
+fn erlang_c(c: u32, a: f64) -> f64 {
+    assert!(a > 0.0 && a < f64::from(c), "erlang_c needs 0 < a < c");
+    let mut term = 1.0; // a^k / k!
+    let mut sum = 0.0;
+    for k in 0..c {
+        sum += term;
+        term *= a / f64::from(k + 1);
+    }
+    let top = term * f64::from(c) / (f64::from(c) - a);
+    top / (sum + top)
+}
+
+/// Blocking probability `P_K` of an M/M/c/K queue (c servers, at most K customers in system)
+/// with offered load `a = λ/μ`: the stationary probability of K in system, which by PASTA is
+/// the fraction of arrivals turned away.
+///
+/// `p_n ∝ a^n/n!` for `n ≤ c` and `a^n/(c!·c^(n−c))` for `c ≤ n ≤ K`.
+fn mmck_blocking(c: u32, k: u32, a: f64) -> f64 {
+    assert!(c >= 1 && k >= c && a > 0.0);
+    let mut term = 1.0; // unnormalised p_n
+    let mut sum = 1.0;
+    for n in 1..=k {
+        term *= a / f64::from(n.min(c));
+        sum += term;
+    }
+    term / sum
+}
+
+/// The q-quantile of an exponential distribution with this rate.
+fn exp_quantile(rate: f64, q: f64) -> f64 {
+    -(1.0 - q).ln() / rate
+}
+
+#[test]
+fn erlang_c_matches_hand_computed_values() {
+    // c = 1: the probability of waiting in M/M/1 is ρ.
+    assert!((erlang_c(1, 0.5) - 0.5).abs() < 1e-12);
+    // c = 2, a = 1: Σ_{k<2} = 1 + 1 = 2; a²/2!·2/(2−1) = 1; C = 1/3.
+    assert!((erlang_c(2, 1.0) - 1.0 / 3.0).abs() < 1e-12);
+    // c = 4, a = 3.6 (the case simulated below):
+    // Σ_{k<4} a^k/k! = 1 + 3.6 + 6.48 + 7.776 = 18.856;
+    // a⁴/4! · 4/0.4 = 6.9984 · 10 = 69.984; C = 69.984 / 88.84 = 0.787753…
+    assert!((erlang_c(4, 3.6) - 69.984 / 88.84).abs() < 1e-12);
+}
+
+#[test]
+fn mmck_blocking_matches_hand_computed_values() {
+    // K = c is Erlang B: c = 2, a = 1: (1/2) / (1 + 1 + 1/2) = 0.2.
+    assert!((mmck_blocking(2, 2, 1.0) - 0.2).abs() < 1e-12);
+    // c = 2, K = 3, a = 1: p ∝ 1, 1, 1/2, 1/4 → P_3 = 0.25 / 2.75 = 1/11.
+    assert!((mmck_blocking(2, 3, 1.0) - 1.0 / 11.0).abs() < 1e-12);
+    // c = 2, K = 5, a = 1.8 (the case simulated below):
+    // p ∝ 1, 1.8, 1.62, 1.458, 1.3122, 1.18098 (sum 8.37118) → P_5 = 1.18098 / 8.37118.
+    assert!((mmck_blocking(2, 5, 1.8) - 1.18098 / 8.37118).abs() < 1e-12);
+    // M/M/1/K: P_K = (1−ρ)ρ^K / (1−ρ^(K+1)); ρ = 0.5, K = 2: 0.125 / 0.875 = 1/7.
+    assert!((mmck_blocking(1, 2, 0.5) - 1.0 / 7.0).abs() < 1e-12);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The model: a FIFO station with c exponential servers and an optional capacity
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Clone, Copy, Debug)]
+enum Ev {
+    Arrival,
+    /// A service completion of the customer that arrived at `arrived`.
+    Departure {
+        arrived: SimTime,
+    },
+    /// End of warm-up: statistics restart here.
+    WarmupEnd,
+}
+
+/// An M/M/c/K station: Poisson arrivals, `servers` exponential servers, FIFO, at most
+/// `capacity` customers in the system (None: unbounded).
+struct Station {
+    servers: usize,
+    capacity: Option<usize>,
+    interarrival: Dist,
+    service: Dist,
+    arrival_rng: SimRng,
+    service_rng: SimRng,
+    /// Arrival times of the customers waiting for a server, oldest first.
+    waiting: VecDeque<SimTime>,
+    /// Arrival times of the customers in service.
+    in_service: Vec<SimTime>,
+
+    // Statistics since the end of warm-up.
+    since: SimTime,
+    /// Response (sojourn) times of customers departing in the window, ns.
+    response: Histogram,
+    /// Waits of customers starting service in the window, ns (0 for those served at once).
+    wait: Histogram,
+    /// Arrivals in the window (accepted or blocked).
+    arrivals: u64,
+    /// Arrivals that found every server busy (and were accepted).
+    waited: u64,
+    /// Arrivals turned away because the system was full.
+    blocked: u64,
+    /// Number in system, time-weighted.
+    in_system: TimeWeighted,
+    /// Exact Σ over customers of the time each spent in the system inside the window, ns, for
+    /// departed customers; the ones still present are added at the end.
+    departed_area: u128,
+}
+
+impl Station {
+    fn new(p: &Params, seed: u64) -> Self {
+        let streams = RngStreams::new(seed);
+        let ms = Dist::exponential(SimDuration::from_millis(1)).expect("1 ms is a valid mean");
+        Station {
+            servers: p.servers,
+            capacity: p.capacity,
+            interarrival: ms.scaled(1.0 / p.lambda),
+            service: ms.scaled(1.0 / (p.mu * mu_scale())),
+            arrival_rng: streams.stream("arrivals"),
+            service_rng: streams.stream("service"),
+            waiting: VecDeque::new(),
+            in_service: Vec::with_capacity(p.servers),
+            since: SimTime::ZERO,
+            response: Histogram::new(),
+            wait: Histogram::new(),
+            arrivals: 0,
+            waited: 0,
+            blocked: 0,
+            in_system: TimeWeighted::new(SimTime::ZERO, 0),
+            departed_area: 0,
+        }
+    }
+
+    fn start_service(&mut self, arrived: SimTime, cx: &mut Context<'_, Ev>) {
+        if arrived >= self.since {
+            self.wait.record((cx.now() - arrived).as_nanos());
+        }
+        self.in_service.push(arrived);
+        let d = self.service.sample(&mut self.service_rng);
+        cx.schedule_in(d, Ev::Departure { arrived });
+    }
+
+    /// Time in system inside the window of a customer that arrived at `arrived` and left (or
+    /// is still there) at `until`.
+    fn clipped(&self, arrived: SimTime, until: SimTime) -> u128 {
+        u128::from(until.saturating_since(arrived.max(self.since)).as_nanos())
+    }
+}
+
+impl Model for Station {
+    type Event = Ev;
+
+    fn handle(&mut self, ev: Ev, cx: &mut Context<'_, Ev>) {
+        let now = cx.now();
+        match ev {
+            Ev::Arrival => {
+                let gap = self.interarrival.sample(&mut self.arrival_rng);
+                cx.schedule_in(gap, Ev::Arrival);
+                self.arrivals += 1;
+                let n = self.in_service.len() + self.waiting.len();
+                if self.capacity.is_some_and(|k| n >= k) {
+                    self.blocked += 1;
+                    return;
+                }
+                self.in_system.add(now, 1);
+                if self.in_service.len() < self.servers {
+                    self.start_service(now, cx);
+                } else {
+                    self.waited += 1;
+                    self.waiting.push_back(now);
+                }
+            }
+            Ev::Departure { arrived } => {
+                self.response.record((now - arrived).as_nanos());
+                self.in_system.add(now, -1);
+                self.departed_area += self.clipped(arrived, now);
+                let i = self
+                    .in_service
+                    .iter()
+                    .position(|&a| a == arrived)
+                    .expect("a departing customer was in service");
+                self.in_service.swap_remove(i);
+                if let Some(next) = self.waiting.pop_front() {
+                    self.start_service(next, cx);
+                }
+            }
+            Ev::WarmupEnd => {
+                self.since = now;
+                self.response.clear();
+                self.wait.clear();
+                self.arrivals = 0;
+                self.waited = 0;
+                self.blocked = 0;
+                self.in_system.reset(now);
+                self.departed_area = 0;
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Replications
+// ---------------------------------------------------------------------------------------------
+
+/// One station and its run plan.
+struct Params {
+    /// Arrival rate, per ms.
+    lambda: f64,
+    /// Nominal service rate per server, per ms (the simulated one is `mu · MU_SCALE`).
+    mu: f64,
+    servers: usize,
+    capacity: Option<usize>,
+    warmup_ms: u64,
+    window_ms: u64,
+    replications: u64,
+}
+
+/// What one replication measured over its window (times in ms).
+#[derive(Debug)]
+struct Rep {
+    mean_response: f64,
+    p50: f64,
+    p90: f64,
+    p99: f64,
+    mean_wait: f64,
+    p_wait: f64,
+    p_block: f64,
+    /// Time-average number in system (from the `TimeWeighted` gauge).
+    l: f64,
+    /// Observed arrival rate of accepted customers, per ms.
+    lambda_hat: f64,
+}
+
+const NS_PER_MS: f64 = 1e6;
+
+fn run_replication(p: &Params, seed: u64) -> Rep {
+    let mut sim = Simulation::new(Station::new(p, seed), seed);
+    let warmup = SimTime::ZERO + SimDuration::from_millis(p.warmup_ms);
+    let end = warmup + SimDuration::from_millis(p.window_ms);
+    sim.schedule_at(SimTime::ZERO, Ev::Arrival);
+    sim.schedule_at(warmup, Ev::WarmupEnd);
+    sim.run_until(end);
+    assert_eq!(sim.now(), end);
+    let m = sim.model();
+
+    // Little's law on the sample path, exactly: the gauge's integral of the number in system
+    // equals the sum over customers of their time in the system inside the window.
+    let present: u128 = m
+        .waiting
+        .iter()
+        .chain(&m.in_service)
+        .map(|&a| m.clipped(a, end))
+        .sum();
+    assert_eq!(
+        m.in_system.area(end),
+        m.departed_area + present,
+        "TimeWeighted area ≠ Σ time in system (seed {seed})"
+    );
+
+    let window = p.window_ms as f64;
+    let q = |x| m.response.quantile(x).expect("customers departed") as f64 / NS_PER_MS;
+    let accepted = m.arrivals - m.blocked;
+    Rep {
+        mean_response: m.response.mean().expect("customers departed") / NS_PER_MS,
+        p50: q(0.50),
+        p90: q(0.90),
+        p99: q(0.99),
+        mean_wait: m.wait.mean().expect("customers served") / NS_PER_MS,
+        p_wait: m.waited as f64 / accepted as f64,
+        p_block: m.blocked as f64 / m.arrivals as f64,
+        l: m.in_system.mean(end),
+        lambda_hat: accepted as f64 / window,
+    }
+}
+
+/// Runs the replications of test `test_id` (each with its own fixed seed), on every core.
+fn replicate(test_id: u64, p: &Params) -> Vec<Rep> {
+    let base = RngStreams::new(theory_seed()).replication(test_id);
+    let seeds: Vec<u64> = (0..p.replications)
+        .map(|i| base.replication(i).master_seed())
+        .collect();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = seeds.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = seeds
+            .chunks(chunk)
+            .map(|c| {
+                s.spawn(move || {
+                    c.iter()
+                        .map(|&seed| run_replication(p, seed))
+                        .collect::<Vec<Rep>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("replication panicked"))
+            .collect::<Vec<Rep>>()
+    })
+}
+
+fn mu_scale() -> f64 {
+    env_f64("INFRASIM_THEORY_MU_SCALE").unwrap_or(1.0)
+}
+
+fn theory_seed() -> u64 {
+    std::env::var("INFRASIM_THEORY_SEED")
+        .ok()
+        .map_or(THEORY_SEED, |s| {
+            s.parse().expect("INFRASIM_THEORY_SEED is a u64")
+        })
+}
+
+fn env_f64(name: &str) -> Option<f64> {
+    let v = std::env::var(name).ok()?;
+    let x: f64 = v
+        .parse()
+        .unwrap_or_else(|_| panic!("{name}={v:?} is not a number"));
+    assert!(x.is_finite() && x > 0.0, "{name} must be > 0");
+    Some(x)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checks
+// ---------------------------------------------------------------------------------------------
+
+/// The 95 % CI over replications of `f(rep)` must contain `expected`. Every check of a test is
+/// evaluated and printed before the test fails, so a failure report lists them all.
+struct Checks {
+    title: String,
+    lines: Vec<String>,
+    failed: Vec<String>,
+}
+
+impl Checks {
+    fn new(title: &str) -> Self {
+        Checks {
+            title: format!(
+                "{title} (MU_SCALE = {}, seed {})",
+                mu_scale(),
+                theory_seed()
+            ),
+            lines: Vec::new(),
+            failed: Vec::new(),
+        }
+    }
+
+    fn ci(&mut self, name: &str, reps: &[Rep], f: impl Fn(&Rep) -> f64, expected: f64) {
+        let xs: Vec<f64> = reps.iter().map(f).collect();
+        let ci = ConfidenceInterval::from_samples(&xs, LEVEL);
+        let ok = ci.contains(expected);
+        let line = format!(
+            "{:<4} {name:<22} expected {expected:>10.5}  CI {:>10.5} ± {:<9.5} ({:>5.2} %)  [{:.5}, {:.5}]  err {:+.2} %",
+            if ok { "ok" } else { "FAIL" },
+            ci.mean,
+            ci.half_width,
+            100.0 * ci.relative_half_width(),
+            ci.low,
+            ci.high,
+            100.0 * (ci.mean - expected) / expected,
+        );
+        if !ok {
+            self.failed.push(name.to_string());
+        }
+        self.lines.push(line);
+    }
+
+    fn finish(self) {
+        println!("{}\n  {}", self.title, self.lines.join("\n  "));
+        // The lines printed above are shown with the failure (the harness replays the
+        // captured output), so the message only names the failed checks.
+        assert!(
+            self.failed.is_empty(),
+            "{}: the 95 % CI misses the closed form for {:?}",
+            self.title,
+            self.failed,
+        );
+    }
+}
+
+/// M/M/1 at load ρ: mean response time and its p50, p90, p99 against the exponential
+/// distribution of rate μ−λ; at ρ = 0.8 also Little's law.
+fn mm1(test_id: u64, rho: f64, window_ms: u64) {
+    let p = Params {
+        lambda: rho * MU,
+        mu: MU,
+        servers: 1,
+        capacity: None,
+        warmup_ms: 20_000,
+        window_ms,
+        replications: 20,
+    };
+    let reps = replicate(test_id, &p);
+    let rate = MU - p.lambda;
+    let mut c = Checks::new(&format!("M/M/1 rho={rho}"));
+    c.ci("mean response (ms)", &reps, |r| r.mean_response, 1.0 / rate);
+    c.ci(
+        "p50 response (ms)",
+        &reps,
+        |r| r.p50,
+        exp_quantile(rate, 0.50),
+    );
+    c.ci(
+        "p90 response (ms)",
+        &reps,
+        |r| r.p90,
+        exp_quantile(rate, 0.90),
+    );
+    c.ci(
+        "p99 response (ms)",
+        &reps,
+        |r| r.p99,
+        exp_quantile(rate, 0.99),
+    );
+    c.ci("P(wait)", &reps, |r| r.p_wait, rho);
+    if rho == 0.8 {
+        // Little: L = λW, with W = 1/(μ−λ).
+        c.ci("L (time-avg in system)", &reps, |r| r.l, p.lambda / rate);
+        // And on each sample path, up to edge effects, L̂ = λ̂·Ŵ.
+        for r in &reps {
+            let lw = r.lambda_hat * r.mean_response;
+            assert!(
+                (r.l - lw).abs() <= 0.005 * r.l,
+                "Little's law on a sample path: L = {} but λW = {lw}",
+                r.l
+            );
+        }
+    }
+    c.finish();
+}
+
+#[test]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "long: cargo test --release --test engine_theory"
+)]
+fn mm1_rho_050() {
+    mm1(1, 0.5, 50_000);
+}
+
+#[test]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "long: cargo test --release --test engine_theory"
+)]
+fn mm1_rho_080_and_littles_law() {
+    mm1(2, 0.8, 200_000);
+}
+
+#[test]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "long: cargo test --release --test engine_theory"
+)]
+fn mm1_rho_095() {
+    mm1(3, 0.95, 4_000_000);
+}
+
+/// M/M/4 at ρ = 0.9: probability of waiting (Erlang C) and mean wait Wq = C/(cμ−λ).
+#[test]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "long: cargo test --release --test engine_theory"
+)]
+fn mmc_c4_rho_090() {
+    let c = 4;
+    let p = Params {
+        lambda: 0.9 * f64::from(c) * MU,
+        mu: MU,
+        servers: c as usize,
+        capacity: None,
+        warmup_ms: 10_000,
+        window_ms: 300_000,
+        replications: 20,
+    };
+    let reps = replicate(4, &p);
+    let a = p.lambda / MU;
+    let erl = erlang_c(c, a);
+    let mut checks = Checks::new("M/M/4 rho=0.9");
+    checks.ci("P(wait) (Erlang C)", &reps, |r| r.p_wait, erl);
+    checks.ci(
+        "mean wait Wq (ms)",
+        &reps,
+        |r| r.mean_wait,
+        erl / (f64::from(c) * MU - p.lambda),
+    );
+    checks.ci(
+        "mean response (ms)",
+        &reps,
+        |r| r.mean_response,
+        erl / (f64::from(c) * MU - p.lambda) + 1.0 / MU,
+    );
+    checks.finish();
+}
+
+/// M/M/2/5 at ρ = λ/(cμ) = 0.9: blocking probability P_K.
+#[test]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "long: cargo test --release --test engine_theory"
+)]
+fn mmck_c2_k5_rho_090() {
+    let (c, k) = (2, 5);
+    let p = Params {
+        lambda: 0.9 * f64::from(c) * MU,
+        mu: MU,
+        servers: c as usize,
+        capacity: Some(k as usize),
+        warmup_ms: 1_000,
+        window_ms: 100_000,
+        replications: 20,
+    };
+    let reps = replicate(5, &p);
+    let mut checks = Checks::new("M/M/2/5 rho=0.9");
+    checks.ci(
+        "P(block) (P_K)",
+        &reps,
+        |r| r.p_block,
+        mmck_blocking(c, k, p.lambda / MU),
+    );
+    checks.finish();
+}
