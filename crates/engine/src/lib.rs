@@ -19,6 +19,7 @@
 //! * [`rng`]: named random streams from (master seed, stable key).
 //! * [`dist`]: duration distributions (service, inter-arrival, failure and repair times).
 //! * [`stats`]: counters, time-weighted gauges, log-linear histograms, replication summaries.
+//! * [`timer`]: timeout queues — many timers of one kind for the price of one event.
 
 #![warn(missing_docs)]
 
@@ -28,7 +29,9 @@ pub mod rng;
 pub mod sim;
 pub mod stats;
 pub mod time;
+pub mod timer;
 
 pub use rng::{RngStreams, SimRng};
 pub use sim::{Context, EventId, Model, RunOutcome, Simulation, StopReason};
 pub use time::{SimDuration, SimTime};
+pub use timer::TimeoutQueue;

@@ -152,6 +152,7 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> Result<World, Error> {
             upstream: w.upstream.as_deref().map(node).transpose()?,
             upstream_timeout: w.upstream_timeout,
             rng: streams.stream(&format!("web/{}", w.name)),
+            timeouts: Default::default(),
         });
     }
     let cluster_of = |name: Option<&str>| -> Option<u32> {
@@ -180,6 +181,7 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> Result<World, Error> {
             cluster: cluster_of(a.database.as_deref()),
             db_timeout: a.db_timeout,
             rng: streams.stream(&format!("app/{}", a.name)),
+            timeouts: Default::default(),
         });
     }
 
@@ -458,6 +460,7 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> Result<World, Error> {
         rng_arrivals: streams.stream("clients/arrivals"),
         rng_requests: streams.stream("clients/requests"),
         rng_retry: streams.stream("clients/retries"),
+        timeouts: Default::default(),
         dns: vec![
             (0, SimTime::ZERO);
             if matches!(entry, Entry::Pair(_)) {

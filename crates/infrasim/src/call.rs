@@ -207,8 +207,11 @@ pub(crate) struct Request {
     pub measured: bool,
     /// Client attempts made so far (1 + retries).
     pub attempts: u32,
-    /// The client's timeout for the current attempt.
-    pub timer: Option<EventId>,
+    /// Whether the current attempt's timeout is armed (disarmed lazily: the deadline stays
+    /// in the client's timeout queue and is ignored when it expires).
+    pub armed: bool,
+    /// Generation of the arming, so an old deadline never fires a later attempt.
+    pub arm: u32,
     /// The current attempt's call.
     pub call: Option<Ref>,
     /// The entry point the current attempt went to (for DNS fail-over bookkeeping).

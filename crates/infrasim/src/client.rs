@@ -5,7 +5,7 @@
 
 use infrasim_engine::dist::Dist;
 use infrasim_engine::rng::{below, open01};
-use infrasim_engine::{Context, SimDuration, SimRng, SimTime};
+use infrasim_engine::{Context, SimDuration, SimRng, SimTime, TimeoutQueue};
 
 use crate::call::{Call, FailReason, Outcome, Parent, Ref, Request};
 use crate::scenario::{Class, ClientRetries};
@@ -175,6 +175,8 @@ pub(crate) struct Clients {
     pub rng_arrivals: SimRng,
     pub rng_requests: SimRng,
     pub rng_retry: SimRng,
+    /// Client timeouts of every attempt (one wake-up event serves them all).
+    pub timeouts: TimeoutQueue<(Ref, u32)>,
     /// DNS cache per address for active-active pairs: (member, expires).
     pub dns: Vec<(u8, SimTime)>,
     /// DNS round-robin rotation counter.
@@ -254,7 +256,8 @@ impl World {
             offered_at: now,
             measured,
             attempts: 0,
-            timer: None,
+            armed: false,
+            arm: 0,
             call: None,
             entry: Node::Clients,
         });
@@ -306,7 +309,10 @@ impl World {
         } else {
             self.clients.timeout
         };
-        r.timer = Some(cx.schedule_in(wait, Ev::ClientTimeout { req }));
+        r.arm = r.arm.wrapping_add(1);
+        r.armed = true;
+        let arm = r.arm;
+        self.clients.timeouts.push(cx, now + wait, (req, arm), || Ev::ClientTimeouts);
         let Some(entry) = entry else {
             r.call = None;
             return;
@@ -363,9 +369,7 @@ impl World {
                         && self.requests.get(req).is_some_and(|r| r.call == Some(call))
                     {
                         let r = self.requests.get_mut(req).expect("checked");
-                        if let Some(t) = r.timer.take() {
-                            cx.cancel(t);
-                        }
+                        r.armed = false;
                         r.attempts -= 1;
                         self.start_attempt(cx, req, Some(callee));
                         return;
@@ -382,11 +386,22 @@ impl World {
         }
     }
 
-    pub(crate) fn on_client_timeout(&mut self, cx: &mut Context<'_, Ev>, req: Ref) {
+    /// The wake-up of the client timeout queue: every expired, still armed attempt times out.
+    pub(crate) fn on_client_timeouts(&mut self, cx: &mut Context<'_, Ev>) {
+        let now = cx.now();
+        while let Some((req, arm)) = self.clients.timeouts.pop_expired(now) {
+            if self.requests.get(req).is_some_and(|r| r.armed && r.arm == arm) {
+                self.on_client_timeout(cx, req);
+            }
+        }
+        self.clients.timeouts.rearm(cx, || Ev::ClientTimeouts);
+    }
+
+    fn on_client_timeout(&mut self, cx: &mut Context<'_, Ev>, req: Ref) {
         let Some(r) = self.requests.get_mut(req) else {
             return;
         };
-        r.timer = None;
+        r.armed = false;
         let call = r.call.take();
         // With fast fail-over, a connection not accepted within the connect wait moves to
         // the other address; otherwise the client has waited its whole timeout.
@@ -410,7 +425,11 @@ impl World {
                 if !rest.is_zero() {
                     let r = self.requests.get_mut(req).expect("checked");
                     r.call = call;
-                    r.timer = Some(cx.schedule_in(rest, Ev::ClientTimeout { req }));
+                    r.armed = true;
+                    r.arm = r.arm.wrapping_add(1);
+                    let arm = r.arm;
+                    let at = cx.now() + rest;
+                    self.clients.timeouts.push(cx, at, (req, arm), || Ev::ClientTimeouts);
                     return;
                 }
             }
@@ -430,9 +449,7 @@ impl World {
             return;
         }
         r.call = None;
-        if let Some(t) = r.timer.take() {
-            cx.cancel(t);
-        }
+        r.armed = false;
         match outcome {
             Outcome::Ok => self.finish_request(cx, req, Outcome::Ok),
             Outcome::Failed(reason) => self.attempt_failed(cx, req, reason),

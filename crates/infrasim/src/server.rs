@@ -12,7 +12,7 @@ use std::collections::VecDeque;
 use infrasim_engine::dist::Dist;
 use infrasim_engine::rng::open01;
 use infrasim_engine::stats::TimeWeighted;
-use infrasim_engine::{Context, SimDuration, SimRng, SimTime};
+use infrasim_engine::{Context, SimDuration, SimRng, SimTime, TimeoutQueue};
 
 use crate::call::{Call, DbOp, FailReason, Outcome, Parent, Ref, Slab};
 use crate::scenario::Class;
@@ -118,6 +118,8 @@ pub(crate) struct WebServer {
     pub upstream: Option<Node>,
     pub upstream_timeout: SimDuration,
     pub rng: SimRng,
+    /// Deadlines of upstream calls.
+    pub timeouts: TimeoutQueue<(Ref, bool)>,
 }
 
 /// An application server.
@@ -128,6 +130,8 @@ pub(crate) struct AppServer {
     pub cluster: Option<u32>,
     pub db_timeout: SimDuration,
     pub rng: SimRng,
+    /// Deadlines of database calls: (call, whether the connect phase is over).
+    pub timeouts: TimeoutQueue<(Ref, bool)>,
 }
 
 /// ProxySQL `connect_timeout_server` default 1000 ms: a connection to a database node that
@@ -267,8 +271,7 @@ impl World {
             timer: None,
             queued: false,
         });
-        let t = cx.schedule_in(timeout, Ev::CallTimer { call: sub });
-        self.calls.get_mut(sub).expect("inserted").timer = Some(t);
+        self.webs[i as usize].timeouts.push(cx, now + timeout, (sub, true), || Ev::WebTimeouts { web: i });
         if let Some(j) = self.webs[i as usize].pool.running.get_mut(job) {
             j.sub = Some(sub);
         }
@@ -289,9 +292,15 @@ impl World {
         self.server_finish(cx, Node::Web(i), job, outcome);
     }
 
-    pub(crate) fn web_call_timer(&mut self, cx: &mut Context<'_, Ev>, i: u32, sub: Ref) {
-        // nginx `proxy_read_timeout` / `proxy_connect_timeout`: 504 Gateway Timeout.
-        self.web_sub_done(cx, i, sub, Outcome::Failed(FailReason::ServerTimeout));
+    /// nginx `proxy_connect_timeout` / `proxy_read_timeout` expired: 504 Gateway Timeout.
+    pub(crate) fn web_timeouts(&mut self, cx: &mut Context<'_, Ev>, i: u32) {
+        let now = cx.now();
+        while let Some((sub, _)) = self.webs[i as usize].timeouts.pop_expired(now) {
+            if self.calls.get(sub).is_some() {
+                self.web_sub_done(cx, i, sub, Outcome::Failed(FailReason::ServerTimeout));
+            }
+        }
+        self.webs[i as usize].timeouts.rearm(cx, || Ev::WebTimeouts { web: i });
     }
 
     // ----- app servers -----
@@ -399,8 +408,8 @@ impl World {
             timer: None,
             queued: false,
         });
-        let t = cx.schedule_in(DB_CONNECT_TIMEOUT.min(timeout), Ev::CallTimer { call: sub });
-        self.calls.get_mut(sub).expect("inserted").timer = Some(t);
+        let deadline = now + DB_CONNECT_TIMEOUT.min(timeout);
+        self.apps[i as usize].timeouts.push(cx, deadline, (sub, false), || Ev::AppTimeouts { app: i });
         if let Some(j) = self.apps[i as usize].pool.running.get_mut(job) {
             j.sub = Some(sub);
         }
@@ -464,36 +473,31 @@ impl World {
         }
     }
 
-    pub(crate) fn app_call_timer(&mut self, cx: &mut Context<'_, Ev>, i: u32, sub: Ref) {
+    /// Database call deadlines: a connection not accepted within ProxySQL's connect timeout
+    /// is a connection failure (the read may go elsewhere); a query not answered within
+    /// `db_timeout` fails the request.
+    pub(crate) fn app_timeouts(&mut self, cx: &mut Context<'_, Ev>, i: u32) {
         let now = cx.now();
         let timeout = self.apps[i as usize].db_timeout;
-        let Some(c) = self.calls.get_mut(sub) else {
-            return;
-        };
-        c.timer = None;
-        match c.connected_at {
-            Some(_) => {
-                let deadline = c.sent_at + timeout;
-                if now < deadline {
-                    c.timer = Some(cx.schedule_at(deadline, Ev::CallTimer { call: sub }));
-                    return;
+        while let Some((sub, query_phase)) = self.apps[i as usize].timeouts.pop_expired(now) {
+            let Some(c) = self.calls.get(sub) else {
+                continue;
+            };
+            let unavailable = Outcome::Failed(FailReason::DatabaseUnavailable);
+            match (query_phase, c.connected_at) {
+                (false, Some(_)) => {
+                    let deadline = c.sent_at + timeout;
+                    if deadline > now {
+                        self.apps[i as usize].timeouts.push(cx, deadline, (sub, true), || Ev::AppTimeouts { app: i });
+                    } else {
+                        self.app_db_done(cx, i, sub, unavailable, false);
+                    }
                 }
-                self.app_db_done(
-                    cx,
-                    i,
-                    sub,
-                    Outcome::Failed(FailReason::DatabaseUnavailable),
-                    false,
-                );
+                (false, None) => self.app_db_done(cx, i, sub, unavailable, true),
+                (true, _) => self.app_db_done(cx, i, sub, unavailable, false),
             }
-            None => self.app_db_done(
-                cx,
-                i,
-                sub,
-                Outcome::Failed(FailReason::DatabaseUnavailable),
-                true,
-            ),
         }
+        self.apps[i as usize].timeouts.rearm(cx, || Ev::AppTimeouts { app: i });
     }
 
     // ----- shared -----

@@ -41,14 +41,18 @@ pub(crate) enum Ev {
     Arrival,
     /// A closed-loop user sends its next request.
     UserSend { user: u32 },
-    /// A client's timeout for a request attempt.
-    ClientTimeout { req: Ref },
+    /// The client timeout queue's wake-up.
+    ClientTimeouts,
     /// A client retries a failed request after its backoff.
     ClientRetry { req: Ref },
     /// A message arrives (the network already applied latency).
     Deliver { from: Node, to: Node, msg: Msg },
     /// A caller's timer on one of its calls (connect / server / query timeout).
     CallTimer { call: Ref },
+    /// The wake-up of a web server's upstream timeout queue.
+    WebTimeouts { web: u32 },
+    /// The wake-up of an app server's database timeout queue.
+    AppTimeouts { app: u32 },
     /// A load balancer core finished the per-request work for `call`.
     LbCpuDone { lb: u32, call: Ref },
     /// A queued request waited `timeout queue`.
@@ -246,10 +250,12 @@ impl Model for World {
         match ev {
             Ev::Arrival => self.on_arrival(cx),
             Ev::UserSend { user } => self.on_user_send(cx, user),
-            Ev::ClientTimeout { req } => self.on_client_timeout(cx, req),
+            Ev::ClientTimeouts => self.on_client_timeouts(cx),
             Ev::ClientRetry { req } => self.on_client_retry(cx, req),
             Ev::Deliver { from, to, msg } => self.deliver(cx, from, to, msg),
             Ev::CallTimer { call } => self.on_call_timer(cx, call),
+            Ev::WebTimeouts { web } => self.web_timeouts(cx, web),
+            Ev::AppTimeouts { app } => self.app_timeouts(cx, app),
             Ev::LbCpuDone { lb, call } => self.lb_cpu_done(cx, lb, call),
             Ev::LbQueueTimeout { lb, call } => self.lb_queue_timeout(cx, lb, call),
             Ev::LbRetry {
@@ -291,9 +297,8 @@ impl World {
         };
         match c.caller {
             Node::Lb(i) => self.lb_call_timer(cx, i, call),
-            Node::Web(i) => self.web_call_timer(cx, i, call),
-            Node::App(i) => self.app_call_timer(cx, i, call),
-            Node::Clients | Node::Db(_) => {}
+            Node::Clients | Node::Web(_) | Node::App(_) | Node::Db(_) => {}
         }
     }
 }
+

@@ -1,0 +1,176 @@
+//! Timeout queues: many timers of one kind for the price of one event.
+//!
+//! Network code sets a timeout on nearly everything (a connection, a query, a request) and
+//! almost every timeout is disarmed because the answer came first. Scheduling each one as an
+//! event costs a queue insertion, a cancellation and, in a radix heap, several moves of an
+//! entry that lies far in the future. Timeouts of one kind share one duration, so their
+//! deadlines arrive in the order they were set: a FIFO holds them, and a single wake-up event
+//! at the earliest deadline serves the whole queue. Disarming is lazy — the owner checks, when
+//! a deadline expires, whether the thing it guards is still pending (with a generation, so a
+//! reused slot is not mistaken for the original).
+//!
+//! Deadlines pushed out of order (a timeout whose duration varies) go to a small sorted side
+//! list, so the queue is exact whatever the order.
+
+use std::collections::VecDeque;
+
+use crate::sim::Context;
+use crate::time::SimTime;
+
+/// Deadlines with their payloads, and the one wake-up event that serves them.
+#[derive(Debug)]
+pub struct TimeoutQueue<T> {
+    fifo: VecDeque<(SimTime, T)>,
+    /// Deadlines earlier than the FIFO's tail, sorted by decreasing deadline (pop from the end).
+    spill: Vec<(SimTime, T)>,
+    /// The time of the earliest wake-up event scheduled and not yet handled.
+    armed: Option<SimTime>,
+}
+
+impl<T> Default for TimeoutQueue<T> {
+    fn default() -> Self {
+        TimeoutQueue {
+            fifo: VecDeque::new(),
+            spill: Vec::new(),
+            armed: None,
+        }
+    }
+}
+
+impl<T> TimeoutQueue<T> {
+    /// An empty queue.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of deadlines held (expired-but-not-yet-drained and disarmed ones included).
+    pub fn len(&self) -> usize {
+        self.fifo.len() + self.spill.len()
+    }
+
+    /// Whether no deadline is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The earliest deadline held.
+    pub fn next_deadline(&self) -> Option<SimTime> {
+        let a = self.fifo.front().map(|x| x.0);
+        let b = self.spill.last().map(|x| x.0);
+        match (a, b) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Adds a deadline. If it is earlier than the wake-up already scheduled (or none is),
+    /// schedules `wake()` at the deadline.
+    pub fn push<E>(&mut self, cx: &mut Context<'_, E>, deadline: SimTime, item: T, wake: impl FnOnce() -> E) {
+        match self.fifo.back() {
+            Some((last, _)) if deadline < *last => {
+                let at = self.spill.partition_point(|(d, _)| *d > deadline);
+                self.spill.insert(at, (deadline, item));
+            }
+            _ => self.fifo.push_back((deadline, item)),
+        }
+        if self.armed.is_none_or(|a| deadline < a) {
+            self.armed = Some(deadline);
+            cx.schedule_at(deadline.max(cx.now()), wake());
+        }
+    }
+
+    /// Takes one deadline that has expired at `now` (earliest first), if any. Call it in a
+    /// loop from the wake-up event's handler, then call [`TimeoutQueue::rearm`].
+    pub fn pop_expired(&mut self, now: SimTime) -> Option<T> {
+        let from_spill = match (self.fifo.front(), self.spill.last()) {
+            (Some(f), Some(s)) => s.0 < f.0,
+            (None, Some(_)) => true,
+            _ => false,
+        };
+        if from_spill {
+            if self.spill.last().is_some_and(|s| s.0 <= now) {
+                return self.spill.pop().map(|x| x.1);
+            }
+        } else if self.fifo.front().is_some_and(|f| f.0 <= now) {
+            return self.fifo.pop_front().map(|x| x.1);
+        }
+        None
+    }
+
+    /// After a wake-up has drained the expired deadlines: schedules the next wake-up, unless
+    /// one is already scheduled early enough.
+    pub fn rearm<E>(&mut self, cx: &mut Context<'_, E>, wake: impl FnOnce() -> E) {
+        if self.armed.is_some_and(|a| a <= cx.now()) {
+            self.armed = None;
+        }
+        if let Some(d) = self.next_deadline() {
+            if self.armed.is_none_or(|a| d < a) {
+                self.armed = Some(d);
+                cx.schedule_at(d.max(cx.now()), wake());
+            }
+        }
+    }
+
+    /// Forgets every deadline (a component crashed); a scheduled wake-up finds nothing.
+    pub fn clear(&mut self) {
+        self.fifo.clear();
+        self.spill.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::SimDuration;
+    use crate::{Model, Simulation};
+
+    /// Sets timeouts of varying durations and records when each expires.
+    struct Owner {
+        q: TimeoutQueue<u32>,
+        fired: Vec<(u64, u32)>,
+    }
+
+    enum Ev {
+        Set(u32, u64),
+        Wake,
+    }
+
+    impl Model for Owner {
+        type Event = Ev;
+        fn handle(&mut self, ev: Ev, cx: &mut Context<'_, Ev>) {
+            match ev {
+                Ev::Set(id, after) => {
+                    let d = cx.now() + SimDuration::from_nanos(after);
+                    self.q.push(cx, d, id, || Ev::Wake);
+                }
+                Ev::Wake => {
+                    while let Some(id) = self.q.pop_expired(cx.now()) {
+                        self.fired.push((cx.now().as_nanos(), id));
+                    }
+                    self.q.rearm(cx, || Ev::Wake);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_deadline_fires_at_its_time_in_order() {
+        let mut sim = Simulation::new(
+            Owner {
+                q: TimeoutQueue::new(),
+                fired: Vec::new(),
+            },
+            1,
+        );
+        // (set at, id, duration): out-of-order deadlines exercise the spill list.
+        for (at, id, after) in [(0, 1, 100), (10, 2, 100), (20, 3, 10), (25, 4, 500), (30, 5, 1)] {
+            sim.schedule_at(SimTime::from_nanos(at), Ev::Set(id, after));
+        }
+        sim.run();
+        assert_eq!(
+            sim.model().fired,
+            vec![(30, 3), (31, 5), (100, 1), (110, 2), (525, 4)]
+        );
+        assert!(sim.model().q.is_empty());
+    }
+}
