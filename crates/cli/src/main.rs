@@ -232,10 +232,9 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
                 duration,
                 threads,
             };
-            let mut reports = Vec::new();
-            for s in &scenarios {
-                reports.push(with_progress(s, &opts, || infrasim::run_with(s, &opts))?);
-            }
+            let reports = with_progress(&scenarios[0], &opts, || {
+                infrasim::run_many(&scenarios, &opts)
+            })?;
             let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
             if json {
                 let v: Vec<_> = names

@@ -34,6 +34,7 @@ pub mod run;
 pub mod scenario;
 mod server;
 pub mod slo;
+pub mod sweep;
 mod world;
 
 pub use infrasim_engine as engine;
@@ -45,3 +46,8 @@ pub use report::Report;
 pub use run::{RunOptions, run, run_observed, run_with};
 pub use scenario::{Class, Scenario};
 pub use slo::{Check, CheckResult};
+pub use sweep::{run_many, sweep};
+
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;

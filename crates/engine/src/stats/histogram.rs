@@ -272,16 +272,22 @@ pub struct LatencySummary {
     /// Number of samples.
     pub count: u64,
     /// Exact mean.
+    #[serde(rename = "mean")]
     pub mean_ms: f64,
     /// Median.
+    #[serde(rename = "p50")]
     pub p50_ms: f64,
     /// 90th percentile.
+    #[serde(rename = "p90")]
     pub p90_ms: f64,
     /// 99th percentile.
+    #[serde(rename = "p99")]
     pub p99_ms: f64,
     /// 99.9th percentile.
+    #[serde(rename = "p999")]
     pub p999_ms: f64,
     /// Exact maximum.
+    #[serde(rename = "max")]
     pub max_ms: f64,
 }
 

@@ -6,6 +6,7 @@
 //! and validates a file; validation collects every problem with its JSON path
 //! ([`crate::error::ScenarioError`]).
 
+mod builder;
 mod defaults;
 mod dist;
 mod rate;

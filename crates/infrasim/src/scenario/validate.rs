@@ -100,12 +100,15 @@ impl Validator {
                 "\"clients\"",
                 "a name other than \"clients\" (reserved for the workload)",
             );
-        } else if self.names.insert(name.to_string(), kind).is_some() {
+        } else if self.names.contains_key(name) {
+            // The first definition keeps the name, so references to it are not reported too.
             self.err(
                 path,
                 format!("{name:?}"),
                 "a name not used by another component",
             );
+        } else {
+            self.names.insert(name.to_string(), kind);
         }
     }
 
@@ -243,7 +246,8 @@ impl Validator {
                     &[Kind::Cluster],
                     "a database cluster",
                 ),
-                None if calls > 0 && s.databases.len() != 1 => self.err(
+                // Without any database the app servers are stateless: no database calls.
+                None if calls > 0 && s.databases.len() > 1 => self.err(
                     format!("{p}.database"),
                     format!(
                         "nothing, with {} database clusters defined",
@@ -274,6 +278,14 @@ impl Validator {
                 d.replication.appliers,
                 1,
             );
+            // MySQL caps `replica_parallel_workers` at 1024.
+            if d.replication.appliers > 1024 {
+                self.err(
+                    format!("{p}.replication.appliers"),
+                    d.replication.appliers,
+                    "at most 1024 applier threads (MySQL's replica_parallel_workers limit)",
+                );
+            }
             self.positive(
                 format!("{p}.replication.semi_sync_timeout"),
                 d.replication.semi_sync_timeout,
@@ -344,9 +356,14 @@ impl Validator {
         let rate_ok = |r: f64| r.is_finite() && r > 0.0 && r <= 1e9;
         match &c.arrival {
             Arrival::Poisson { rate } | Arrival::Constant { rate } => {
+                let variant = if matches!(c.arrival, Arrival::Poisson { .. }) {
+                    "poisson"
+                } else {
+                    "constant"
+                };
                 if !rate_ok(rate.as_per_second()) {
                     self.err(
-                        "clients.arrival.rate",
+                        format!("clients.arrival.{variant}.rate"),
                         rate,
                         "a rate greater than 0 and at most 1e9/s",
                     );
@@ -467,8 +484,8 @@ impl Validator {
                     );
                 }
             }
-            if lb.draws == 0 {
-                self.err(format!("{p}.draws"), 0, "at least 1 draw");
+            if lb.draws == 0 || lb.draws > 100 {
+                self.err(format!("{p}.draws"), lb.draws, "between 1 and 100 draws");
             }
             let c = &lb.check;
             self.positive(format!("{p}.check.inter"), c.inter);
