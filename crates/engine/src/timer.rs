@@ -65,7 +65,13 @@ impl<T> TimeoutQueue<T> {
 
     /// Adds a deadline. If it is earlier than the wake-up already scheduled (or none is),
     /// schedules `wake()` at the deadline.
-    pub fn push<E>(&mut self, cx: &mut Context<'_, E>, deadline: SimTime, item: T, wake: impl FnOnce() -> E) {
+    pub fn push<E>(
+        &mut self,
+        cx: &mut Context<'_, E>,
+        deadline: SimTime,
+        item: T,
+        wake: impl FnOnce() -> E,
+    ) {
         match self.fifo.back() {
             Some((last, _)) if deadline < *last => {
                 let at = self.spill.partition_point(|(d, _)| *d > deadline);
@@ -163,7 +169,13 @@ mod tests {
             1,
         );
         // (set at, id, duration): out-of-order deadlines exercise the spill list.
-        for (at, id, after) in [(0, 1, 100), (10, 2, 100), (20, 3, 10), (25, 4, 500), (30, 5, 1)] {
+        for (at, id, after) in [
+            (0, 1, 100),
+            (10, 2, 100),
+            (20, 3, 10),
+            (25, 4, 500),
+            (30, 5, 1),
+        ] {
             sim.schedule_at(SimTime::from_nanos(at), Ev::Set(id, after));
         }
         sim.run();

@@ -312,7 +312,9 @@ impl World {
         r.arm = r.arm.wrapping_add(1);
         r.armed = true;
         let arm = r.arm;
-        self.clients.timeouts.push(cx, now + wait, (req, arm), || Ev::ClientTimeouts);
+        self.clients
+            .timeouts
+            .push(cx, now + wait, (req, arm), || Ev::ClientTimeouts);
         let Some(entry) = entry else {
             r.call = None;
             return;
@@ -390,7 +392,11 @@ impl World {
     pub(crate) fn on_client_timeouts(&mut self, cx: &mut Context<'_, Ev>) {
         let now = cx.now();
         while let Some((req, arm)) = self.clients.timeouts.pop_expired(now) {
-            if self.requests.get(req).is_some_and(|r| r.armed && r.arm == arm) {
+            if self
+                .requests
+                .get(req)
+                .is_some_and(|r| r.armed && r.arm == arm)
+            {
                 self.on_client_timeout(cx, req);
             }
         }
@@ -429,7 +435,9 @@ impl World {
                     r.arm = r.arm.wrapping_add(1);
                     let arm = r.arm;
                     let at = cx.now() + rest;
-                    self.clients.timeouts.push(cx, at, (req, arm), || Ev::ClientTimeouts);
+                    self.clients
+                        .timeouts
+                        .push(cx, at, (req, arm), || Ev::ClientTimeouts);
                     return;
                 }
             }

@@ -377,6 +377,13 @@ impl World {
         if from != Node::Db(c.primary) || db == c.primary {
             return; // from a demoted primary: the replica follows the new one now
         }
+        if self.state(from).down.is_some() {
+            // The source died before the event reached this relay log: its binlog dump
+            // thread and the connection died with it, so the event never lands (MySQL: what an
+            // async failover loses is exactly what had not reached the promoted replica's
+            // relay log). Should the source come back, the replica re-fetches it then.
+            return;
+        }
         let semi = c.mode == ReplicationMode::SemiSync;
         let n = &mut self.dbs[db as usize];
         if ev.seq <= n.received {
@@ -564,6 +571,23 @@ impl World {
             let c = &mut self.clusters[cl as usize];
             c.failover.in_progress = false;
             c.failover.failed_checks = 0;
+            // The source restarted (still the primary: no failover happened). Its replicas
+            // reconnect and fetch from its binlog what was in flight when it died (GTID
+            // auto-positioning); modelled, like a returning replica, as a copy of its data.
+            let seq = c.seq;
+            let others: Vec<u32> = c.nodes.iter().copied().filter(|n| *n != db).collect();
+            for r in others {
+                if self.state(Node::Db(r)).down.is_some() || self.dbs[r as usize].received >= seq {
+                    continue;
+                }
+                let version = self.dbs[db as usize].version.clone();
+                let n = &mut self.dbs[r as usize];
+                n.version = version;
+                n.received = seq;
+                n.relay.clear();
+                n.appliers.iter_mut().for_each(|a| *a = None);
+                n.stream_tail = cx.now();
+            }
         }
     }
 

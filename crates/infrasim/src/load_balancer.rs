@@ -165,14 +165,19 @@ impl LoadBalancer {
         }
     }
 
-    /// How long a check may take before it counts as failed: with `timeout check` unset the
-    /// whole check is bounded by `inter`; with it set, the connect is bounded by
-    /// min(`timeout connect`, `inter`) and the answer by `timeout check` (src/tcpcheck.c).
+    /// How long a check that gets no answer at all takes to fail. HAProxy (src/tcpcheck.c,
+    /// `tcpcheck_eval_connect()`) arms the check's timer at `inter`, or at
+    /// min(`inter`, `timeout connect`) when `timeout check` is set; only once the connection
+    /// is established does `timeout check` bound the wait for the answer. A server that
+    /// gets no answer to its probe here is unreachable (dead host, partition, lost packet):
+    /// its connection never establishes, so the connect bound applies, not `timeout check`.
+    /// (A live server answers its probes at once in this model, so the read phase never
+    /// times out.) See `semantics.md` §2.1: blackhole with `timeout check` set, d = min(5, 2).
     fn check_deadline(&self) -> SimDuration {
         let c = &self.cfg.check;
         match c.timeout {
             None => c.inter,
-            Some(t) => self.cfg.timeouts.connect.min(c.inter) + t,
+            Some(_) => self.cfg.timeouts.connect.min(c.inter),
         }
     }
 
@@ -919,17 +924,21 @@ impl World {
     }
 }
 
-/// The time at which HAProxy marks down a server that died at `death`, for checks that
-/// fail after `d` each: the `fall`-th failed check completes between (fall − 1)·inter and
-/// fall·inter + d after the death (with fastinter = inter). Exposed for tests and docs.
+/// The interval after a server's death in which HAProxy marks it DOWN, when each check
+/// fails `d` after it starts (≈ one round trip for a refused connection, the check deadline
+/// for a dead host) and fastinter = inter: the first failing check starts U ∈ (0, inter]
+/// after the death and ends d later, and each of the `fall − 1` further checks starts
+/// `inter` after the previous one ended (src/check.c), so
+/// T = U + d + (fall − 1)·(inter + d) (`semantics.md` §2.1): with the defaults 4–6 s for a
+/// crashed process (d ≈ 0), 10–12 s for a dead host (d = inter = 2 s). Exposed for tests
+/// and docs.
 pub fn detection_window(
     inter: SimDuration,
     fall: u32,
     d: SimDuration,
 ) -> (SimDuration, SimDuration) {
-    let lo = inter * u64::from(fall.saturating_sub(1));
-    let hi = inter * u64::from(fall) + d;
-    (lo, hi)
+    let lo = (inter + d) * u64::from(fall.saturating_sub(1)) + d;
+    (lo, lo + inter)
 }
 
 #[cfg(test)]

@@ -271,7 +271,11 @@ impl World {
             timer: None,
             queued: false,
         });
-        self.webs[i as usize].timeouts.push(cx, now + timeout, (sub, true), || Ev::WebTimeouts { web: i });
+        self.webs[i as usize]
+            .timeouts
+            .push(cx, now + timeout, (sub, true), || Ev::WebTimeouts {
+                web: i,
+            });
         if let Some(j) = self.webs[i as usize].pool.running.get_mut(job) {
             j.sub = Some(sub);
         }
@@ -300,7 +304,9 @@ impl World {
                 self.web_sub_done(cx, i, sub, Outcome::Failed(FailReason::ServerTimeout));
             }
         }
-        self.webs[i as usize].timeouts.rearm(cx, || Ev::WebTimeouts { web: i });
+        self.webs[i as usize]
+            .timeouts
+            .rearm(cx, || Ev::WebTimeouts { web: i });
     }
 
     // ----- app servers -----
@@ -409,7 +415,9 @@ impl World {
             queued: false,
         });
         let deadline = now + DB_CONNECT_TIMEOUT.min(timeout);
-        self.apps[i as usize].timeouts.push(cx, deadline, (sub, false), || Ev::AppTimeouts { app: i });
+        self.apps[i as usize]
+            .timeouts
+            .push(cx, deadline, (sub, false), || Ev::AppTimeouts { app: i });
         if let Some(j) = self.apps[i as usize].pool.running.get_mut(job) {
             j.sub = Some(sub);
         }
@@ -488,7 +496,9 @@ impl World {
                 (false, Some(_)) => {
                     let deadline = c.sent_at + timeout;
                     if deadline > now {
-                        self.apps[i as usize].timeouts.push(cx, deadline, (sub, true), || Ev::AppTimeouts { app: i });
+                        self.apps[i as usize]
+                            .timeouts
+                            .push(cx, deadline, (sub, true), || Ev::AppTimeouts { app: i });
                     } else {
                         self.app_db_done(cx, i, sub, unavailable, false);
                     }
@@ -497,7 +507,9 @@ impl World {
                 (true, _) => self.app_db_done(cx, i, sub, unavailable, false),
             }
         }
-        self.apps[i as usize].timeouts.rearm(cx, || Ev::AppTimeouts { app: i });
+        self.apps[i as usize]
+            .timeouts
+            .rearm(cx, || Ev::AppTimeouts { app: i });
     }
 
     // ----- shared -----
