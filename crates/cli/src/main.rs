@@ -31,7 +31,8 @@ macro_rules! emitln {
         infrasim run scenarios/01-single-lb.json --seed 7 --replications 10 --json\n  \
         infrasim run scenarios/05-remedied.json --out out/ --check 'availability>=0.999' --check 'p99<=250ms'\n  \
         infrasim validate scenarios/*.json\n  \
-        infrasim compare scenarios/01-single-lb.json scenarios/05-remedied.json --replications 20\n\n\
+        infrasim compare scenarios/01-single-lb.json scenarios/05-remedied.json --replications 20\n  \
+        infrasim audit scenarios/01-single-lb.json --crash 60s\n\n\
         Exit codes: 0 success, 1 an SLO check failed, 2 bad file or arguments."
 )]
 struct Cli {
@@ -97,6 +98,29 @@ enum Command {
         /// Worker threads.
         #[arg(long)]
         threads: Option<usize>,
+    },
+    /// Find the single points of failure: crash each component in turn and rank what it costs.
+    Audit {
+        /// The scenario file.
+        file: PathBuf,
+        /// How long each component stays crashed (starting a third into the run).
+        #[arg(long, value_parser = parse_duration, default_value = "60s")]
+        crash: SimDuration,
+        /// Crash the host (nothing answers) instead of the process (connections refused).
+        #[arg(long)]
+        host: bool,
+        /// Replications per variant.
+        #[arg(long)]
+        replications: Option<u32>,
+        /// Master seed (overrides the scenario's).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Measured duration (overrides the scenario's).
+        #[arg(long, value_parser = parse_duration)]
+        duration: Option<SimDuration>,
+        /// Print the audit as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Print the JSON Schema of scenario files.
     Schema,
@@ -258,6 +282,39 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
                 code = code.max(report_checks(&results, json));
             }
             Ok(code)
+        }
+        Command::Audit {
+            file,
+            crash,
+            host,
+            replications,
+            seed,
+            duration,
+            json,
+        } => {
+            let scenario = load(&file)?;
+            let opts = RunOptions {
+                seed,
+                replications,
+                duration,
+                threads: None,
+            };
+            let mode = if host {
+                infrasim::scenario::CrashMode::Host
+            } else {
+                infrasim::scenario::CrashMode::Process
+            };
+            let rows = with_progress(&scenario, &opts, || {
+                infrasim::audit::audit(&scenario, crash, mode, &opts)
+            })?;
+            if json {
+                emit(
+                    &(serde_json::to_string_pretty(&rows).context("serialising the audit")? + "\n"),
+                );
+            } else {
+                emit(&output::audit(&scenario.name, crash, &rows));
+            }
+            Ok(0)
         }
         Command::Schema => {
             emit(&(infrasim::scenario::schema_json() + "\n"));

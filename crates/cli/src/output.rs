@@ -287,3 +287,40 @@ pub fn comparison(names: &[String], reports: &[Report]) -> String {
         reports[0].replications
     )
 }
+
+/// The SPOF audit table.
+pub fn audit(
+    name: &str,
+    crash: infrasim::engine::SimDuration,
+    rows: &[infrasim::audit::AuditRow],
+) -> String {
+    let mut t = table(&[
+        "crashed",
+        "kind",
+        "availability",
+        "read",
+        "write",
+        "static",
+        "downtime",
+        "single point of failure for",
+    ]);
+    for r in rows {
+        let class = |c: &str| r.classes.get(c).map_or("-".to_string(), |a| pct(*a));
+        t.add_row(vec![
+            r.component.clone(),
+            r.kind.clone(),
+            pct(r.availability),
+            class("read"),
+            class("write"),
+            class("static"),
+            format!("{:.0}s", r.downtime_s),
+            if r.spof_for.is_empty() {
+                "-".to_string()
+            } else {
+                r.spof_for.join(", ")
+            },
+        ]);
+    }
+    right(&mut t, 2);
+    format!("{name}: each component crashed for {crash}, one at a time (same seed)\n{t}\n")
+}

@@ -16,6 +16,7 @@
 
 #![warn(missing_docs)]
 
+pub mod audit;
 pub mod balance;
 mod build;
 pub mod call;
