@@ -89,9 +89,12 @@ enum Command {
         /// Measured duration (overrides the scenarios').
         #[arg(long, value_parser = parse_duration)]
         duration: Option<SimDuration>,
-        /// SLO assertion applied to every scenario, repeatable.
+        /// SLO assertion applied to every scenario but the first (the baseline), repeatable.
         #[arg(long = "check")]
         checks: Vec<String>,
+        /// Apply the --check assertions to the baseline (the first file) too.
+        #[arg(long)]
+        check_baseline: bool,
         /// Print the comparison as JSON.
         #[arg(long)]
         json: bool,
@@ -241,6 +244,7 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
             seed,
             duration,
             checks,
+            check_baseline,
             json,
             threads,
         } => {
@@ -274,7 +278,8 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
                 emit(&output::comparison(&names, &reports));
             }
             let mut code = 0;
-            for (n, r) in names.iter().zip(&reports) {
+            let skip = usize::from(!check_baseline);
+            for (n, r) in names.iter().zip(&reports).skip(skip) {
                 let results: Vec<_> = check_list.iter().map(|c| c.evaluate(r)).collect();
                 if !results.is_empty() && !json {
                     emitln!("checks for {n}:");

@@ -12,7 +12,9 @@ pub fn csv(ts: &TimeSeries) -> String {
         let _ = write!(out, ",failed_{r}");
     }
     out.push_str(",p50_ms,p99_ms,max_lag_ms");
-    for c in &ts.component_names {
+    // Per-component columns exist only when the run kept them (at most 200 000 windows).
+    let with_components = ts.rows.first().is_some_and(|r| !r.components.is_empty());
+    for c in ts.component_names.iter().filter(|_| with_components) {
         let _ = write!(out, ",{c}_up,{c}_queue");
     }
     out.push('\n');
@@ -45,8 +47,8 @@ fn esc(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
-/// Three stacked panels sharing the time axis: successes and failures per second, p99
-/// latency, with every fault interval shaded and labelled.
+/// Three stacked panels sharing the time axis — successes and failures per second, p99
+/// latency, the largest replication lag — with every fault interval shaded and labelled.
 pub fn svg(ts: &TimeSeries, title: &str) -> String {
     let (w, h) = (960.0, 560.0);
     let (left, right) = (70.0, 20.0);

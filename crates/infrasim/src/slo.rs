@@ -101,10 +101,10 @@ impl FromStr for Check {
         }
         if !metric
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
         {
             return Err(format!(
-                "metric {metric:?} has characters other than letters, digits, '_' and '.'"
+                "metric {metric:?} has characters other than letters, digits, '_', '-' and '.'"
             ));
         }
         let threshold = if let Ok(x) = value.parse::<f64>() {
@@ -153,23 +153,26 @@ fn resolve(metric: &str) -> String {
     }
 }
 
+/// Walks a dotted path into JSON; keys may themselves contain dots (the `confidence` map's
+/// `latency_ms.p99`), so the longest key present at each level wins.
+fn lookup<'a>(v: &'a serde_json::Value, parts: &[&str]) -> Option<&'a serde_json::Value> {
+    if parts.is_empty() {
+        return Some(v);
+    }
+    let obj = v.as_object()?;
+    (1..=parts.len()).rev().find_map(|k| {
+        let key = parts[..k].join(".");
+        obj.get(&key).and_then(|next| lookup(next, &parts[k..]))
+    })
+}
+
 impl Check {
     /// Evaluates the check on a report.
     pub fn evaluate(&self, report: &Report) -> CheckResult {
         let json = serde_json::to_value(report).unwrap_or(serde_json::Value::Null);
         let path = resolve(&self.metric);
-        let mut v = &json;
-        let mut found = true;
-        for part in path.split('.') {
-            match v.get(part) {
-                Some(x) => v = x,
-                None => {
-                    found = false;
-                    break;
-                }
-            }
-        }
-        let actual = if found { v.as_f64() } else { None };
+        let parts: Vec<&str> = path.split('.').collect();
+        let actual = lookup(&json, &parts).and_then(serde_json::Value::as_f64);
         CheckResult {
             check: self.to_string(),
             actual,
@@ -209,6 +212,25 @@ mod tests {
         assert_eq!(
             resolve("components.app1.utilization"),
             "components.app1.utilization"
+        );
+    }
+
+    #[test]
+    fn looks_up_keys_containing_dots_and_hyphens() {
+        let v = serde_json::json!({
+            "confidence": {"latency_ms.p99": {"mean": 3.5}},
+            "components": {"db-primary": {"utilization": 0.25}}
+        });
+        let get = |p: &str| {
+            lookup(&v, &p.split('.').collect::<Vec<_>>()).and_then(serde_json::Value::as_f64)
+        };
+        assert_eq!(get("confidence.latency_ms.p99.mean"), Some(3.5));
+        assert_eq!(get("components.db-primary.utilization"), Some(0.25));
+        assert_eq!(get("components.nothing.utilization"), None);
+        assert!(
+            "components.db-primary.utilization<=0.9"
+                .parse::<Check>()
+                .is_ok()
         );
     }
 }

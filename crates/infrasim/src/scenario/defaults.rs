@@ -174,6 +174,8 @@ pub(super) fn replication_delay_default() -> DistSpec {
 pub(super) fn apply_default() -> DistSpec {
     DistSpec::exponential(SimDuration::from_micros(500))
 }
+/// ProxySQL's own default is 0 (lag shunning off); when enabled, 10 s matches orchestrator's
+/// `ReasonableReplicationLagSeconds` default.
 pub(super) fn max_lag_default() -> SimDuration {
     SimDuration::from_secs(10)
 }

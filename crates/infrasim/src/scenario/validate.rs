@@ -64,6 +64,12 @@ pub fn validate(s: &Scenario) -> Result<(), Error> {
     }
 }
 
+/// Largest mean of a distribution: 100 years, in seconds.
+const MAX_MEAN_S: f64 = 100.0 * 365.25 * 86_400.0;
+
+/// Largest duration written in a file: 100 years (36 525 days).
+const MAX_DURATION: SimDuration = SimDuration::from_secs(36_525 * 86_400);
+
 /// What a name refers to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
@@ -147,12 +153,20 @@ impl Validator {
     }
 
     fn dist(&mut self, path: String, d: &DistSpec) {
-        if let Err(e) = d.build() {
-            self.err(
+        match d.build() {
+            Err(e) => self.err(
                 path,
-                format!("{d:?}"),
+                serde_json::to_string(d).unwrap_or_else(|_| format!("{d:?}")),
                 format!("a valid distribution ({e})"),
-            );
+            ),
+            // A mean beyond a century (a Weibull shape of 0.01, a Pareto shape ≤ 1) makes
+            // draws run past the end of simulated time.
+            Ok(x) if !(x.mean().is_finite() && x.mean() <= MAX_MEAN_S) => self.err(
+                path,
+                format!("{d:?} (mean {} s)", x.mean()),
+                "a distribution with a finite mean of at most 100 years",
+            ),
+            Ok(_) => {}
         }
     }
 
@@ -186,6 +200,7 @@ impl Validator {
             }
         }
 
+        self.durations_bounded(s);
         self.positive("duration".into(), s.duration);
         self.positive("window".into(), s.window);
         self.probability("window_threshold".into(), s.window_threshold);
@@ -335,13 +350,137 @@ impl Validator {
         self.proxy_loops(s);
     }
 
+    /// Every duration of the file is at most [`MAX_DURATION`], so that sums of them (a
+    /// time plus a timeout plus a backoff) stay far from the end of simulated time.
+    fn durations_bounded(&mut self, s: &Scenario) {
+        let mut all: Vec<(String, SimDuration)> = vec![
+            ("duration".into(), s.duration),
+            ("warmup".into(), s.warmup),
+            ("window".into(), s.window),
+            ("clients.timeout".into(), s.clients.timeout),
+            ("network.latency".into(), s.network.latency),
+            ("network.client_latency".into(), s.network.client_latency),
+        ];
+        if let Some(r) = &s.clients.retries {
+            all.push(("clients.retries.backoff".into(), r.backoff));
+            all.push(("clients.retries.max_backoff".into(), r.max_backoff));
+        }
+        if let Arrival::Schedule { steps } = &s.clients.arrival {
+            for (i, st) in steps.iter().enumerate() {
+                all.push((format!("clients.arrival.schedule.steps[{i}].at"), st.at));
+            }
+        }
+        for (i, lb) in s.load_balancers.iter().enumerate() {
+            let p = format!("load_balancers[{i}]");
+            let c = &lb.check;
+            all.push((format!("{p}.check.inter"), c.inter));
+            let optional = [
+                ("check.fastinter", c.fastinter),
+                ("check.downinter", c.downinter),
+                ("check.timeout", c.timeout),
+                ("timeouts.queue", lb.timeouts.queue),
+            ];
+            for (field, d) in optional {
+                if let Some(d) = d {
+                    all.push((format!("{p}.{field}"), d));
+                }
+            }
+            all.push((format!("{p}.timeouts.connect"), lb.timeouts.connect));
+            all.push((format!("{p}.timeouts.server"), lb.timeouts.server));
+            all.push((format!("{p}.cpu.per_request"), lb.cpu.per_request));
+        }
+        for (i, pair) in s.lb_pairs.iter().enumerate() {
+            all.push((format!("lb_pairs[{i}].advert_int"), pair.advert_int));
+            all.push((format!("lb_pairs[{i}].dns_ttl"), pair.dns_ttl));
+        }
+        for (i, w) in s.web_servers.iter().enumerate() {
+            all.push((
+                format!("web_servers[{i}].upstream_timeout"),
+                w.upstream_timeout,
+            ));
+        }
+        for (i, a) in s.app_servers.iter().enumerate() {
+            all.push((format!("app_servers[{i}].db_timeout"), a.db_timeout));
+        }
+        for (i, d) in s.databases.iter().enumerate() {
+            let p = format!("databases[{i}]");
+            all.extend([
+                (
+                    format!("{p}.replication.semi_sync_timeout"),
+                    d.replication.semi_sync_timeout,
+                ),
+                (
+                    format!("{p}.read_routing.max_replication_lag"),
+                    d.read_routing.max_replication_lag,
+                ),
+                (
+                    format!("{p}.read_routing.lag_check_interval"),
+                    d.read_routing.lag_check_interval,
+                ),
+                (
+                    format!("{p}.failover.operator_delay"),
+                    d.failover.operator_delay,
+                ),
+                (
+                    format!("{p}.failover.check_interval"),
+                    d.failover.check_interval,
+                ),
+                (format!("{p}.failover.promotion"), d.failover.promotion),
+            ]);
+        }
+        for (i, l) in s.network.links.iter().enumerate() {
+            all.push((format!("network.links[{i}].latency"), l.latency));
+        }
+        for (i, f) in s.faults.iter().enumerate() {
+            let p = format!("faults[{i}]");
+            let (kind, at, duration) = match f {
+                Fault::Crash { at, duration, .. } => ("crash", Some(*at), *duration),
+                Fault::Random { .. } => ("random", None, None),
+                Fault::Degrade { at, duration, .. } => ("degrade", Some(*at), *duration),
+                Fault::Partition { at, duration, .. } => ("partition", Some(*at), *duration),
+                Fault::LinkDegrade {
+                    at,
+                    duration,
+                    extra_latency,
+                    ..
+                } => {
+                    all.push((format!("{p}.link_degrade.extra_latency"), *extra_latency));
+                    ("link_degrade", Some(*at), *duration)
+                }
+                Fault::Spike { at, duration, .. } => ("spike", Some(*at), Some(*duration)),
+                Fault::SetWeight { at, .. } => ("set_weight", Some(*at), None),
+                Fault::Drain { at, duration, .. } => ("drain", Some(*at), *duration),
+            };
+            if let Some(at) = at {
+                all.push((format!("{p}.{kind}.at"), at));
+            }
+            if let Some(d) = duration {
+                all.push((format!("{p}.{kind}.duration"), d));
+            }
+        }
+        for (path, d) in all {
+            if d > MAX_DURATION {
+                self.err(path, d, "a duration of at most 36525d (100 years)");
+            }
+        }
+    }
+
+    /// A network endpoint: a component with an address of its own (not an LB pair or a
+    /// database cluster, which are groups), or the clients.
     fn endpoint(&mut self, path: String, name: &str) {
-        if name != "clients" && self.kind_of(name).is_none() {
-            self.err(
+        match self.kind_of(name) {
+            _ if name == "clients" => {}
+            Some(Kind::Lb | Kind::Web | Kind::App | Kind::DbNode) => {}
+            Some(Kind::Pair | Kind::Cluster) => self.err(
+                path,
+                format!("{name:?} (an LB pair or a database cluster)"),
+                "one component's name (a load balancer, web or app server, database node) or \"clients\"",
+            ),
+            None => self.err(
                 path,
                 format!("{name:?} (no such component)"),
                 "a component name or \"clients\"",
-            );
+            ),
         }
     }
 
