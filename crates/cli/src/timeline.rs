@@ -52,7 +52,7 @@ fn esc(s: &str) -> String {
 pub fn svg(ts: &TimeSeries, title: &str) -> String {
     let (w, h) = (960.0, 560.0);
     let (left, right) = (70.0, 20.0);
-    let panels = [(50.0, 190.0), (270.0, 120.0), (420.0, 110.0)];
+    let panels = [(60.0, 180.0), (275.0, 105.0), (415.0, 90.0)];
     let rows = &ts.rows;
     let t0 = rows.first().map_or(0.0, |r| r.t_s);
     let t1 = rows
@@ -88,7 +88,7 @@ pub fn svg(ts: &TimeSeries, title: &str) -> String {
             out,
             r##"<text x="{:.1}" y="{}" fill="#b45309">{}</text>"##,
             xa + 3.0,
-            48.0 + 12.0 * (i % 3) as f64,
+            74.0 + 12.0 * (i % 3) as f64,
             esc(label)
         );
     }
@@ -108,8 +108,11 @@ pub fn svg(ts: &TimeSeries, title: &str) -> String {
             0,
         ),
         (
-            "p99 latency (ms)",
-            rows.iter().map(|r| (r.t_s, r.p99_ms)).collect(),
+            "p99 latency of successes (ms)",
+            // A window without successes has no latency: a gap, not a zero.
+            rows.iter()
+                .map(|r| (r.t_s, if r.succeeded == 0 { f64::NAN } else { r.p99_ms }))
+                .collect(),
             "#264653",
             1,
         ),
@@ -125,6 +128,7 @@ pub fn svg(ts: &TimeSeries, title: &str) -> String {
             .iter()
             .filter(|s| s.3 == pi)
             .flat_map(|s| s.1.iter().map(|p| p.1))
+            .filter(|v| v.is_finite())
             .fold(0.0f64, f64::max)
             .max(1e-9)
             * 1.1;
@@ -157,14 +161,20 @@ pub fn svg(ts: &TimeSeries, title: &str) -> String {
                 continue;
             }
             let mut d = String::new();
-            for (i, (t, v)) in pts.iter().enumerate() {
+            let mut pen_down = false;
+            for (t, v) in pts {
+                if !v.is_finite() {
+                    pen_down = false;
+                    continue;
+                }
                 let _ = write!(
                     d,
                     "{}{:.1},{:.1} ",
-                    if i == 0 { "M" } else { "L" },
+                    if pen_down { "L" } else { "M" },
                     x(*t + ts.window_s / 2.0),
                     y(*v)
                 );
+                pen_down = true;
             }
             let _ = writeln!(
                 out,
@@ -172,13 +182,13 @@ pub fn svg(ts: &TimeSeries, title: &str) -> String {
             );
             let _ = writeln!(
                 out,
-                r#"<text x="{legend_x:.1}" y="{:.1}" fill="{color}">{name}</text>"#,
-                top + 14.0
+                r#"<text x="{legend_x:.1}" y="{:.1}" fill="{color}" font-weight="bold">{name}</text>"#,
+                top - 5.0
             );
-            legend_x += 150.0;
+            legend_x += 200.0;
         }
     }
-    let bottom = h - 30.0;
+    let bottom = h - 32.0;
     for k in 0..=8 {
         let t = t0 + (t1 - t0) * f64::from(k) / 8.0;
         let _ = writeln!(
