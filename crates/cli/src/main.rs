@@ -204,7 +204,10 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
                 duration,
                 threads,
             };
-            let report = with_progress(&scenario, &opts, || infrasim::run_with(&scenario, &opts))?;
+            let label = format!("simulating {}", scenario.name);
+            let report = with_progress(&label, |p| {
+                infrasim::run_with_progress(&scenario, &opts, Some(p))
+            })?;
             if let Some(dir) = &out {
                 write_outputs(dir, &report)?;
             }
@@ -260,8 +263,8 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
                 duration,
                 threads,
             };
-            let reports = with_progress(&scenarios[0], &opts, || {
-                infrasim::run_many(&scenarios, &opts)
+            let reports = with_progress("simulating", |p| {
+                infrasim::run_many_with_progress(&scenarios, &opts, Some(p))
             })?;
             let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
             if json {
@@ -309,8 +312,8 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
             } else {
                 infrasim::scenario::CrashMode::Process
             };
-            let rows = with_progress(&scenario, &opts, || {
-                infrasim::audit::audit(&scenario, crash, mode, &opts)
+            let rows = with_progress("auditing", |p| {
+                infrasim::audit::audit(&scenario, crash, mode, &opts, Some(p))
             })?;
             if json {
                 emit(
@@ -378,28 +381,46 @@ fn write_outputs(dir: &Path, report: &Report) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Runs `f` with a spinner on stderr when stderr is a terminal (hidden otherwise, and for
-/// runs expected to be quick).
+/// Runs `f` and, when it takes more than about a second and stderr is a terminal, shows a
+/// progress bar on stderr (simulated time done over every replication).
 fn with_progress<T>(
-    s: &Scenario,
-    opts: &RunOptions,
-    f: impl FnOnce() -> Result<T, infrasim::Error>,
+    label: &str,
+    f: impl FnOnce(&infrasim::Progress) -> Result<T, infrasim::Error>,
 ) -> Result<T, Failure> {
-    let bar = if std::io::stderr().is_terminal() {
-        let pb = indicatif::ProgressBar::new_spinner();
-        pb.set_message(format!(
-            "simulating {} ({} replication(s))",
-            s.name,
-            opts.replications.unwrap_or(s.replications)
-        ));
-        pb.enable_steady_tick(std::time::Duration::from_millis(120));
-        Some(pb)
-    } else {
-        None
-    };
-    let out = f();
-    if let Some(pb) = bar {
-        pb.finish_and_clear();
-    }
+    let progress = infrasim::Progress::new();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let show = std::io::stderr().is_terminal();
+    let out = std::thread::scope(|scope| {
+        if show {
+            scope.spawn(|| {
+                let start = std::time::Instant::now();
+                let mut bar: Option<indicatif::ProgressBar> = None;
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                    if bar.is_none() && start.elapsed() >= std::time::Duration::from_secs(1) {
+                        let pb = indicatif::ProgressBar::new(1000);
+                        pb.set_style(
+                            indicatif::ProgressStyle::with_template(
+                                "{msg} [{bar:40}] {percent:>3}% {elapsed}/{eta} left",
+                            )
+                            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                            .progress_chars("=> "),
+                        );
+                        pb.set_message(label.to_string());
+                        bar = Some(pb);
+                    }
+                    if let Some(pb) = &bar {
+                        pb.set_position((progress.fraction() * 1000.0) as u64);
+                    }
+                }
+                if let Some(pb) = bar {
+                    pb.finish_and_clear();
+                }
+            });
+        }
+        let out = f(&progress);
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        out
+    });
     Ok(out?)
 }

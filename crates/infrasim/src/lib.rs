@@ -44,10 +44,10 @@ pub use call::{FailReason, Outcome};
 pub use error::{Error, ScenarioError};
 pub use observer::{Observer, RequestRecord};
 pub use report::Report;
-pub use run::{RunOptions, run, run_observed, run_with};
+pub use run::{Progress, RunOptions, run, run_observed, run_with, run_with_progress};
 pub use scenario::{Class, Scenario};
 pub use slo::{Check, CheckResult};
-pub use sweep::{run_many, sweep};
+pub use sweep::{run_many, run_many_with_progress, sweep};
 
 #[cfg(doctest)]
 #[doc = include_str!("../../../README.md")]

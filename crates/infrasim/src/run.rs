@@ -3,7 +3,7 @@
 
 use infrasim_engine::stats::{Histogram, TimeWeighted};
 use infrasim_engine::{Context, RngStreams, SimDuration, SimTime, Simulation};
-use rayon::prelude::*;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::Error;
 use crate::fault::Occurrence;
@@ -227,10 +227,46 @@ pub fn replication_seed(master: u64, i: u32) -> u64 {
 }
 
 /// Runs one replication with this seed.
+/// Progress of a run, shared with another thread (a progress bar): simulated nanoseconds done
+/// out of the total over every replication.
+#[derive(Debug, Default)]
+pub struct Progress {
+    done_ns: AtomicU64,
+    total_ns: AtomicU64,
+}
+
+impl Progress {
+    /// A fresh progress counter.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Fraction done, in [0, 1] (0 before the run has started).
+    pub fn fraction(&self) -> f64 {
+        let total = self.total_ns.load(Ordering::Relaxed);
+        if total == 0 {
+            0.0
+        } else {
+            (self.done_ns.load(Ordering::Relaxed) as f64 / total as f64).min(1.0)
+        }
+    }
+    pub(crate) fn add_total(&self, ns: u64) {
+        self.total_ns.fetch_add(ns, Ordering::Relaxed);
+    }
+    fn add_done(&self, ns: u64) {
+        self.done_ns.fetch_add(ns, Ordering::Relaxed);
+    }
+}
+
+/// Steps a run is cut into so progress can be reported; stopping and resuming a run does not
+/// change its events (the queue is exact across stops), so the result is the same.
+const PROGRESS_STEPS: u64 = 64;
+
+/// Runs one replication with this seed.
 pub(crate) fn run_one(
     s: &Scenario,
     seed: u64,
     observer: Option<Box<dyn Observer + Send>>,
+    progress: Option<&Progress>,
 ) -> Result<RunData, Error> {
     let mut world = crate::build::build(s, seed)?;
     world.observer = observer;
@@ -238,10 +274,27 @@ pub(crate) fn run_one(
     let end = world.end;
     let mut sim = Simulation::new(world, seed);
     sim.with_context(|w, cx| w.start(cx));
-    sim.run_until(warmup_end);
-    let now = sim.now();
-    sim.model_mut().reset_stats(now);
-    sim.run_until(end);
+    let mut last = SimTime::ZERO;
+    let mut warm = warmup_end == SimTime::ZERO;
+    if warm {
+        sim.model_mut().reset_stats(SimTime::ZERO);
+    }
+    for k in 1..=PROGRESS_STEPS {
+        let t = SimTime::from_nanos(
+            (u128::from(end.as_nanos()) * u128::from(k) / u128::from(PROGRESS_STEPS)) as u64,
+        );
+        if !warm && t >= warmup_end {
+            sim.run_until(warmup_end);
+            let now = sim.now();
+            sim.model_mut().reset_stats(now);
+            warm = true;
+        }
+        sim.run_until(t);
+        if let Some(p) = progress {
+            p.add_done((t - last).as_nanos());
+        }
+        last = t;
+    }
     let events = sim.events_processed();
     let has_db = !s.databases.is_empty();
     Ok(sim.into_model().into_data(events, has_db))
@@ -255,23 +308,18 @@ pub fn run(s: &Scenario) -> Result<Report, Error> {
 /// Runs a scenario with overrides. Replications run in parallel on a rayon pool; results are
 /// collected in replication order, so the report is identical at any thread count.
 pub fn run_with(s: &Scenario, opts: &RunOptions) -> Result<Report, Error> {
-    let mut s = s.clone();
-    if let Some(d) = opts.duration {
-        s.duration = d;
-    }
-    if let Some(seed) = opts.seed {
-        s.seed = seed;
-    }
-    let n = opts.replications.unwrap_or(s.replications);
-    if n == 0 {
-        return Err(Error::InvalidArgument(
-            "replications must be at least 1".into(),
-        ));
-    }
-    s.replications = n;
-    crate::scenario::validate(&s)?;
-    let runs = run_replications(&s, n, opts.threads, |_| None)?;
-    Ok(crate::report::assemble(&s, &runs))
+    run_with_progress(s, opts, None)
+}
+
+/// [`run_with`], reporting progress to another thread (the CLI's progress bar).
+pub fn run_with_progress(
+    s: &Scenario,
+    opts: &RunOptions,
+    progress: Option<&Progress>,
+) -> Result<Report, Error> {
+    let mut reports =
+        crate::sweep::run_many_with_progress(std::slice::from_ref(s), opts, progress)?;
+    Ok(reports.pop().expect("one scenario, one report"))
 }
 
 /// Runs one replication with an observer attached (replication 0: the scenario's seed).
@@ -285,30 +333,8 @@ pub fn run_observed(
         s.seed = seed;
     }
     s.replications = 1;
-    let data = run_one(&s, s.seed, Some(observer))?;
+    let data = run_one(&s, s.seed, Some(observer), None)?;
     Ok(crate::report::assemble(&s, &[data]))
-}
-
-pub(crate) fn run_replications(
-    s: &Scenario,
-    n: u32,
-    threads: Option<usize>,
-    observer: impl Fn(u32) -> Option<Box<dyn Observer + Send>> + Sync,
-) -> Result<Vec<RunData>, Error> {
-    let work = || -> Result<Vec<RunData>, Error> {
-        (0..n)
-            .into_par_iter()
-            .map(|i| run_one(s, replication_seed(s.seed, i), observer(i)))
-            .collect()
-    };
-    match threads {
-        Some(t) => rayon::ThreadPoolBuilder::new()
-            .num_threads(t.max(1))
-            .build()
-            .map_err(|e| Error::InvalidArgument(format!("cannot start {t} threads: {e}")))?
-            .install(work),
-        None => work(),
-    }
 }
 
 /// What detected a fault occurrence on `node` after `at`, and when.

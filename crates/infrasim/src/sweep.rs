@@ -25,13 +25,22 @@ use rayon::prelude::*;
 
 use crate::error::Error;
 use crate::report::{Report, assemble};
-use crate::run::{RunOptions, replication_seed, run_one};
+use crate::run::{Progress, RunOptions, replication_seed, run_one};
 use crate::scenario::{Scenario, validate};
 
 /// Runs every scenario with the same options (seed, replications, duration): common random
 /// numbers across scenarios, since each component's stream depends only on the seed and its
 /// name. Returns the reports in input order.
 pub fn run_many(scenarios: &[Scenario], opts: &RunOptions) -> Result<Vec<Report>, Error> {
+    run_many_with_progress(scenarios, opts, None)
+}
+
+/// [`run_many`], reporting progress to another thread.
+pub fn run_many_with_progress(
+    scenarios: &[Scenario],
+    opts: &RunOptions,
+    progress: Option<&Progress>,
+) -> Result<Vec<Report>, Error> {
     let prepared = scenarios
         .iter()
         .map(|s| {
@@ -59,9 +68,22 @@ pub fn run_many(scenarios: &[Scenario], opts: &RunOptions) -> Result<Vec<Report>
         .enumerate()
         .flat_map(|(i, s)| (0..s.replications).map(move |r| (i, r)))
         .collect();
+    if let Some(p) = progress {
+        for s in &prepared {
+            let horizon = s.warmup.saturating_add(s.duration).as_nanos();
+            p.add_total(horizon.saturating_mul(u64::from(s.replications)));
+        }
+    }
     let work = || -> Result<Vec<_>, Error> {
         jobs.par_iter()
-            .map(|&(i, r)| run_one(&prepared[i], replication_seed(prepared[i].seed, r), None))
+            .map(|&(i, r)| {
+                run_one(
+                    &prepared[i],
+                    replication_seed(prepared[i].seed, r),
+                    None,
+                    progress,
+                )
+            })
             .collect()
     };
     let mut runs = match opts.threads {
