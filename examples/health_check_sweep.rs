@@ -70,10 +70,10 @@ fn main() {
             "inter {inter} fall {fall}: detected after {detection} s, expected in [{lo}, {hi}]"
         );
         let product = inter.as_secs_f64() * f64::from(fall);
-        if let Some((p, d)) = previous {
-            if product >= 2.0 * p {
-                assert!(detection > d, "detection grows with inter × fall");
-            }
+        if let Some((p, d)) = previous
+            && product >= 2.0 * p
+        {
+            assert!(detection > d, "detection grows with inter × fall");
         }
         previous = Some((product, detection));
     }

@@ -92,7 +92,7 @@ pub fn svg(ts: &TimeSeries, title: &str) -> String {
             esc(label)
         );
     }
-    let series: [(&str, Vec<(f64, f64)>, &str, usize); 4] = [
+    let series: [Series; 4] = [
         (
             "successes/s",
             rows.iter().map(|r| (r.t_s, per_s(r.succeeded))).collect(),
@@ -207,6 +207,9 @@ pub fn svg(ts: &TimeSeries, title: &str) -> String {
     out.push_str("</svg>\n");
     out
 }
+
+/// A plotted line: (legend, points (time, value), colour, panel index).
+type Series<'a> = (&'a str, Vec<(f64, f64)>, &'a str, usize);
 
 fn fmt_num(v: f64) -> String {
     if v >= 100.0 {

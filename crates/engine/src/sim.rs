@@ -157,10 +157,12 @@ impl<E> Context<'_, E> {
         self.sched.schedule_at(at, event)
     }
 
-    /// Schedules `event` after `delay` (zero delay: after every event already due now).
+    /// Schedules `event` after `delay` (zero delay: after every event already due now). A
+    /// delay reaching past the end of representable time (584 years — a heavy-tailed draw)
+    /// schedules at [`SimTime::MAX`]: an event that no run reaches, rather than a panic.
     #[inline]
     pub fn schedule_in(&mut self, delay: SimDuration, event: E) -> EventId {
-        let at = self.sched.now + delay;
+        let at = self.sched.now.saturating_add(delay);
         self.sched.schedule_at(at, event)
     }
 
@@ -261,9 +263,10 @@ impl<M: Model> Simulation<M> {
     pub fn schedule_at(&mut self, at: SimTime, event: M::Event) -> EventId {
         self.sched.schedule_at(at, event)
     }
-    /// Schedules an event `delay` after now, from outside the model.
+    /// Schedules an event `delay` after now, from outside the model (saturating, as
+    /// [`Context::schedule_in`]).
     pub fn schedule_in(&mut self, delay: SimDuration, event: M::Event) -> EventId {
-        let at = self.sched.now + delay;
+        let at = self.sched.now.saturating_add(delay);
         self.sched.schedule_at(at, event)
     }
     /// Cancels a pending event from outside the model; see [`Context::cancel`].

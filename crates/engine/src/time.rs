@@ -325,6 +325,15 @@ impl fmt::Display for SimDuration {
     }
 }
 
+impl FromStr for SimTime {
+    type Err = ParseDurationError;
+
+    /// An instant written as the time since the start of the run (`"90s"`).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.parse::<SimDuration>().map(|d| SimTime(d.0))
+    }
+}
+
 impl fmt::Display for SimTime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "t={}", SimDuration(self.0))

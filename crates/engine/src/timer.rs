@@ -109,11 +109,11 @@ impl<T> TimeoutQueue<T> {
         if self.armed.is_some_and(|a| a <= cx.now()) {
             self.armed = None;
         }
-        if let Some(d) = self.next_deadline() {
-            if self.armed.is_none_or(|a| d < a) {
-                self.armed = Some(d);
-                cx.schedule_at(d.max(cx.now()), wake());
-            }
+        if let Some(d) = self.next_deadline()
+            && self.armed.is_none_or(|a| d < a)
+        {
+            self.armed = Some(d);
+            cx.schedule_at(d.max(cx.now()), wake());
         }
     }
 

@@ -362,6 +362,23 @@ impl Balancer {
         client_addr: u32,
         rng: &mut SimRng,
     ) -> Option<usize> {
+        self.pick_avoiding(servers, client_addr, rng, None)
+    }
+
+    /// Like [`pick`](Self::pick), for a request being redispatched after a failed connection
+    /// to server `avoid`: HAProxy's `assign_server()` (src/backend.c) passes the previous
+    /// server to every lookup "trying to avoid the same server" — `fwrr_get_next_server()`,
+    /// `fwlc_get_next_server()`, `fas_get_next_server()` skip it, `get_server_rnd()` and
+    /// `chash_get_server_hash()` look past it — and still return it when it is the only
+    /// choice. The map-based hash lookup (`map_get_server_hash()`, src/lb_map.c) takes no
+    /// server to avoid, so `source` with `hash-type map-based` may return `avoid` again.
+    pub fn pick_avoiding(
+        &mut self,
+        servers: &[ServerView],
+        client_addr: u32,
+        rng: &mut SimRng,
+        avoid: Option<usize>,
+    ) -> Option<usize> {
         if !self.refreshed {
             self.refresh(servers);
         }
@@ -375,31 +392,46 @@ impl Balancer {
             1 => return Some(self.pool[0]),
             _ => {}
         }
+        // Only a pool member can be avoided; with two or more members another one exists.
+        let avoid = avoid.filter(|&a| self.in_pool.get(a).copied().unwrap_or(false));
         Some(match self.algorithm {
-            Algorithm::RoundRobin | Algorithm::StaticRr => self.pick_smooth_rr(),
-            Algorithm::LeastConn => self.pick_leastconn(servers),
-            Algorithm::First => self.pick_first(servers),
+            Algorithm::RoundRobin | Algorithm::StaticRr => self.pick_smooth_rr(avoid),
+            Algorithm::LeastConn => self.pick_leastconn(servers, avoid),
+            Algorithm::First => self.pick_first(servers, avoid),
             Algorithm::Source {
                 hash_type: HashType::MapBased,
             } => self.map[full_hash(client_addr) as usize % self.map.len()] as usize,
             Algorithm::Source {
                 hash_type: HashType::Consistent,
-            } => self.pick_ring(full_hash(client_addr)),
-            Algorithm::Random { draws } => self.pick_random(servers, draws, rng),
+            } => self.pick_ring(full_hash(client_addr), avoid),
+            Algorithm::Random { draws } => self.pick_random(servers, draws, rng, avoid),
         })
     }
 
     /// Smooth weighted round robin: every server's current weight grows by its weight, the
-    /// largest wins (ties → lowest index) and pays back the total.
-    fn pick_smooth_rr(&mut self) -> usize {
+    /// largest wins (ties → lowest index) and pays back the total. When the winner is the
+    /// server to avoid, its turn is consumed all the same and the next turn is taken, as
+    /// HAProxy's `fwrr_get_next_server()` (src/lb_fwrr.c) requeues an avoided server "just
+    /// as if [it was] consumed".
+    fn pick_smooth_rr(&mut self, avoid: Option<usize>) -> usize {
+        let best = self.smooth_rr_step(None);
+        if Some(best) == avoid {
+            self.smooth_rr_step(avoid)
+        } else {
+            best
+        }
+    }
+
+    /// One turn of smooth weighted round robin, `exclude` unable to win.
+    fn smooth_rr_step(&mut self, exclude: Option<usize>) -> usize {
         let mut total = 0i64;
-        let mut best = self.pool[0];
+        let mut best = usize::MAX;
         let mut best_cur = i64::MIN;
         for (&i, &w) in self.pool.iter().zip(&self.pool_weights) {
             let w = i64::from(w);
             total += w;
             self.rr_current[i] += w;
-            if self.rr_current[i] > best_cur {
+            if Some(i) != exclude && self.rr_current[i] > best_cur {
                 best_cur = self.rr_current[i];
                 best = i;
             }
@@ -409,17 +441,21 @@ impl Balancer {
     }
 
     /// Lowest `load / weight` (compared as `load_a × w_b < load_b × w_a`), scanning from a
-    /// rotating start so equally loaded servers take turns.
-    fn pick_leastconn(&mut self, servers: &[ServerView]) -> usize {
+    /// rotating start so equally loaded servers take turns; `avoid` is skipped.
+    fn pick_leastconn(&mut self, servers: &[ServerView], avoid: Option<usize>) -> usize {
         let len = self.pool.len();
         let start = self.lc_cursor % len;
-        let mut best_pos = start;
-        for step in 1..len {
+        let mut best_pos: Option<usize> = None;
+        for step in 0..len {
             let pos = (start + step) % len;
-            if self.lighter(servers, pos, best_pos) {
-                best_pos = pos;
+            if Some(self.pool[pos]) == avoid {
+                continue;
+            }
+            if best_pos.is_none_or(|b| self.lighter(servers, pos, b)) {
+                best_pos = Some(pos);
             }
         }
+        let best_pos = best_pos.expect("a pool of two or more has a server not avoided");
         self.lc_cursor = (best_pos + 1) % len;
         self.pool[best_pos]
     }
@@ -434,13 +470,16 @@ impl Balancer {
         u64::from(servers[ia].load) * wb < u64::from(servers[ib].load) * wa
     }
 
-    /// The lowest-index server with a free slot; if all are full, the first one (the caller
-    /// queues).
-    fn pick_first(&self, servers: &[ServerView]) -> usize {
+    /// The lowest-index server with a free slot, other than `avoid` if another has one; if
+    /// all are full, the first one (the caller queues).
+    fn pick_first(&self, servers: &[ServerView], avoid: Option<usize>) -> usize {
+        let free = |i: &usize| servers[*i].maxconn == 0 || servers[*i].load < servers[*i].maxconn;
         self.pool
             .iter()
             .copied()
-            .find(|&i| servers[i].maxconn == 0 || servers[i].load < servers[i].maxconn)
+            .filter(free)
+            .find(|&i| Some(i) != avoid)
+            .or_else(|| self.pool.iter().copied().find(free))
             .unwrap_or(self.pool[0])
     }
 
@@ -448,24 +487,48 @@ impl Balancer {
     /// the pool. HAProxy's `chash_get_server_hash()` takes the nearer of the two neighbouring
     /// points instead; both keep the defining property that only a leaving server's clients
     /// move.
-    fn pick_ring(&self, hash: u32) -> usize {
+    ///
+    /// `avoid` is looked past, as `chash_get_server_hash()` does with its `avoid` argument.
+    fn pick_ring(&self, hash: u32, avoid: Option<usize>) -> usize {
         let ring = &self.rings[usize::from(self.pool_is_backup)];
         let start = ring.partition_point(|&(key, _)| key < hash);
         let len = ring.len();
         (0..len)
             .map(|step| ring[(start + step) % len].1 as usize)
-            .find(|&i| self.in_pool[i])
+            .find(|&i| self.in_pool[i] && Some(i) != avoid)
             .unwrap_or(self.pool[0])
     }
 
     /// `draws` weighted random candidates; the least loaded relative to weight wins (ties →
     /// the earliest draw). HAProxy's `get_server_rnd()` (`src/backend.c`) compares
     /// `served × eweight` the same way.
-    fn pick_random(&self, servers: &[ServerView], draws: u32, rng: &mut SimRng) -> usize {
+    ///
+    /// Every draw avoids `avoid` (HAProxy's `get_server_rnd()` passes it to each ring
+    /// lookup): the draw is made over the other servers' weights only.
+    fn pick_random(
+        &self,
+        servers: &[ServerView],
+        draws: u32,
+        rng: &mut SimRng,
+        avoid: Option<usize>,
+    ) -> usize {
         let total = *self.cumulative.last().unwrap_or(&1);
+        // The avoided server's slice [lo, hi) of the cumulative weights is cut out.
+        let cut = avoid
+            .and_then(|a| self.pool.iter().position(|&i| i == a))
+            .map(|p| {
+                let lo = if p == 0 { 0 } else { self.cumulative[p - 1] };
+                (lo, self.cumulative[p])
+            });
+        let span = cut.map_or(total, |(lo, hi)| total - (hi - lo));
         let mut best: Option<usize> = None;
         for _ in 0..draws.max(1) {
-            let r = below(rng, total);
+            let mut r = below(rng, span);
+            if let Some((lo, hi)) = cut
+                && r >= lo
+            {
+                r += hi - lo;
+            }
             let pos = self.cumulative.partition_point(|&c| c <= r);
             best = match best {
                 Some(b) if !self.lighter(servers, pos, b) => Some(b),
@@ -825,6 +888,63 @@ mod tests {
             assert_eq!(b.pick(&s, 7, &mut rng()), None);
             let mut empty = Balancer::new(algo, true, 0);
             assert_eq!(empty.pick(&[], 7, &mut rng()), None);
+        }
+    }
+
+    #[test]
+    fn pick_avoiding_skips_the_failed_server_unless_it_is_the_only_one() {
+        let algos = [
+            Algorithm::RoundRobin,
+            Algorithm::StaticRr,
+            Algorithm::LeastConn,
+            Algorithm::First,
+            Algorithm::Source {
+                hash_type: HashType::Consistent,
+            },
+            Algorithm::Random { draws: 1 },
+            Algorithm::Random { draws: 2 },
+        ];
+        for algo in algos {
+            let mut s = [up(1), up(2), up(1)];
+            s[1].load = 0; // the least loaded: leastconn and random(2) would prefer it
+            s[0].load = 3;
+            s[2].load = 3;
+            let mut b = balancer(algo.clone(), &s);
+            let mut r = rng();
+            for addr in 0..200 {
+                let got = b.pick_avoiding(&s, addr, &mut r, Some(1));
+                assert!(matches!(got, Some(0 | 2)), "{algo:?} picked {got:?}");
+            }
+            // The only server left is returned even if it is to be avoided.
+            s[0].usable = false;
+            s[2].usable = false;
+            b.refresh(&s);
+            assert_eq!(b.pick_avoiding(&s, 7, &mut r, Some(1)), Some(1), "{algo:?}");
+        }
+        // Round robin: an avoided server's turn is consumed (a b | b avoided → a | b …) —
+        // with 3:1 weights, a a b a: the 2nd a is avoided, b is taken, then the 4th a.
+        let s = [up(1), up(1)];
+        let mut b = balancer(Algorithm::RoundRobin, &s);
+        let mut r = rng();
+        assert_eq!(b.pick(&s, 0, &mut r), Some(0));
+        assert_eq!(b.pick_avoiding(&s, 0, &mut r, Some(1)), Some(0));
+        assert_eq!(b.pick(&s, 0, &mut r), Some(1));
+        let s = [up(3), up(1)];
+        let mut b = balancer(Algorithm::RoundRobin, &s);
+        assert_eq!(b.pick(&s, 0, &mut r), Some(0));
+        assert_eq!(b.pick_avoiding(&s, 0, &mut r, Some(0)), Some(1));
+        assert_eq!(b.pick(&s, 0, &mut r), Some(0));
+        assert_eq!(b.pick(&s, 0, &mut r), Some(0));
+        // Map-based source hashing cannot avoid (src/lb_map.c): same server as `pick`.
+        let s = [up(1), up(1), up(1)];
+        let algo = Algorithm::Source {
+            hash_type: HashType::MapBased,
+        };
+        let mut b = balancer(algo, &s);
+        let mut r = rng();
+        for addr in 0..50 {
+            let home = b.pick(&s, addr, &mut r).unwrap();
+            assert_eq!(b.pick_avoiding(&s, addr, &mut r, Some(home)), Some(home));
         }
     }
 

@@ -281,10 +281,16 @@ impl World {
                     // The client tries the other address of the record.
                     return members.iter().copied().find(|m| *m != avoid);
                 }
+                let serves = [pair.dns_serves(0), pair.dns_serves(1)];
                 let slot = &mut self.clients.dns[addr as usize];
                 if slot.1 <= now {
-                    let m = (self.clients.dns_rr % 2) as u8;
+                    // Round robin over the addresses the DNS service still hands out (both,
+                    // if its health checks withdrew both).
+                    let mut m = (self.clients.dns_rr % 2) as u8;
                     self.clients.dns_rr = self.clients.dns_rr.wrapping_add(1);
+                    if !serves[m as usize] && serves[1 - m as usize] {
+                        m = 1 - m;
+                    }
                     *slot = (m, now.saturating_add(ttl));
                 }
                 Some(members[slot.0 as usize])
@@ -468,18 +474,18 @@ impl World {
         let Some(r) = self.requests.get(req) else {
             return;
         };
-        if let Some(policy) = &self.clients.retries {
-            if r.attempts <= policy.max {
-                // Exponential backoff, capped, with a jittered fraction (AWS "full jitter"
-                // when jitter = 1).
-                let exp = r.attempts.saturating_sub(1).min(30);
-                let base = policy.backoff.as_secs_f64() * f64::from(1u32 << exp);
-                let base = base.min(policy.max_backoff.as_secs_f64());
-                let wait = base * (1.0 - policy.jitter)
-                    + base * policy.jitter * open01(&mut self.clients.rng_retry);
-                cx.schedule_in(SimDuration::from_secs_f64(wait), Ev::ClientRetry { req });
-                return;
-            }
+        if let Some(policy) = &self.clients.retries
+            && r.attempts <= policy.max
+        {
+            // Exponential backoff, capped, with a jittered fraction (AWS "full jitter"
+            // when jitter = 1).
+            let exp = r.attempts.saturating_sub(1).min(30);
+            let base = policy.backoff.as_secs_f64() * f64::from(1u32 << exp);
+            let base = base.min(policy.max_backoff.as_secs_f64());
+            let wait = base * (1.0 - policy.jitter)
+                + base * policy.jitter * open01(&mut self.clients.rng_retry);
+            cx.schedule_in(SimDuration::from_secs_f64(wait), Ev::ClientRetry { req });
+            return;
         }
         self.finish_request(cx, req, Outcome::Failed(reason));
     }
@@ -508,11 +514,11 @@ impl World {
                 client_addr: r.addr,
             });
         }
-        if let Some(user) = r.user {
-            if let ArrivalProcess::Closed { think, .. } = &self.clients.process {
-                let d = think.sample(&mut self.clients.rng_arrivals);
-                cx.schedule_in(d, Ev::UserSend { user });
-            }
+        if let Some(user) = r.user
+            && let ArrivalProcess::Closed { think, .. } = &self.clients.process
+        {
+            let d = think.sample(&mut self.clients.rng_arrivals);
+            cx.schedule_in(d, Ev::UserSend { user });
         }
     }
 }

@@ -246,10 +246,10 @@ impl World {
                 }
             }
         }
-        if let Some(d) = schedule_end {
-            if now.saturating_add(d) < self.end {
-                cx.schedule_in(d, Ev::Fault { idx, start: false });
-            }
+        if let Some(d) = schedule_end
+            && now.saturating_add(d) < self.end
+        {
+            cx.schedule_in(d, Ev::Fault { idx, start: false });
         }
     }
 

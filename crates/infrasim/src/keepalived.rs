@@ -37,6 +37,11 @@ pub(crate) struct Pair {
     pub active_active: bool,
     pub client_failover: bool,
     pub dns_ttl: SimDuration,
+    /// Active-active: the DNS service's health check of each address.
+    pub dns_check_interval: SimDuration,
+    pub dns_failure_threshold: u32,
+    /// Consecutive failed DNS health checks per member.
+    pub dns_failures: [u32; 2],
     pub advert_int: SimDuration,
     pub priorities: [u32; 2],
     pub version: u32,
@@ -49,6 +54,11 @@ pub(crate) struct Pair {
 }
 
 impl Pair {
+    /// Whether the DNS service hands out member `m`'s address.
+    pub(crate) fn dns_serves(&self, m: usize) -> bool {
+        self.dns_failures[m] < self.dns_failure_threshold
+    }
+
     /// VRRP skew time of `member`.
     pub(crate) fn skew(&self, member: usize) -> SimDuration {
         let p = u64::from(256 - self.priorities[member].min(255));
@@ -66,11 +76,14 @@ impl Pair {
 }
 
 impl World {
-    /// Starts the pairs: in active-passive the first member is master and advertises.
+    /// Starts the pairs: in active-passive the first member is master and advertises; in
+    /// active-active the DNS service starts health-checking both addresses.
     pub(crate) fn start_pairs(&mut self, cx: &mut Context<'_, Ev>) {
         for p in 0..self.pairs.len() {
             let pair = &mut self.pairs[p];
             if pair.active_active {
+                let every = pair.dns_check_interval;
+                cx.schedule_in(every, Ev::DnsCheck { pair: p as u32 });
                 continue;
             }
             pair.state = [Vrrp::Master, Vrrp::Backup];
@@ -231,6 +244,23 @@ impl World {
         cx.schedule_in(SimDuration::ZERO, Ev::VrrpAdvert { pair, member });
     }
 
+    /// The DNS service checks each address of an active-active pair from the internet (the
+    /// clients' side): an address that fails `dns_failure_threshold` checks in a row is no
+    /// longer handed out; one passing check restores it. Clients keep a cached answer until
+    /// its TTL runs out, so a dead LB keeps its clients for up to detection + TTL.
+    pub(crate) fn dns_check(&mut self, cx: &mut Context<'_, Ev>, pair: u32) {
+        let p = &self.pairs[pair as usize];
+        let members = p.members;
+        for (m, node) in members.iter().enumerate() {
+            let healthy =
+                self.state(*node).down.is_none() && !self.net.partitioned(Node::Clients, *node);
+            let f = &mut self.pairs[pair as usize].dns_failures[m];
+            *f = if healthy { 0 } else { f.saturating_add(1) };
+        }
+        let every = self.pairs[pair as usize].dns_check_interval;
+        cx.schedule_in(every, Ev::DnsCheck { pair });
+    }
+
     /// A pair member crashed or came back.
     pub(crate) fn pair_member_changed(
         &mut self,
@@ -285,6 +315,9 @@ mod tests {
             active_active: false,
             client_failover: false,
             dns_ttl: SimDuration::from_secs(60),
+            dns_check_interval: SimDuration::from_secs(30),
+            dns_failure_threshold: 3,
+            dns_failures: [0, 0],
             advert_int: SimDuration::from_secs(1),
             priorities: prio,
             version,

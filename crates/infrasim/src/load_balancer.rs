@@ -9,7 +9,8 @@
 //!   for at most `timeout queue` (→ 503, `sQ`);
 //! * a connection that is refused (RST) is retried on the same server after a turn-around
 //!   delay of min(`timeout connect`, 1 s); one that times out is retried at once; with
-//!   `option redispatch` a retry may go to another server (`stream_choose_redispatch()`);
+//!   `option redispatch` a retry may go to another server (`stream_choose_redispatch()`),
+//!   chosen avoiding the one that failed (`assign_server()`);
 //!   after `retries` (3) extra attempts the request fails with 503;
 //! * a request accepted by a server that does not answer within `timeout server` fails with
 //!   504; a server that dies mid-request resets the connection (502). Neither is retried
@@ -29,6 +30,10 @@ use crate::world::{Ev, Msg, Node, World};
 
 /// Marks an unpinned queue entry (any server will do).
 const ANY_SERVER: u32 = u32::MAX;
+
+/// Flag on the `slot` of an [`Ev::LbRetry`]: the retry is redispatched (a server is chosen
+/// when it fires, avoiding `slot`) rather than sent to `slot` again.
+const REDISPATCH: u32 = 1 << 31;
 
 /// One server of the backend, as the LB knows it.
 #[derive(Clone, Debug)]
@@ -262,12 +267,11 @@ impl World {
                 if incoming && process {
                     self.reset(cx, r);
                 }
-                if !incoming {
-                    if let Some(c) = self.calls.remove(r) {
-                        if let Some(t) = c.timer {
-                            cx.cancel(t);
-                        }
-                    }
+                if !incoming
+                    && let Some(c) = self.calls.remove(r)
+                    && let Some(t) = c.timer
+                {
+                    cx.cancel(t);
                 }
             }
             let l = &mut self.lbs[lb as usize];
@@ -663,27 +667,25 @@ impl World {
             && (!l.views[slot as usize].usable
                 || next == l.cfg.retries
                 || (!l.cfg.hashing && active_up > 1));
-        if redispatch {
-            let addr = self.calls.get(parent).map_or(0, |c| c.addr);
-            let l = &mut self.lbs[lb as usize];
-            let pick = l
-                .balancer
-                .pick(&l.views, addr, &mut self.lb_rngs[lb as usize]);
-            match pick {
-                Some(s) => self.lb_connect(cx, lb, parent, s as u32, next),
-                None => self.lb_respond(cx, lb, parent, Outcome::Failed(FailReason::NoBackend)),
-            }
-            return;
-        }
-        // Same server. After an asynchronous error (RST) HAProxy waits min(timeout connect,
-        // 1 s) before retrying the same server; after a connect timeout it retries at once.
-        let delay = if timed_out {
+        // After an asynchronous error (RST) HAProxy waits a turn-around of min(timeout
+        // connect, 1 s) before the next attempt — "only when we're retrying on the same
+        // server": not when the stream is redispatched, unless the backend has at most one
+        // active server (src/backend.c `back_handle_st_cer()`: `(sc->state == SC_ST_ASS ||
+        // s->be->srv_act <= 1)`). After a connect timeout it retries at once.
+        let turnaround = if timed_out {
             SimDuration::ZERO
         } else {
             l.cfg.timeouts.connect.min(SimDuration::from_secs(1))
         };
+        if redispatch && (timed_out || active_up > 1) {
+            self.lb_redispatch(cx, lb, parent, slot, next);
+            return;
+        }
+        // The server is chosen when the turn-around ends (a redispatched stream is
+        // assigned after it, in state SC_ST_REQ): the event carries the flag.
+        let slot = if redispatch { slot | REDISPATCH } else { slot };
         cx.schedule_in(
-            delay,
+            turnaround,
             Ev::LbRetry {
                 lb,
                 parent,
@@ -691,6 +693,30 @@ impl World {
                 attempt: next,
             },
         );
+    }
+
+    /// Sends a retry to a server chosen afresh, avoiding the one that just failed: HAProxy's
+    /// `assign_server()` rebalances a redispatched stream "trying to avoid the same server".
+    fn lb_redispatch(
+        &mut self,
+        cx: &mut Context<'_, Ev>,
+        lb: u32,
+        parent: Ref,
+        failed: u32,
+        attempt: u32,
+    ) {
+        let addr = self.calls.get(parent).map_or(0, |c| c.addr);
+        let l = &mut self.lbs[lb as usize];
+        let pick = l.balancer.pick_avoiding(
+            &l.views,
+            addr,
+            &mut self.lb_rngs[lb as usize],
+            Some(failed as usize),
+        );
+        match pick {
+            Some(s) => self.lb_connect(cx, lb, parent, s as u32, attempt),
+            None => self.lb_respond(cx, lb, parent, Outcome::Failed(FailReason::NoBackend)),
+        }
     }
 
     pub(crate) fn lb_retry(
@@ -708,7 +734,11 @@ impl World {
             self.lbs[lb as usize].frontend -= 1;
             return;
         }
-        self.lb_connect(cx, lb, parent, slot, attempt);
+        if slot & REDISPATCH != 0 {
+            self.lb_redispatch(cx, lb, parent, slot & !REDISPATCH, attempt);
+        } else {
+            self.lb_connect(cx, lb, parent, slot, attempt);
+        }
     }
 
     /// Passive health (`observe`): `error` is an observed error on `slot`; `layer7` says
@@ -840,11 +870,11 @@ impl World {
                 if l.servers[s].node != node {
                     continue;
                 }
-                if let Some((target_lb, w)) = weight {
-                    if target_lb as usize == lb {
-                        l.views[s].weight = w;
-                        changed = true;
-                    }
+                if let Some((target_lb, w)) = weight
+                    && target_lb as usize == lb
+                {
+                    l.views[s].weight = w;
+                    changed = true;
                 }
                 let usable = l.health[s].up && !self.net.state(node).drained;
                 if l.views[s].usable != usable {

@@ -128,6 +128,11 @@ impl Network {
         }
     }
 
+    /// Whether `a` and `b` are partitioned from each other.
+    pub(crate) fn partitioned(&self, a: Node, b: Node) -> bool {
+        self.partitions[self.idx(a) * self.n + self.idx(b)] > 0
+    }
+
     /// Sends `msg` from `a` to `b` after the link's latency, unless it is lost.
     #[inline]
     pub(crate) fn send(&mut self, cx: &mut Context<'_, Ev>, a: Node, b: Node, msg: Msg) {

@@ -462,8 +462,15 @@ pub(crate) fn assemble(s: &Scenario, runs: &[RunData]) -> Report {
             .map(|w| w.failed.iter().map(|x| u64::from(*x)).sum::<u64>())
             .sum();
         let downtime = all_ok[a..b].iter().filter(|x| !**x).count() as f64 * width.as_secs_f64();
-        let det =
-            node.and_then(|nd| detection(&first.metrics.marks, &first.names, nd, o.injected_at));
+        let det = node.and_then(|nd| {
+            detection(
+                &first.metrics.marks,
+                &first.names,
+                nd,
+                o.injected_at,
+                o.recovered_at.unwrap_or(first.end),
+            )
+        });
         let lost = node.map_or(0, |nd| {
             first
                 .metrics

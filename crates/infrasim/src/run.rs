@@ -343,20 +343,24 @@ pub(crate) fn detection(
     names: &crate::names::Names,
     node: Node,
     at: SimTime,
+    until: SimTime,
 ) -> Option<(SimTime, String)> {
+    // Only what noticed this occurrence while it lasted: a fault that healed before anyone
+    // noticed was not detected (a later occurrence's detection is not its).
+    let during = |t: &SimTime| *t >= at && *t <= until;
     marks.iter().find_map(|m| match m {
         Mark::Belief {
             at: t,
             lb,
             server,
             up: false,
-        } if *server == node && *t >= at => {
+        } if *server == node && during(t) => {
             Some((*t, format!("health checks of {}", names.name(*lb))))
         }
-        Mark::Takeover { at: t, from, to } if *from == node && *t >= at => {
+        Mark::Takeover { at: t, from, to } if *from == node && during(t) => {
             Some((*t, format!("VRRP takeover by {}", names.name(*to))))
         }
-        Mark::Detected { at: t, node: n } if *n == node && *t >= at => {
+        Mark::Detected { at: t, node: n } if *n == node && during(t) => {
             Some((*t, "failover manager".to_string()))
         }
         _ => None,

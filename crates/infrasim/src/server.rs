@@ -288,10 +288,10 @@ impl World {
         let Some(job) = self.sub_owner_take(sub) else {
             return;
         };
-        if let Some(c) = self.calls.remove(sub) {
-            if let Some(t) = c.timer {
-                cx.cancel(t);
-            }
+        if let Some(c) = self.calls.remove(sub)
+            && let Some(t) = c.timer
+        {
+            cx.cancel(t);
         }
         self.server_finish(cx, Node::Web(i), job, outcome);
     }
@@ -462,10 +462,8 @@ impl World {
                 if retry {
                     j.db_retries += 1;
                 }
-                if conn_failure {
-                    if let Some(cl) = cluster {
-                        self.db_shun(cx.now(), cl, c.slot);
-                    }
+                if conn_failure && let Some(cl) = cluster {
+                    self.db_shun(cx.now(), cl, c.slot);
                 }
                 if retry {
                     self.app_next_db_call(cx, i, job);
@@ -549,10 +547,10 @@ impl World {
         for j in jobs {
             if let Some(sub) = j.sub {
                 self.sub_owner_take(sub);
-                if let Some(c) = self.calls.remove(sub) {
-                    if let Some(t) = c.timer {
-                        cx.cancel(t);
-                    }
+                if let Some(c) = self.calls.remove(sub)
+                    && let Some(t) = c.timer
+                {
+                    cx.cancel(t);
                 }
             }
             if process {

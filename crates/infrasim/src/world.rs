@@ -80,6 +80,8 @@ pub(crate) enum Ev {
     FailoverCheck { cluster: u32 },
     /// The failover manager (or operator) promotes a replica.
     Promote { cluster: u32, epoch: u32 },
+    /// The DNS service health-checks an active-active pair's addresses.
+    DnsCheck { pair: u32 },
     /// A keepalived node sends its advertisement.
     VrrpAdvert { pair: u32, member: u32 },
     /// A keepalived backup's master-down timer expired.
@@ -278,6 +280,7 @@ impl Model for World {
             Ev::FailoverCheck { cluster } => self.failover_check(cx, cluster),
             Ev::Promote { cluster, epoch } => self.promote(cx, cluster, epoch),
             Ev::VrrpAdvert { pair, member } => self.vrrp_advert(cx, pair, member),
+            Ev::DnsCheck { pair } => self.dns_check(cx, pair),
             Ev::VrrpMasterDown {
                 pair,
                 member,

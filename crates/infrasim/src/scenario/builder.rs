@@ -254,6 +254,8 @@ impl LbPair {
             preempt: true,
             dns_ttl: dns_ttl_default(),
             client_failover: false,
+            dns_check_interval: dns_check_interval_default(),
+            dns_failure_threshold: dns_failure_threshold_default(),
         }
     }
     /// Two load balancers behind DNS round robin with this TTL.

@@ -108,6 +108,15 @@ pub(super) fn priorities_default() -> [u32; 2] {
 pub(super) fn vrrp_version_default() -> u32 {
     2
 }
+/// Route 53 health checks: `RequestInterval` default 30 s (AWS Route 53 API reference,
+/// HealthCheckConfig).
+pub(super) fn dns_check_interval_default() -> SimDuration {
+    SimDuration::from_secs(30)
+}
+/// Route 53 health checks: `FailureThreshold` default 3.
+pub(super) fn dns_failure_threshold_default() -> u32 {
+    3
+}
 pub(super) fn dns_ttl_default() -> SimDuration {
     SimDuration::from_secs(60)
 }

@@ -513,6 +513,14 @@ pub struct LbPair {
     /// once (browsers do; many HTTP libraries do not).
     #[serde(default)]
     pub client_failover: bool,
+    /// Active-active: how often the DNS service health-checks each address (Route 53
+    /// `RequestInterval`, default 30 s). A failing address stops being handed out.
+    #[serde(default = "dns_check_interval_default")]
+    pub dns_check_interval: SimDuration,
+    /// Active-active: consecutive failed checks before an address is withdrawn (Route 53
+    /// `FailureThreshold`, default 3); one passing check brings it back.
+    #[serde(default = "dns_failure_threshold_default")]
+    pub dns_failure_threshold: u32,
 }
 
 /// How an LB pair shares the traffic.

@@ -62,10 +62,10 @@ impl FromStr for Rate {
 impl fmt::Display for Rate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let unit = match self.unit_secs {
-            x if x == 0.001 => "ms",
-            x if x == 60.0 => "m",
-            x if x == 3600.0 => "h",
-            x if x == 86400.0 => "d",
+            0.001 => "ms",
+            60.0 => "m",
+            3600.0 => "h",
+            86400.0 => "d",
             _ => "s",
         };
         let unit_secs = if unit == "s" { 1.0 } else { self.unit_secs };

@@ -140,6 +140,15 @@ impl Validator {
         }
     }
 
+    /// The period of a timer that fires again and again (health checks, adverts, polls):
+    /// at least `min`, the resolution of the real setting, so a run cannot drown in
+    /// timer events (a 1 ns check interval is 10⁹ events per simulated second).
+    fn period(&mut self, path: String, d: SimDuration, min: SimDuration, why: &str) {
+        if d < min {
+            self.err(path, d, format!("a period of at least {min} ({why})"));
+        }
+    }
+
     fn probability(&mut self, path: String, p: f64) {
         if !(0.0..=1.0).contains(&p) {
             self.err(path, p, "a probability between 0 and 1");
@@ -163,7 +172,11 @@ impl Validator {
             // draws run past the end of simulated time.
             Ok(x) if !(x.mean().is_finite() && x.mean() <= MAX_MEAN_S) => self.err(
                 path,
-                format!("{d:?} (mean {} s)", x.mean()),
+                format!(
+                    "{} (mean {} s)",
+                    serde_json::to_string(d).unwrap_or_else(|_| format!("{d:?}")),
+                    x.mean()
+                ),
                 "a distribution with a finite mean of at most 100 years",
             ),
             Ok(_) => {}
@@ -305,13 +318,17 @@ impl Validator {
                 format!("{p}.replication.semi_sync_timeout"),
                 d.replication.semi_sync_timeout,
             );
-            self.positive(
+            self.period(
                 format!("{p}.read_routing.lag_check_interval"),
                 d.read_routing.lag_check_interval,
+                SimDuration::from_millis(1),
+                "ProxySQL intervals are in milliseconds",
             );
-            self.positive(
+            self.period(
                 format!("{p}.failover.check_interval"),
                 d.failover.check_interval,
+                SimDuration::from_millis(1),
+                "failover managers poll in milliseconds or more",
             );
             self.at_least(
                 format!("{p}.failover.failed_checks"),
@@ -392,6 +409,10 @@ impl Validator {
         for (i, pair) in s.lb_pairs.iter().enumerate() {
             all.push((format!("lb_pairs[{i}].advert_int"), pair.advert_int));
             all.push((format!("lb_pairs[{i}].dns_ttl"), pair.dns_ttl));
+            all.push((
+                format!("lb_pairs[{i}].dns_check_interval"),
+                pair.dns_check_interval,
+            ));
         }
         for (i, w) in s.web_servers.iter().enumerate() {
             all.push((
@@ -546,6 +567,15 @@ impl Validator {
                     );
                 }
                 self.dist("clients.arrival.closed.think".into(), think);
+                // With no think time, zero latencies and zero service times, the users
+                // would send requests forever at one instant: simulated time would stop.
+                if think.build().is_ok_and(|d| d.mean() <= 0.0) {
+                    self.err(
+                        "clients.arrival.closed.think",
+                        serde_json::to_string(think).unwrap_or_else(|_| format!("{think:?}")),
+                        "a think time with a mean greater than zero",
+                    );
+                }
             }
         }
         let w = [c.mix.read, c.mix.write, c.mix.r#static];
@@ -627,12 +657,14 @@ impl Validator {
                 self.err(format!("{p}.draws"), lb.draws, "between 1 and 100 draws");
             }
             let c = &lb.check;
-            self.positive(format!("{p}.check.inter"), c.inter);
+            let ms = SimDuration::from_millis(1);
+            let why = "HAProxy timers are in milliseconds";
+            self.period(format!("{p}.check.inter"), c.inter, ms, why);
             if let Some(f) = c.fastinter {
-                self.positive(format!("{p}.check.fastinter"), f);
+                self.period(format!("{p}.check.fastinter"), f, ms, why);
             }
             if let Some(d) = c.downinter {
-                self.positive(format!("{p}.check.downinter"), d);
+                self.period(format!("{p}.check.downinter"), d, ms, why);
             }
             self.at_least(format!("{p}.check.rise"), c.rise, 1);
             self.at_least(format!("{p}.check.fall"), c.fall, 1);
@@ -685,7 +717,31 @@ impl Validator {
             if !matches!(pair.vrrp_version, 2 | 3) {
                 self.err(format!("{p}.vrrp_version"), pair.vrrp_version, "2 or 3");
             }
-            self.positive(format!("{p}.advert_int"), pair.advert_int);
+            self.period(
+                format!("{p}.dns_check_interval"),
+                pair.dns_check_interval,
+                SimDuration::from_millis(1),
+                "a health-check period",
+            );
+            self.at_least(
+                format!("{p}.dns_failure_threshold"),
+                pair.dns_failure_threshold,
+                1,
+            );
+            if pair.dns_failure_threshold > 1000 {
+                self.err(
+                    format!("{p}.dns_failure_threshold"),
+                    pair.dns_failure_threshold,
+                    "at most 1000 failed checks",
+                );
+            }
+            // VRRPv3 carries the interval in centiseconds (RFC 5798 §5.2.7), v2 in seconds.
+            self.period(
+                format!("{p}.advert_int"),
+                pair.advert_int,
+                SimDuration::from_millis(10),
+                "VRRP advertises in centiseconds at the finest",
+            );
             if pair.mode == PairMode::ActivePassive
                 && pair.vrrp_version == 2
                 && pair.advert_int.as_nanos() % 1_000_000_000 != 0
@@ -731,6 +787,13 @@ impl Validator {
                 } => {
                     self.expect_ref(format!("{p}.random.target"), target, &comp, what);
                     self.dist(format!("{p}.random.ttf"), ttf);
+                    if ttf.build().is_ok_and(|d| d.mean() < 1e-3) {
+                        self.err(
+                            format!("{p}.random.ttf"),
+                            serde_json::to_string(ttf).unwrap_or_else(|_| format!("{ttf:?}")),
+                            "a mean time to failure of at least 1ms",
+                        );
+                    }
                     self.dist(format!("{p}.random.ttr"), ttr);
                 }
                 Fault::Degrade {

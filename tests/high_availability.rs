@@ -1,0 +1,737 @@
+//! End-to-end tests of high availability (issue 4): availability algebra against closed forms,
+//! keepalived/VRRP takeover times, active-active pairs behind DNS, the writes an asynchronous
+//! failover loses, and the write outage of each database failover mode.
+//!
+//! Every run uses a fixed seed (replications derive theirs from it), so every verdict is
+//! reproducible; the tolerances are justified next to each assertion.
+
+use std::sync::{Arc, Mutex, OnceLock};
+
+use infrasim::engine::SimTime;
+use infrasim::report::{Outage, Report};
+use infrasim::{Observer, RunOptions, run_observed, run_with, scenario::parse};
+use serde_json::{Value, json};
+
+fn run(v: &Value, seed: u64, reps: u32) -> Report {
+    let s = parse(&v.to_string()).expect("valid scenario");
+    let opts = RunOptions {
+        seed: Some(seed),
+        replications: Some(reps),
+        duration: None,
+        threads: None,
+    };
+    run_with(&s, &opts).expect("runs")
+}
+
+/// Component state changes (VRRP MASTER, promotions, faults), as `(seconds, component, what)`.
+#[derive(Clone, Default)]
+struct StateLog(Arc<Mutex<Vec<(f64, String, String)>>>);
+
+impl Observer for StateLog {
+    fn state_changed(&mut self, at: SimTime, component: &str, what: &str) {
+        let mut v = self.0.lock().unwrap();
+        v.push((at.as_secs_f64(), component.to_string(), what.to_string()));
+    }
+}
+
+/// Runs replication 0 with a state-change log.
+fn run_logged(v: &Value, seed: u64) -> (Report, Vec<(f64, String, String)>) {
+    let s = parse(&v.to_string()).expect("valid scenario");
+    let log = StateLog::default();
+    let r = run_observed(&s, Some(seed), Box::new(log.clone())).expect("runs");
+    let entries = log.0.lock().unwrap().clone();
+    (r, entries)
+}
+
+/// Times at which `component` became VRRP master.
+fn masters(log: &[(f64, String, String)], component: &str) -> Vec<f64> {
+    log.iter()
+        .filter(|(_, c, w)| c == component && w.starts_with("VRRP MASTER"))
+        .map(|(t, _, _)| *t)
+        .collect()
+}
+
+fn outages<'a>(r: &'a Report, class: &str) -> Vec<&'a Outage> {
+    r.outages.iter().filter(|o| o.class == class).collect()
+}
+
+/// Requests offered in [from, to) (whole windows of the first replication) that failed.
+fn failed_between(r: &Report, from: f64, to: f64) -> u64 {
+    let ts = r.timeseries.as_ref().expect("time series");
+    ts.rows
+        .iter()
+        .filter(|w| w.t_s + ts.window_s > from + 1e-9 && w.t_s < to - 1e-9)
+        .map(|w| w.failed.iter().sum::<u64>())
+        .sum()
+}
+
+fn close(x: f64, expect: f64, tol: f64) -> bool {
+    (x - expect).abs() <= tol
+}
+
+/// An app server that needs nothing behind it: 1 ms of CPU, no database.
+fn app(name: &str) -> Value {
+    json!({
+        "name": name,
+        "workers": 32,
+        "service": {
+            "read": {"constant": "1ms"},
+            "write": {"constant": "1ms"},
+            "static": {"constant": "1ms"}
+        },
+        "db_calls": {"read": 0, "write": 0, "static": 0}
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// (a) Availability algebra
+// ---------------------------------------------------------------------------------------
+
+const MTBF: f64 = 60.0;
+const MTTR: f64 = 15.0;
+/// Request rate of the algebra scenarios.
+const RATE: f64 = 100.0;
+
+/// App servers failing at random (exponential MTBF 60 s / MTTR 15 s, process crashes: a dead
+/// server refuses connections at once), 100 req/s, one hour per replication.
+fn algebra(servers: &[&str], lb_check: Option<Value>, window: &str) -> Value {
+    let mut v = json!({
+        "name": "algebra",
+        "duration": "3600s",
+        "warmup": "0s",
+        "window": window,
+        "clients": {
+            "target": if lb_check.is_some() { "lb" } else { servers[0] },
+            "arrival": {"poisson": {"rate": format!("{RATE}/s")}},
+            "mix": {"read": 0.0, "write": 0.0, "static": 1.0},
+            "timeout": "5s"
+        },
+        "app_servers": servers.iter().map(|s| app(s)).collect::<Vec<_>>(),
+        "faults": servers.iter().map(|s| json!({"random": {
+            "target": s,
+            "ttf": {"exponential": {"mean": format!("{MTBF}s")}},
+            "ttr": {"exponential": {"mean": format!("{MTTR}s")}}
+        }})).collect::<Vec<_>>()
+    });
+    if let Some(check) = lb_check {
+        // `retries 0`: a request sent to a dead server fails at once, so the failing interval
+        // is exactly the exposure interval (HAProxy's default 3 retries, 1 s apart on the same
+        // server, would shift failures by up to 3 s and blur the algebra).
+        v["load_balancers"] = json!([{
+            "name": "lb",
+            "retries": 0,
+            "servers": servers.iter().map(|s| json!({"server": s})).collect::<Vec<_>>(),
+            "check": check
+        }]);
+    }
+    v
+}
+
+/// Extra down time that window quantization adds to each down interval. A window counts as
+/// down when its success ratio is below 0.99; with `n` requests per window hitting the dead
+/// server at rate `rate`, the window holding an edge of the interval is down as soon as one of
+/// them fails (two when ≈ 100 requests share the window: 1 failure in 100 is still 0.99).
+/// The edge overlaps a window by x ~ U(0, w), the window is down with probability
+/// P(≥ k failures in x), and the two edges together cost 2·w·E[P] for a true w:
+/// `δ = w − 2k(1 − e^{−rate·w})/rate` (k = 1 or 2).
+fn window_bias(w: f64, rate: f64, k: f64) -> f64 {
+    w - 2.0 * k * (1.0 - (-rate * w).exp()) / rate
+}
+
+/// One server, targeted directly, MTBF 60 s, MTTR 15 s: A = 60/75 = 0.8.
+///
+/// * **Requests** (Poisson arrivals see time averages): the 95 % CI of request availability
+///   over 16 one-hour replications contains 0.8 (measured 0.8006 ± 0.0145).
+/// * **Time** (fraction of good windows) is biased *down* by the window granularity: every
+///   failure makes its two edge windows bad although the server was up for part of them,
+///   δ(w) per failure ([`window_bias`]), so E[time availability] = A − δ(w)/(MTBF + MTTR).
+///   With 250 ms windows δ = 0.23 s, bias −0.003: both 0.8 and the corrected 0.797 lie in the
+///   CI (measured 0.7974 ± 0.0145). With 1 s windows δ ≈ 0.97 s, bias −0.013: the corrected
+///   0.787 lies in the CI (measured 0.7874 ± 0.0147; 0.8 is only at its edge, by luck of the
+///   seed, so it is not asserted).
+/// * The window bias itself is checked sharply: the same sample paths (same seed) measured with
+///   both window widths differ by (δ(1 s) − δ(250 ms))/75 = 0.0099 (measured 0.0100); the
+///   difference hardly depends on the random faults (sd ≈ 0.0004), so ±0.0015 is tight: a
+///   model that counted outages differently (e.g. marked a window down only when most of it
+///   failed) would miss it.
+/// * There is no detection delay here (nothing to detect: clients hit the server itself and a
+///   dead process refuses connections at once), so no other bias applies.
+///
+/// A 95 % interval misses the truth one time in twenty by construction: the seed (7) was
+/// fixed before the first run, not tuned (seed 107, for one, misses 0.8 with 0.774 ± 0.019).
+/// With 160 replications the request availability is 0.7973 ± 0.0052: no hidden bias.
+#[test]
+fn single_server_time_availability_matches_mtbf_over_mtbf_plus_mttr() {
+    let a = MTBF / (MTBF + MTTR);
+    let fine = run(&algebra(&["app1"], None, "250ms"), 7, 16);
+    let coarse = run(&algebra(&["app1"], None, "1s"), 7, 16);
+    let req = &fine.confidence["availability"];
+    let t_fine = &fine.confidence["time_availability"];
+    let t_coarse = &coarse.confidence["time_availability"];
+    let bias_fine = window_bias(0.25, RATE, 1.0) / (MTBF + MTTR);
+    // 1 s windows hold ≈ 100 requests: one failure is bad half the time, two always.
+    let bias_coarse = window_bias(1.0, RATE, 1.5) / (MTBF + MTTR);
+    eprintln!(
+        "single server: requests {:.4} ± {:.4}; time(250 ms) {:.4} ± {:.4} (expect {:.4}); \
+         time(1 s) {:.4} ± {:.4} (expect {:.4})",
+        req.mean,
+        req.half_width,
+        t_fine.mean,
+        t_fine.half_width,
+        a - bias_fine,
+        t_coarse.mean,
+        t_coarse.half_width,
+        a - bias_coarse
+    );
+    assert!(req.contains(a), "request availability {req:?} vs {a}");
+    assert!(t_fine.contains(a), "time availability {t_fine:?} vs {a}");
+    assert!(t_fine.contains(a - bias_fine));
+    assert!(t_coarse.contains(a - bias_coarse), "{t_coarse:?}");
+    let diff = t_fine.mean - t_coarse.mean;
+    let expect = bias_coarse - bias_fine;
+    assert!(
+        close(diff, expect, 0.0015),
+        "window bias {diff} vs {expect}"
+    );
+    // Same faults in both runs: the window width changes the measure, not the sample path.
+    assert_eq!(fine.availability, coarse.availability);
+}
+
+/// The extra exposure of a pair when one server dies while the other is up: the failure
+/// hits `rate/2` requests per second for `exposure` seconds, and the window quantization adds
+/// [`window_bias`] for requests arriving at rate/2.
+fn pair_prediction(exposure: f64, w: f64) -> (f64, f64) {
+    let a = MTBF / (MTBF + MTTR);
+    let u2 = (1.0 - a) * (1.0 - a);
+    // Failures per second of either server while the other is up, and of both-down periods.
+    let single = 2.0 * a / (MTBF + MTTR);
+    let both = 2.0 * (1.0 - a) / (MTBF + MTTR);
+    let requests = 1.0 - u2 - single * exposure / 2.0;
+    let time = 1.0
+        - u2
+        - single * (exposure + window_bias(w, RATE / 2.0, 1.0))
+        - both * window_bias(w, RATE, 1.0);
+    (requests, time)
+}
+
+/// The active-active pair with fast checks (`inter 100ms rise 1 fall 1`), 16 replications of
+/// an hour; run once, shared by the two pair tests.
+fn fast_pair() -> &'static Report {
+    static FAST: OnceLock<Report> = OnceLock::new();
+    FAST.get_or_init(|| {
+        let fast = json!({"inter": "100ms", "rise": 1, "fall": 1});
+        run(&algebra(&["app1", "app2"], Some(fast), "250ms"), 8, 16)
+    })
+}
+
+/// Two independent servers, active-active behind one HAProxy with fast checks (`inter 100ms
+/// rise 1 fall 1`): the closed form for a parallel pair is 1 − (1 − A)² = 0.96.
+///
+/// * Requests: the 95 % CI contains 0.96 (measured 0.9612 ± 0.0063). The only extra loss is
+///   the detection window, ≈ 0.05 s per failure at half the traffic: 0.0005, inside the CI.
+/// * Time: each failure of one server while the other is up (2A/75 = 0.0213/s) makes a bad
+///   window while the LB has not yet noticed — 0.05 s of detection plus ≈ 0.21 s of window
+///   quantization — and each both-down period gets the single-server window bias: predicted
+///   0.953 (measured 0.9552 ± 0.0064), so the CI contains the corrected value and the
+///   measure stays within 0.01 of the closed form.
+#[test]
+fn active_active_pair_approaches_parallel_availability_when_detection_is_fast() {
+    let r = fast_pair();
+    let a = MTBF / (MTBF + MTTR);
+    let closed = 1.0 - (1.0 - a) * (1.0 - a);
+    // Detection: the next check, U(0, 100 ms): 0.05 s on average.
+    let (req_pred, time_pred) = pair_prediction(0.05, 0.25);
+    let req = &r.confidence["availability"];
+    let time = &r.confidence["time_availability"];
+    eprintln!(
+        "fast pair: requests {:.4} ± {:.4} (closed form {closed:.4}, predicted {req_pred:.4}); \
+         time {:.4} ± {:.4} (predicted {time_pred:.4})",
+        req.mean, req.half_width, time.mean, time.half_width
+    );
+    assert!(req.contains(closed), "{req:?}");
+    assert!(req.contains(req_pred));
+    assert!(time.contains(time_pred), "{time:?} vs {time_pred}");
+    assert!(close(time.mean, closed, 0.01));
+}
+
+/// The same pair with slow detection — `inter 2s fall 3` (HAProxy's defaults; `rise 1` and
+/// `downinter 100ms` so that only *detection* is slow, not re-admission). A dead server is
+/// marked down U(0, 2 s) + 2 × 2 s = 4–6 s after it dies (semantics §2.1), and meanwhile round
+/// robin sends it half the requests. A failure shorter than that is never detected, so the
+/// exposure per failure is E[min(D, T)] = MTTR·(1 − E[e^{−T/MTTR}]) = 4.25 s.
+///
+/// Predicted: requests 1 − 0.04 − 0.0213 × 4.25 / 2 = 0.9147 (measured 0.9146 ± 0.0065),
+/// time 1 − 0.04 − 0.0213 × (4.25 + 0.21) − 0.0053 × 0.23 = 0.8638 (measured
+/// 0.8619 ± 0.0079). Against the fast pair (time 0.9552): slow detection costs 9 points of
+/// time availability and more than doubles the request unavailability (3.9 % → 8.5 %) — with
+/// default checks the pair buys barely half of what the parallel closed form promises over
+/// one server (0.80). The CIs must contain the predictions up to 0.005: a
+/// second-order term is left out (a server that died during a both-down period is still
+/// undetected when the other comes back: ≈ +0.002 of request and +0.004 of time
+/// unavailability at most).
+#[test]
+fn slow_detection_pulls_pair_availability_down() {
+    let slow = json!({"inter": "2s", "fall": 3, "rise": 1, "downinter": "100ms"});
+    let r = run(&algebra(&["app1", "app2"], Some(slow), "250ms"), 8, 16);
+    let f = fast_pair();
+    // E[min(D, T)], D ~ Exp(MTTR), T ~ U(4 s, 6 s).
+    let e_t = (-4.0 / MTTR).exp() * (1.0 - (-2.0 / MTTR).exp()) * MTTR / 2.0;
+    let exposure = MTTR * (1.0 - e_t);
+    let (req_pred, time_pred) = pair_prediction(exposure, 0.25);
+    let req = &r.confidence["availability"];
+    let time = &r.confidence["time_availability"];
+    let fast_time = f.confidence["time_availability"].mean;
+    eprintln!(
+        "slow pair: exposure {exposure:.3} s; requests {:.4} ± {:.4} (predicted {req_pred:.4}); \
+         time {:.4} ± {:.4} (predicted {time_pred:.4}); fast pair time {fast_time:.4}",
+        req.mean, req.half_width, time.mean, time.half_width
+    );
+    assert!(close(req.mean, req_pred, req.half_width + 0.005), "{req:?}");
+    assert!(
+        close(time.mean, time_pred, time.half_width + 0.005),
+        "{time:?}"
+    );
+    assert!(
+        fast_time - time.mean > 0.06,
+        "slow detection costs: {fast_time} vs {time:?}"
+    );
+    let u_fast = 1.0 - f.confidence["availability"].mean;
+    assert!(
+        1.0 - req.mean > 1.8 * u_fast,
+        "unavailability {} vs {u_fast}",
+        1.0 - req.mean
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// (b) Load balancer pairs
+// ---------------------------------------------------------------------------------------
+
+/// keepalived defaults: advert_int 1 s, priorities 150 (lb1, initial master) / 100 (lb2).
+const ADVERT: f64 = 1.0;
+/// VRRPv2 skew time of the backup (priority 100): (256 − 100)/256 s.
+const SKEW_BACKUP: f64 = 156.0 / 256.0;
+/// Skew time of lb1 (priority 150).
+const SKEW_MASTER: f64 = 106.0 / 256.0;
+/// Same-datacentre one-way latency (the default): an advert arrives 100 µs after it is sent.
+const HOP: f64 = 100e-6;
+
+/// Clients (200 req/s, 2 s timeout) → `target` (an LB pair or a single LB) → one app server.
+/// 100 ms windows so outages are measured to ±0.1 s.
+fn lb_scenario(target: &str, pair: Option<Value>, faults: Value) -> Value {
+    let mut v = json!({
+        "name": "lbs",
+        "duration": "80s",
+        "warmup": "0s",
+        "window": "100ms",
+        "clients": {
+            "target": target,
+            "arrival": {"poisson": {"rate": "200/s"}},
+            "mix": {"read": 0.0, "write": 0.0, "static": 1.0},
+            "timeout": "2s",
+            "addresses": 1000
+        },
+        "load_balancers": [
+            {"name": "lb1", "servers": [{"server": "app1"}]},
+            {"name": "lb2", "servers": [{"server": "app1"}]}
+        ],
+        "app_servers": [app("app1")],
+        "faults": faults
+    });
+    if let Some(p) = pair {
+        v["lb_pairs"] = json!([p]);
+    }
+    v
+}
+
+fn active_passive(preempt: bool) -> Value {
+    json!({"name": "vip", "mode": "active-passive", "members": ["lb1", "lb2"], "preempt": preempt})
+}
+
+fn crash(target: &str, at: f64, duration: f64, mode: &str) -> Value {
+    json!({"crash": {
+        "target": target, "at": format!("{at}s"), "duration": format!("{duration}s"), "mode": mode
+    }})
+}
+
+/// The master's host dies. Adverts leave lb1 at whole seconds (0, 1, 2, …) and arrive 100 µs
+/// later; the backup's master-down timer, reset by each, expires
+/// Master_Down_Interval = 3 × advert_int + (256 − 100)/256 s = 3.609 s after the last one
+/// (keepalived.conf(5): "if advert_int is 1, and priority is 128, the instance would normally
+/// wait 3.5 seconds"). So the takeover comes 20.0001 + 3.609 = 23.609 s whether the host died
+/// at 20.1, 20.5 or 20.9 s: outages of 3.51, 3.11 and 2.71 s — the MDI minus up to one
+/// advert_int. The report's `detected_at_s` is the takeover and the client-visible outage
+/// (100 ms windows) spans [crash, takeover] to one window.
+///
+/// When lb1 comes back at crash + 30 s it starts as BACKUP, discards lb2's lower-priority
+/// adverts and, with `preempt` (the default), takes the VIP back when its own timer expires,
+/// 3 + 106/256 = 3.414 s later: a second, short disruption (the connections lb2 held are
+/// reset: measured 0–3 failed requests). With `nopreempt` the VIP stays on lb2.
+#[test]
+fn keepalived_backup_takes_over_after_the_master_down_interval() {
+    let mdi = 3.0 * ADVERT + SKEW_BACKUP;
+    let mut preempt_failures = 0;
+    for at in [20.1, 20.5, 20.9] {
+        let faults = json!([crash("lb1", at, 30.0, "host")]);
+        let (r, log) = run_logged(&lb_scenario("vip", Some(active_passive(true)), faults), 21);
+        let f = &r.faults[0];
+        let takeover = f.detected_at_s.expect("the backup took over");
+        let out = outages(&r, "all");
+        eprintln!(
+            "host crash at {at}: takeover {takeover:.4} ({:.3} s), outages {:?}, masters {:?}",
+            takeover - at,
+            out.iter().map(|o| (o.start_s, o.end_s)).collect::<Vec<_>>(),
+            (masters(&log, "lb1"), masters(&log, "lb2"))
+        );
+        assert_eq!(f.detected_by.as_deref(), Some("VRRP takeover by lb2"));
+        assert!(
+            close(takeover, 20.0 + HOP + mdi, 1e-6),
+            "takeover at {takeover}"
+        );
+        assert!((mdi - ADVERT..=mdi).contains(&(takeover - at)));
+        // The outage: from the window of the crash to the window of the takeover.
+        assert!(close(out[0].start_s, at, 0.1 + 1e-9), "{:?}", out[0]);
+        assert!(close(out[0].end_s, takeover, 0.1 + 1e-9), "{:?}", out[0]);
+        // Preemption when lb1 is back: the VIP moves again and the requests lb2 was still
+        // serving are reset — a burst of a few failures (≈ 2 requests are mid-way at 200/s),
+        // and nothing else fails after the takeover.
+        let back = at + 30.0;
+        assert_eq!(masters(&log, "lb2"), vec![takeover]);
+        let lb1 = masters(&log, "lb1");
+        assert_eq!(lb1.len(), 1);
+        assert!(
+            close(lb1[0], back + 3.0 * ADVERT + SKEW_MASTER, 1e-6),
+            "{lb1:?}"
+        );
+        let burst = failed_between(&r, lb1[0] - 0.1, lb1[0] + 0.1);
+        assert_eq!(failed_between(&r, takeover + 0.1, lb1[0] - 0.1), 0);
+        assert_eq!(failed_between(&r, lb1[0] + 0.1, 80.0), 0);
+        assert!(burst <= 10, "{burst} failures at the preemption");
+        preempt_failures += burst;
+    }
+    assert!(preempt_failures > 0, "preemption resets connections");
+    // nopreempt: the VIP stays where it is.
+    let faults = json!([crash("lb1", 20.5, 30.0, "host")]);
+    let (r, log) = run_logged(&lb_scenario("vip", Some(active_passive(false)), faults), 21);
+    assert!(masters(&log, "lb1").is_empty());
+    assert_eq!(outages(&r, "all").len(), 1);
+    assert_eq!(failed_between(&r, 25.0, 80.0), 0);
+}
+
+/// HAProxy dies on the master but the host stays up. `vrrp_script chk_haproxy` (interval 1 s,
+/// weight 0) notices at the next run, the master enters FAULT and sends a priority-0 advert,
+/// and the backup takes over after its skew time alone (0.609 s): takeover at the next whole
+/// second + 100 µs + 0.609 s, i.e. 0.61–1.61 s after the crash (semantics §3.1: "≈ 0.5–1.6 s
+/// after HAProxy death"), instead of the 2.6–3.6 s of a host crash. Meanwhile clients get
+/// connection refused (measured outages, to the 100 ms window: 1.7, 1.3 and 0.9 s).
+#[test]
+fn keepalived_chk_haproxy_makes_the_master_resign() {
+    for at in [20.1, 20.5, 20.9] {
+        let faults = json!([crash("lb1", at, 30.0, "process")]);
+        let (r, log) = run_logged(&lb_scenario("vip", Some(active_passive(true)), faults), 22);
+        let takeover = r.faults[0].detected_at_s.expect("the backup took over");
+        let out = outages(&r, "all");
+        eprintln!(
+            "process crash at {at}: takeover {takeover:.4} ({:.3} s), outages {:?}",
+            takeover - at,
+            out.iter()
+                .map(|o| (o.start_s, o.end_s, o.cause.as_str()))
+                .collect::<Vec<_>>()
+        );
+        assert!(
+            close(takeover, 21.0 + HOP + SKEW_BACKUP, 1e-6),
+            "takeover at {takeover}"
+        );
+        assert!((SKEW_BACKUP..=SKEW_BACKUP + ADVERT).contains(&(takeover - at)));
+        assert_eq!(masters(&log, "lb2"), vec![takeover]);
+        assert!(close(out[0].start_s, at, 0.1 + 1e-9));
+        assert!(close(out[0].end_s, takeover, 0.1 + 1e-9), "{:?}", out[0]);
+        assert_eq!(out[0].cause, "connection_refused");
+    }
+}
+
+/// A single load balancer is a single point of failure: its outage is its repair time. Crashed
+/// for 20 s at 20.5 s, every request offered meanwhile fails (process: refused at once; host:
+/// the clients' 2 s timeout), and the first request after the restart succeeds — HAProxy
+/// starts with its servers UP. Measured outage [20.4, 40.5] s in both modes: 20 s plus the
+/// window holding the requests in flight at the crash.
+#[test]
+fn single_load_balancer_outage_equals_its_repair_time() {
+    for mode in ["process", "host"] {
+        let r = run(
+            &lb_scenario("lb1", None, json!([crash("lb1", 20.5, 20.0, mode)])),
+            23,
+            1,
+        );
+        let out = outages(&r, "all");
+        eprintln!("single LB, {mode} crash: outages {out:?}");
+        assert_eq!(out.len(), 1);
+        assert!(close(out[0].start_s, 20.5, 0.1 + 1e-9));
+        assert!(close(out[0].end_s, 40.5, 0.1 + 1e-9));
+        assert!(close(out[0].end_s - out[0].start_s, 20.0, 0.2 + 1e-9));
+        let cause = if mode == "process" {
+            "connection_refused"
+        } else {
+            "timeout"
+        };
+        assert_eq!(out[0].cause, cause);
+        assert!(close(r.faults[0].downtime_s, 20.0, 0.2 + 1e-9));
+    }
+}
+
+fn active_active(ttl: &str, client_failover: bool) -> Value {
+    json!({
+        "name": "dns", "mode": "active-active", "members": ["lb1", "lb2"],
+        "dns_ttl": ttl, "client_failover": client_failover
+    })
+}
+
+/// Requests offered in [from, to) that failed, as a fraction of those offered.
+fn failed_share(r: &Report, from: f64, to: f64) -> f64 {
+    let ts = r.timeseries.as_ref().expect("time series");
+    let rows = ts
+        .rows
+        .iter()
+        .filter(|w| w.t_s + 1e-9 >= from && w.t_s + ts.window_s <= to + 1e-9);
+    let (mut failed, mut offered) = (0, 0);
+    for w in rows {
+        failed += w.failed.iter().sum::<u64>();
+        offered += w.offered;
+    }
+    failed as f64 / offered.max(1) as f64
+}
+
+/// Active-active behind DNS round robin (TTL 10 s), lb1's HAProxy dies from 20.5 s to 60.5 s.
+///
+/// Each of the 1 000 client addresses keeps its cached answer for the TTL; the answers
+/// alternate between the two addresses, so ≈ half the clients point at lb1 at any time and
+/// every request of theirs is refused (measured 50 % in the first TTL after the crash).
+/// Plain DNS round robin has no health check: re-resolving clients are handed the dead address
+/// just as often, so the failing share stays ≈ ½ until lb1 is back (measured 49.5 % from
+/// crash + TTL to the repair) — the pair gives no availability for LB failures, only capacity.
+/// With `client_failover` (browsers retry the next A record), a refused connection moves to
+/// lb2 at once and nothing fails; if lb1's *host* vanishes instead, each such request first
+/// waits the 3 s connect attempt (10 s client timeout; p99 latency measured 3.02 s) but still
+/// succeeds.
+#[test]
+fn active_active_dns_clients_fail_while_pointed_at_the_dead_lb() {
+    let faults = json!([crash("lb1", 20.5, 40.0, "process")]);
+    let plain = run(
+        &lb_scenario("dns", Some(active_active("10s", false)), faults.clone()),
+        24,
+        1,
+    );
+    let (first_ttl, later) = (
+        failed_share(&plain, 20.6, 30.5),
+        failed_share(&plain, 30.5, 60.5),
+    );
+    eprintln!(
+        "DNS RR: failing share {first_ttl:.3} in the first TTL, {later:.3} after; outages {:?}",
+        outages(&plain, "all")
+            .iter()
+            .map(|o| (o.start_s, o.end_s))
+            .collect::<Vec<_>>()
+    );
+    assert!(close(first_ttl, 0.5, 0.1), "{first_ttl}");
+    assert!(close(later, 0.5, 0.1), "{later}");
+    assert_eq!(failed_share(&plain, 0.0, 20.4), 0.0);
+    assert_eq!(failed_share(&plain, 60.6, 80.0), 0.0);
+    let out = outages(&plain, "all");
+    assert_eq!(out.len(), 1);
+    assert!(close(out[0].start_s, 20.5, 0.1 + 1e-9) && close(out[0].end_s, 60.5, 0.1 + 1e-9));
+
+    let browsers = run(
+        &lb_scenario("dns", Some(active_active("10s", true)), faults),
+        24,
+        1,
+    );
+    assert_eq!(browsers.requests.failed_total(), 0);
+    let host = json!([crash("lb1", 20.5, 40.0, "host")]);
+    let mut v = lb_scenario("dns", Some(active_active("10s", true)), host);
+    v["clients"]["timeout"] = json!("10s");
+    let blackhole = run(&v, 24, 1);
+    eprintln!(
+        "client failover: refused → {} failed; blackholed → {} failed, p99 {} ms",
+        browsers.requests.failed_total(),
+        blackhole.requests.failed_total(),
+        blackhole.latency_ms.p99_ms
+    );
+    assert_eq!(blackhole.requests.failed_total(), 0);
+    assert!(blackhole.latency_ms.p99_ms > 3000.0);
+}
+
+/// What issue 4 asks of active-active DNS: "after one LB dies, the clients whose cached answer
+/// points to it keep failing until the TTL runs out". That holds when the DNS service stops
+/// handing out the dead address — a health-checked record (Route 53 failover; semantics
+/// §3.2). Here it checks every 500 ms and withdraws an address after one failure, so the
+/// failures last one TTL (10 s) plus at most 0.5 s of detection.
+#[test]
+fn active_active_dns_failures_last_about_one_ttl() {
+    let faults = json!([crash("lb1", 20.5, 40.0, "process")]);
+    let mut pair = active_active("10s", false);
+    pair["dns_check_interval"] = json!("500ms");
+    pair["dns_failure_threshold"] = json!(1);
+    let r = run(&lb_scenario("dns", Some(pair), faults), 24, 1);
+    // Every cache entry taken before the crash has expired 10 s after it.
+    assert!(failed_share(&r, 20.6, 21.5) > 0.3);
+    assert!(failed_share(&r, 31.0, 60.5) < 0.01);
+    // Cached answers expire uniformly over the TTL, so the failing share falls linearly to
+    // zero and the outage windows thin out towards its end: the outages span one TTL.
+    let out = outages(&r, "all");
+    let (first, last) = (
+        out.first().expect("an outage"),
+        out.last().expect("an outage"),
+    );
+    let span = last.end_s - first.start_s;
+    assert!(close(first.start_s, 20.5, 0.2), "{out:?}");
+    assert!(close(span, 10.0, 1.0), "outages span {span} s: {out:?}");
+}
+
+// ---------------------------------------------------------------------------------------
+// (c), (d) Database failover
+// ---------------------------------------------------------------------------------------
+
+/// 1 000 req/s straight to one app server: half reads (one query each, to the replicas), half
+/// writes (one commit each, to the primary). Primary + two replicas; 100 ms windows.
+fn db_scenario(replication: Value, failover: Value, faults: Value) -> Value {
+    json!({
+        "name": "db-failover",
+        "duration": "60s",
+        "warmup": "0s",
+        "window": "100ms",
+        "clients": {
+            "target": "app",
+            "arrival": {"poisson": {"rate": "1000/s"}},
+            "mix": {"read": 0.5, "write": 0.5, "static": 0.0},
+            "keys": {"count": 1000},
+            "timeout": "15s"
+        },
+        "app_servers": [{
+            "name": "app",
+            "workers": 256,
+            "service": {
+                "read": {"constant": "1ms"},
+                "write": {"constant": "1ms"},
+                "static": {"constant": "1ms"}
+            },
+            "db_calls": {"read": 1, "write": 1, "static": 0}
+        }],
+        "databases": [{
+            "name": "db",
+            "primary": {"name": "db-primary"},
+            "replicas": [{"name": "db-r1"}, {"name": "db-r2"}],
+            "replication": replication,
+            "failover": failover
+        }],
+        "faults": faults
+    })
+}
+
+/// orchestrator-like automatic failover: a check every second, dead after 3 failed checks,
+/// 2 s to promote.
+fn automatic() -> Value {
+    json!({"mode": "automatic", "check_interval": "1s", "failed_checks": 3, "promotion": "2s"})
+}
+
+/// Lost writes. The primary's process dies at 20.5 s under 500 writes/s; the binlog reaches
+/// the replicas' relay logs 20 ms after the commit (a replica in another zone).
+///
+/// * Asynchronous: a commit is acknowledged at once, so the writes acknowledged in the last
+///   20 ms before the crash never reach any replica, and the promotion loses them:
+///   λ·delay = 500/s × 20 ms = 10 per failover. Over 4 replications: 40 expected (Poisson
+///   sd 6.3; measured 35); [22, 58] is ±3 sd.
+/// * Semi-synchronous (AFTER_SYNC): a commit is acknowledged only once a replica has it in its
+///   relay log, and the most advanced replica is promoted, so none is lost — at the price of
+///   the round trip on every commit (write latency +20 ms: measured 44 ms vs 24 ms).
+#[test]
+fn async_failover_loses_writes_and_semi_sync_does_not() {
+    let faults = json!([crash("db-primary", 20.5, 20.0, "process")]);
+    let repl = |mode: &str| json!({"mode": mode, "delay": {"constant": "20ms"}});
+    let a = run(
+        &db_scenario(repl("async"), automatic(), faults.clone()),
+        31,
+        4,
+    );
+    let s = run(&db_scenario(repl("semi-sync"), automatic(), faults), 31, 4);
+    let (da, ds) = (a.database.as_ref().unwrap(), s.database.as_ref().unwrap());
+    let (la, ls) = (
+        a.classes["write"].latency_ms.p50_ms,
+        s.classes["write"].latency_ms.p50_ms,
+    );
+    eprintln!(
+        "lost writes: async {} ({} failovers, first replication {}), semi-sync {} ({} \
+         failovers, {} fallbacks); write p50 {la:.1} vs {ls:.1} ms",
+        da.lost_writes,
+        da.failovers,
+        a.faults[0].lost_writes,
+        ds.lost_writes,
+        ds.failovers,
+        ds.semi_sync_fallbacks
+    );
+    assert_eq!(da.failovers, 4);
+    assert!(
+        (22..=58).contains(&da.lost_writes),
+        "{} lost",
+        da.lost_writes
+    );
+    assert!(a.faults[0].lost_writes > 0);
+    assert_eq!(ds.failovers, 4);
+    assert_eq!(ds.semi_sync_fallbacks, 0);
+    assert_eq!(ds.lost_writes, 0);
+    assert!(
+        close(ls - la, 20.0, 2.0),
+        "semi-sync costs the round trip: {la} → {ls}"
+    );
+}
+
+/// The write outage of each failover mode when the primary's process dies at 20.5 s for 20 s
+/// (reads keep going to the replicas throughout: ≥ 99.9 % of them succeed in every mode).
+///
+/// * `none`: writes fail until the primary is back: [20.5, 40.5], 20 s.
+/// * `manual` with `operator_delay` 10 s: the operator promotes a replica at 30.5: 10 s.
+/// * `automatic`, checks every 1 s (at whole seconds), 3 failed checks, 2 s promotion: the
+///   checks at 21, 22 and 23 s fail, the primary is declared dead at 23 s (the report's
+///   `detected_at_s`) and a replica takes writes at 25 s: 4.5 s. In general the outage is
+///   (k − 1)·interval + promotion … k·interval + promotion = 4–5 s after the crash.
+///
+/// Each outage is read from the report's `write` outages (100 ms windows: ±0.1 s).
+#[test]
+fn database_failover_modes_bound_the_write_outage() {
+    let faults = json!([crash("db-primary", 20.5, 20.0, "process")]);
+    let repl = json!({"mode": "async"});
+    for (mode, failover, end, failovers) in [
+        ("none", json!({"mode": "none"}), 40.5, 0),
+        (
+            "manual",
+            json!({"mode": "manual", "operator_delay": "10s"}),
+            30.5,
+            1,
+        ),
+        ("automatic", automatic(), 25.0, 1),
+    ] {
+        let r = run(&db_scenario(repl.clone(), failover, faults.clone()), 32, 1);
+        let w = outages(&r, "write");
+        let read = &r.classes["read"];
+        let read_failed: u64 = read.failed.values().sum();
+        eprintln!(
+            "{mode}: write outages {:?}, read failures {read_failed} of {}, fault {:?}",
+            w.iter().map(|o| (o.start_s, o.end_s)).collect::<Vec<_>>(),
+            read.offered,
+            r.faults[0]
+        );
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(close(w[0].start_s, 20.5, 0.1 + 1e-9));
+        assert!(close(w[0].end_s, end, 0.1 + 1e-9), "{mode}: {:?}", w[0]);
+        assert_eq!(w[0].cause, "database_unavailable");
+        assert!(
+            read_failed * 1000 <= read.offered,
+            "{mode}: {read_failed} reads failed"
+        );
+        assert!(outages(&r, "read").is_empty());
+        assert_eq!(r.database.as_ref().unwrap().failovers, failovers);
+        if mode == "automatic" {
+            assert_eq!(r.faults[0].detected_at_s, Some(23.0));
+            assert_eq!(r.faults[0].detected_by.as_deref(), Some("failover manager"));
+        }
+    }
+}
