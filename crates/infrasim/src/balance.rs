@@ -106,7 +106,7 @@ pub struct ServerView {
     /// unavailable".
     pub backup: bool,
     /// Current load: requests being served plus requests queued on this server (HAProxy's
-    /// leastconn "also consider[s] the number of queued connections"). Used by leastconn,
+    /// leastconn "also consider\[s\] the number of queued connections"). Used by leastconn,
     /// first and random draws.
     pub load: u32,
     /// The server's `maxconn` (0 = unlimited). Only `balance first` looks at it.
