@@ -31,7 +31,9 @@ fn main() {
         sim.schedule_at(SimTime::from_nanos(x), ());
     }
     let t = std::time::Instant::now();
-    let ops = 20_000_000;
+    let ops: u64 = std::env::args()
+        .nth(2)
+        .map_or(20_000_000, |s| s.parse().unwrap());
     sim.run_events(ops);
     let e = t.elapsed().as_secs_f64();
     println!("N={n}: {:.2} M events/s", ops as f64 / e / 1e6);

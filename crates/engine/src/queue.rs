@@ -78,17 +78,46 @@ const BUCKETS: usize = 129;
 /// popping allocate nothing.
 #[derive(Debug)]
 pub struct RadixHeap<E> {
-    buckets: Vec<Vec<(Key, E)>>,
+    buckets: Vec<Vec<Slot<E>>>,
     /// The last key popped (or the minimum found by the last refill); all held keys are ≥ it.
     last: Key,
     /// Keys pushed below `last` after a peek moved `last` up to a key not yet popped (a run
     /// stopped before its next event, then something was scheduled in between): sorted in
     /// decreasing order, all below every bucketed key, popped first.
-    below: Vec<(Key, E)>,
+    below: Vec<Slot<E>>,
     /// Bit `i` set ⇔ bucket `i` is non-empty: finding the first non-empty bucket is a
     /// `trailing_zeros`, not a scan over 129 vectors.
     nonempty: [u64; 3],
     len: usize,
+}
+
+/// An entry of the radix heap: the key as two `u64` halves, so an entry is 8-byte aligned
+/// rather than 16 (a `u128` would pad a 40-byte event to a 64-byte entry; this is 56). The
+/// refill loop moves entries between buckets, so their size is its memory traffic.
+#[derive(Debug)]
+struct Slot<E> {
+    hi: u64,
+    lo: u64,
+    event: E,
+}
+
+impl<E> Slot<E> {
+    #[inline]
+    fn new(key: Key, event: E) -> Self {
+        Slot {
+            hi: (key >> 64) as u64,
+            lo: key as u64,
+            event,
+        }
+    }
+    #[inline]
+    fn key(&self) -> Key {
+        (u128::from(self.hi) << 64) | u128::from(self.lo)
+    }
+    #[inline]
+    fn into_pair(self) -> (Key, E) {
+        (self.key(), self.event)
+    }
 }
 
 impl<E> Default for RadixHeap<E> {
@@ -128,13 +157,13 @@ impl<E> RadixHeap<E> {
         let mut bucket = std::mem::take(&mut self.buckets[i]);
         self.last = bucket
             .iter()
-            .map(|(k, _)| *k)
+            .map(Slot::key)
             .min()
             .expect("bucket is non-empty");
-        for (k, e) in bucket.drain(..) {
-            let j = self.bucket_of(k);
+        for slot in bucket.drain(..) {
+            let j = self.bucket_of(slot.key());
             debug_assert!(j < i, "radix heap item did not move to a lower bucket");
-            self.buckets[j].push((k, e));
+            self.buckets[j].push(slot);
             self.nonempty[j / 64] |= 1u64 << (j % 64);
         }
         // Give the (now empty) vector back so its capacity is reused.
@@ -156,29 +185,29 @@ impl<E> EventQueue<E> for RadixHeap<E> {
     fn push(&mut self, key: Key, event: E) {
         self.len += 1;
         if key < self.last {
-            let at = self.below.partition_point(|(k, _)| *k > key);
-            self.below.insert(at, (key, event));
+            let at = self.below.partition_point(|s| s.key() > key);
+            self.below.insert(at, Slot::new(key, event));
             return;
         }
         let b = self.bucket_of(key);
-        self.buckets[b].push((key, event));
+        self.buckets[b].push(Slot::new(key, event));
         self.nonempty[b / 64] |= 1u64 << (b % 64);
     }
 
     #[inline]
     fn peek_key(&mut self) -> Option<Key> {
-        if let Some((k, _)) = self.below.last() {
-            return Some(*k);
+        if let Some(s) = self.below.last() {
+            return Some(s.key());
         }
         self.refill();
-        self.buckets[0].last().map(|(k, _)| *k)
+        self.buckets[0].last().map(Slot::key)
     }
 
     #[inline]
     fn pop(&mut self) -> Option<(Key, E)> {
         if let Some(item) = self.below.pop() {
             self.len -= 1;
-            return Some(item);
+            return Some(item.into_pair());
         }
         self.refill();
         let item = self.buckets[0].pop()?;
@@ -186,7 +215,7 @@ impl<E> EventQueue<E> for RadixHeap<E> {
             self.nonempty[0] &= !1;
         }
         self.len -= 1;
-        Some(item)
+        Some(item.into_pair())
     }
 
     fn len(&self) -> usize {

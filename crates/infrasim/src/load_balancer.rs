@@ -21,7 +21,7 @@
 use std::collections::VecDeque;
 
 use infrasim_engine::stats::TimeWeighted;
-use infrasim_engine::{Context, EventId, SimDuration, SimTime};
+use infrasim_engine::{Context, EventId, SimDuration, SimTime, TimeoutQueue};
 
 use crate::balance::{Algorithm, Balancer, ServerView};
 use crate::call::{Call, FailReason, Outcome, Parent, Ref};
@@ -102,6 +102,8 @@ pub(crate) struct LoadBalancer {
     pub served: u64,
     /// Client connections refused (frontend `maxconn`).
     pub rejected: u64,
+    /// Deadlines of the connections to servers.
+    pub timeouts: TimeoutQueue<Ref>,
 }
 
 impl LoadBalancer {
@@ -149,6 +151,7 @@ impl LoadBalancer {
             queued: TimeWeighted::new(SimTime::ZERO, 0),
             served: 0,
             rejected: 0,
+            timeouts: TimeoutQueue::new(),
             servers,
         };
         lb.balancer.refresh(&lb.views);
@@ -541,8 +544,9 @@ impl World {
             timer: None,
             queued: false,
         });
-        let t = cx.schedule_in(connect, Ev::CallTimer { call: child });
-        self.calls.get_mut(child).expect("just inserted").timer = Some(t);
+        self.lbs[lb as usize]
+            .timeouts
+            .push(cx, now + connect, child, || Ev::LbTimeouts { lb });
         self.metrics.routed(Node::Lb(lb), server);
         self.send(cx, Node::Lb(lb), server, Msg::Call(child));
     }
@@ -600,17 +604,37 @@ impl World {
         }
     }
 
-    pub(crate) fn lb_call_timer(&mut self, cx: &mut Context<'_, Ev>, lb: u32, child: Ref) {
+    /// The wake-up of the LB's connection deadlines: `timeout connect` for a connection not
+    /// yet accepted, then `timeout server` from the moment it was (one queue serves both; a
+    /// deadline is re-queued when the connection turns out to be established).
+    pub(crate) fn lb_timeouts(&mut self, cx: &mut Context<'_, Ev>, lb: u32) {
+        let now = cx.now();
+        while let Some(child) = self.lbs[lb as usize].timeouts.pop_expired(now) {
+            if self
+                .calls
+                .get(child)
+                .is_some_and(|c| c.caller == Node::Lb(lb))
+            {
+                self.lb_call_deadline(cx, lb, child);
+            }
+        }
+        self.lbs[lb as usize]
+            .timeouts
+            .rearm(cx, || Ev::LbTimeouts { lb });
+    }
+
+    fn lb_call_deadline(&mut self, cx: &mut Context<'_, Ev>, lb: u32, child: Ref) {
         let now = cx.now();
         let server_timeout = self.lbs[lb as usize].cfg.timeouts.server;
         let Some(c) = self.calls.get_mut(child) else {
             return;
         };
-        c.timer = None;
         if let Some(at) = c.connected_at {
             let deadline = at + server_timeout;
             if now < deadline {
-                c.timer = Some(cx.schedule_at(deadline, Ev::CallTimer { call: child }));
+                self.lbs[lb as usize]
+                    .timeouts
+                    .push(cx, deadline, child, || Ev::LbTimeouts { lb });
                 return;
             }
             let Some((parent, slot, _, _)) = self.lb_release(cx, lb, child) else {

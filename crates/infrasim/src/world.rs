@@ -47,8 +47,8 @@ pub(crate) enum Ev {
     ClientRetry { req: Ref },
     /// A message arrives (the network already applied latency).
     Deliver { from: Node, to: Node, msg: Msg },
-    /// A caller's timer on one of its calls (connect / server / query timeout).
-    CallTimer { call: Ref },
+    /// The wake-up of a load balancer's connection deadlines.
+    LbTimeouts { lb: u32 },
     /// The wake-up of a web server's upstream timeout queue.
     WebTimeouts { web: u32 },
     /// The wake-up of an app server's database timeout queue.
@@ -255,8 +255,8 @@ impl Model for World {
             Ev::ClientTimeouts => self.on_client_timeouts(cx),
             Ev::ClientRetry { req } => self.on_client_retry(cx, req),
             Ev::Deliver { from, to, msg } => self.deliver(cx, from, to, msg),
-            Ev::CallTimer { call } => self.on_call_timer(cx, call),
             Ev::WebTimeouts { web } => self.web_timeouts(cx, web),
+            Ev::LbTimeouts { lb } => self.lb_timeouts(cx, lb),
             Ev::AppTimeouts { app } => self.app_timeouts(cx, app),
             Ev::LbCpuDone { lb, call } => self.lb_cpu_done(cx, lb, call),
             Ev::LbQueueTimeout { lb, call } => self.lb_queue_timeout(cx, lb, call),
@@ -288,19 +288,6 @@ impl Model for World {
             } => self.vrrp_master_down(cx, pair, member, epoch),
             Ev::Fault { idx, start } => self.on_fault(cx, idx, start),
             Ev::WindowTick => self.on_window_tick(cx),
-        }
-    }
-}
-
-impl World {
-    /// A caller's timer fired: the caller's kind decides what it means.
-    fn on_call_timer(&mut self, cx: &mut Context<'_, Ev>, call: Ref) {
-        let Some(c) = self.calls.get(call) else {
-            return;
-        };
-        match c.caller {
-            Node::Lb(i) => self.lb_call_timer(cx, i, call),
-            Node::Clients | Node::Web(_) | Node::App(_) | Node::Db(_) => {}
         }
     }
 }
