@@ -159,3 +159,34 @@ fn the_audit_finds_the_seed_designs_single_points_of_failure() {
         "the remedied design has no single point of failure: {remedied:?}"
     );
 }
+
+#[test]
+fn compare_on_two_seed_scenarios_narrows_its_intervals_with_more_replications() {
+    // What `infrasim compare` runs: both files, common random numbers, one parallel pool.
+    let files = ["scenarios/01-single-lb.json", "scenarios/05-remedied.json"];
+    let scenarios: Vec<Scenario> = files
+        .iter()
+        .map(|f| infrasim::scenario::load(f).unwrap())
+        .collect();
+    let widths = |n: u32| -> Vec<f64> {
+        let opts = RunOptions {
+            replications: Some(n),
+            duration: Some(SimDuration::from_secs(120)),
+            ..RunOptions::default()
+        };
+        run_many(&scenarios, &opts)
+            .unwrap()
+            .iter()
+            .map(|r| r.confidence["latency_ms.p99"].half_width)
+            .collect()
+    };
+    let (w4, w16) = (widths(4), widths(16));
+    for (i, file) in files.iter().enumerate() {
+        assert!(
+            w16[i] < w4[i],
+            "{file}: p99 half-width {} with 4 replications, {} with 16",
+            w4[i],
+            w16[i]
+        );
+    }
+}

@@ -20,7 +20,8 @@ pub struct RunOptions {
     pub seed: Option<u64>,
     /// Replications (default: the scenario's).
     pub replications: Option<u32>,
-    /// Measured duration (default: the scenario's).
+    /// Measured duration (default: the scenario's). Faults planned after the end of a
+    /// shortened run are left out (they would never fire).
     pub duration: Option<SimDuration>,
     /// Worker threads for replications (default: every core). Results do not depend on it.
     pub threads: Option<usize>,

@@ -47,6 +47,10 @@ pub fn run_many_with_progress(
             let mut s = s.clone();
             if let Some(d) = opts.duration {
                 s.duration = d;
+                // A shorter run simply ends before the faults planned after its end.
+                let horizon = s.warmup.saturating_add(d);
+                s.faults
+                    .retain(|f| f.starts_at().is_none_or(|at| at < horizon));
             }
             if let Some(seed) = opts.seed {
                 s.seed = seed;

@@ -373,6 +373,21 @@ impl Database {
 }
 
 impl Fault {
+    /// When the fault starts, for the faults that start at a planned time (random failures
+    /// have none).
+    pub fn starts_at(&self) -> Option<SimDuration> {
+        match self {
+            Fault::Crash { at, .. }
+            | Fault::Degrade { at, .. }
+            | Fault::Partition { at, .. }
+            | Fault::LinkDegrade { at, .. }
+            | Fault::Spike { at, .. }
+            | Fault::SetWeight { at, .. }
+            | Fault::Drain { at, .. } => Some(*at),
+            Fault::Random { .. } => None,
+        }
+    }
+
     /// A process crash of `target` at `at`, for `duration` (None: for good).
     pub fn crash(
         target: impl Into<String>,
