@@ -13,8 +13,9 @@
 //! ```
 //!
 //! * [`time`]: integer nanosecond [`SimTime`] / [`SimDuration`], human duration strings.
-//! * [`queue`]: the event queue behind one small trait ([`queue::EventQueue`]): a monotone
-//!   radix heap by default, `std`'s binary heap for comparison.
+//! * [`queue`]: the event queue behind one small trait ([`queue::EventQueue`]): a timing
+//!   wheel in front of monotone radix heaps by default, a plain radix heap and `std`'s binary
+//!   heap for comparison.
 //! * [`sim`]: [`Simulation`], the [`Model`] trait and the [`Context`] a model reacts through.
 //! * [`rng`]: named random streams from (master seed, stable key).
 //! * [`dist`]: duration distributions (service, inter-arrival, failure and repair times).

@@ -8,9 +8,11 @@
 //!
 //! Simulated time only moves forward and the sequence only grows, so the keys a simulation pops
 //! never decrease, and every key pushed is larger than the last key popped. That *monotone*
-//! property is what a radix heap exploits ([`RadixHeap`], the default): it costs amortised
+//! property is what a radix heap exploits ([`RadixHeap`]): it costs amortised
 //! O(log C) bit operations per event and touches memory mostly sequentially, where a binary
 //! heap's sift-down misses the cache at every level once a million events are pending.
+//! [`WheelQueue`], the default, puts a timing wheel in front of radix heaps, so that the many
+//! near-future events of a model of infrastructure are ordered with about one move each.
 //! [`BinaryHeapQueue`] (std's `BinaryHeap`) is kept as the reference implementation.
 
 use std::cmp::Ordering;
@@ -69,8 +71,10 @@ pub trait EventQueue<E> {
 /// Which queue implementation a [`crate::Simulation`] uses.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum QueueKind {
-    /// [`RadixHeap`]: the fast default.
+    /// [`WheelQueue`]: a timing wheel in front of radix heaps, the fast default.
     #[default]
+    Wheel,
+    /// [`RadixHeap`] alone.
     Radix,
     /// [`BinaryHeapQueue`]: `std::collections::BinaryHeap`, the baseline.
     BinaryHeap,
@@ -151,31 +155,56 @@ impl<E> RadixHeap<E> {
         (128 - (k ^ self.last).leading_zeros()) as usize
     }
 
-    /// Makes bucket 0 non-empty if the heap is: finds the first non-empty bucket, takes its
-    /// minimum as the new `last`, and redistributes its items into lower buckets. Each item
-    /// only ever moves to a strictly lower bucket, hence the amortised bound.
-    fn refill(&mut self) {
-        if self.nonempty[0] & 1 != 0 || self.len == 0 {
-            return;
+    /// The bucket whose last entry is the minimum, if the heap holds anything (the `below`
+    /// list aside). A bucket holding a single entry holds the minimum as it is: it is used
+    /// in place, without the move to bucket 0 (with few events pending, the common case).
+    /// Otherwise the first non-empty bucket is redistributed ([`Self::refill_from`]).
+    #[inline]
+    fn min_bucket(&mut self) -> Option<usize> {
+        if self.nonempty[0] & 1 != 0 {
+            return Some(0);
         }
-        let i = self
-            .first_nonempty()
-            .expect("len > 0 but every bucket is empty");
+        let i = self.first_nonempty()?;
+        if self.buckets[i].len() == 1 {
+            return Some(i);
+        }
+        self.refill_from(i);
+        Some(0)
+    }
+
+    /// Takes bucket `i`'s minimum as the new `last` and redistributes its items into lower
+    /// buckets (the minimum into bucket 0). Each item only ever moves to a strictly lower
+    /// bucket, hence the amortised bound.
+    fn refill_from(&mut self, i: usize) {
         self.nonempty[i / 64] &= !(1u64 << (i % 64));
-        let mut bucket = std::mem::take(&mut self.buckets[i]);
-        self.last = bucket
+        let (lower, upper) = self.buckets.split_at_mut(i);
+        let bucket = &mut upper[0];
+        let last = bucket
             .iter()
             .map(Slot::key)
             .min()
             .expect("bucket is non-empty");
+        self.last = last;
         for slot in bucket.drain(..) {
-            let j = self.bucket_of(slot.key());
+            let j = (128 - (slot.key() ^ last).leading_zeros()) as usize;
             debug_assert!(j < i, "radix heap item did not move to a lower bucket");
-            self.buckets[j].push(slot);
+            lower[j].push(slot);
             self.nonempty[j / 64] |= 1u64 << (j % 64);
         }
-        // Give the (now empty) vector back so its capacity is reused.
-        self.buckets[i] = bucket;
+    }
+
+    /// Removes the last entry of bucket `b`, which [`Self::min_bucket`] returned.
+    #[inline]
+    fn take_from(&mut self, b: usize) -> Slot<E> {
+        let item = self.buckets[b].pop().expect("min_bucket is non-empty");
+        if self.buckets[b].is_empty() {
+            self.nonempty[b / 64] &= !(1u64 << (b % 64));
+        }
+        // Taking a single entry in place from bucket `b` makes it the new `last`: every other
+        // entry sits in a higher bucket, whose bits above `b` agree with it, so none moves.
+        self.last = item.key();
+        self.len -= 1;
+        item
     }
 
     #[inline]
@@ -188,18 +217,27 @@ impl<E> RadixHeap<E> {
     }
 }
 
-impl<E> EventQueue<E> for RadixHeap<E> {
+impl<E> RadixHeap<E> {
+    /// Adds an entry already in slot form (the wheel hands over whole slots).
     #[inline]
-    fn push(&mut self, key: Key, event: E) {
+    fn push_slot(&mut self, slot: Slot<E>) {
         self.len += 1;
+        let key = slot.key();
         if key < self.last {
             let at = self.below.partition_point(|s| s.key() > key);
-            self.below.insert(at, Slot::new(key, event));
+            self.below.insert(at, slot);
             return;
         }
         let b = self.bucket_of(key);
-        self.buckets[b].push(Slot::new(key, event));
+        self.buckets[b].push(slot);
         self.nonempty[b / 64] |= 1u64 << (b % 64);
+    }
+}
+
+impl<E> EventQueue<E> for RadixHeap<E> {
+    #[inline]
+    fn push(&mut self, key: Key, event: E) {
+        self.push_slot(Slot::new(key, event));
     }
 
     #[inline]
@@ -207,8 +245,8 @@ impl<E> EventQueue<E> for RadixHeap<E> {
         if let Some(s) = self.below.last() {
             return Some(s.key());
         }
-        self.refill();
-        self.buckets[0].last().map(Slot::key)
+        let b = self.min_bucket()?;
+        self.buckets[b].last().map(Slot::key)
     }
 
     #[inline]
@@ -217,13 +255,8 @@ impl<E> EventQueue<E> for RadixHeap<E> {
             self.len -= 1;
             return Some(item.into_pair());
         }
-        self.refill();
-        let item = self.buckets[0].pop()?;
-        if self.buckets[0].is_empty() {
-            self.nonempty[0] &= !1;
-        }
-        self.len -= 1;
-        Some(item.into_pair())
+        let b = self.min_bucket()?;
+        Some(self.take_from(b).into_pair())
     }
 
     #[inline]
@@ -235,21 +268,243 @@ impl<E> EventQueue<E> for RadixHeap<E> {
             self.len -= 1;
             return self.below.pop().map(Slot::into_pair);
         }
-        self.refill();
-        let top = self.buckets[0].last()?;
-        if top.key() > limit {
+        let b = self.min_bucket()?;
+        if self.buckets[b].last().expect("non-empty").key() > limit {
             return None;
         }
-        let item = self.buckets[0].pop().expect("non-empty");
-        if self.buckets[0].is_empty() {
-            self.nonempty[0] &= !1;
-        }
-        self.len -= 1;
-        Some(item.into_pair())
+        Some(self.take_from(b).into_pair())
     }
 
     fn len(&self) -> usize {
         self.len
+    }
+}
+
+/// log2 of a wheel slot's width in nanoseconds: 2¹⁴ ns ≈ 16 µs.
+const WHEEL_SHIFT: u32 = 14;
+/// log2 of the number of wheel slots: 2¹² slots of 16 µs cover the next ≈ 67 ms.
+const WHEEL_BITS: u32 = 12;
+const WHEEL_SLOTS: u64 = 1 << WHEEL_BITS;
+const WHEEL_MASK: u64 = WHEEL_SLOTS - 1;
+/// A wheel slot whose vector grew beyond this many entries (a burst) gives the memory back
+/// after it is emptied, so 4096 slots cannot each keep the capacity of their largest burst.
+const WHEEL_SLOT_KEEP: usize = 1024;
+
+/// A timing wheel in front of two radix heaps (the default queue).
+///
+/// Events of a simulation of infrastructure are mostly near-future (a network hop, a service
+/// time: micro- to milliseconds) and few are pending at once. In a plain radix heap each of
+/// them is moved several times between buckets before it is popped, and the moves dominate
+/// the cost of an event. Here time is cut into slots of 2^[`WHEEL_SHIFT`] ns:
+///
+/// * `cur` (a [`RadixHeap`]) holds the events of the current slot and earlier;
+/// * the wheel holds, unsorted, the events of the next 2^[`WHEEL_BITS`] − 1 slots, one vector
+///   per slot, with a two-level bitmap of the non-empty ones;
+/// * `far` (a [`RadixHeap`]) holds everything beyond the wheel (health-check intervals,
+///   timeouts, window ticks).
+///
+/// When `cur` is empty the cursor moves to the earliest non-empty slot (wheel or `far`) and
+/// that slot's events move into `cur`, which orders them (few per slot, so cheaply). An event
+/// is thus moved about once before it is ordered, instead of once per radix level. The order
+/// is exactly the radix heap's (key order); only the work differs.
+#[derive(Debug)]
+pub struct WheelQueue<E> {
+    /// Events whose slot is at most `cur_slot`.
+    cur: RadixHeap<E>,
+    /// The slot the cursor stands on (absolute: `time >> WHEEL_SHIFT`).
+    cur_slot: u64,
+    /// Slot `s` with `cur_slot < s < cur_slot + WHEEL_SLOTS` lives at `wheel[s & WHEEL_MASK]`.
+    wheel: Vec<Vec<Slot<E>>>,
+    /// Bit per wheel position: non-empty.
+    occupied: [u64; (WHEEL_SLOTS / 64) as usize],
+    /// Bit per word of `occupied`: non-zero.
+    summary: u64,
+    /// Events held in the wheel.
+    wheel_len: usize,
+    /// Events at or beyond `cur_slot + WHEEL_SLOTS` when pushed.
+    far: RadixHeap<E>,
+}
+
+impl<E> Default for WheelQueue<E> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<E> WheelQueue<E> {
+    /// An empty queue.
+    pub fn new() -> Self {
+        WheelQueue {
+            cur: RadixHeap::new(),
+            cur_slot: 0,
+            wheel: (0..WHEEL_SLOTS).map(|_| Vec::new()).collect(),
+            occupied: [0; (WHEEL_SLOTS / 64) as usize],
+            summary: 0,
+            wheel_len: 0,
+            far: RadixHeap::new(),
+        }
+    }
+
+    #[inline]
+    fn slot_of(key: Key) -> u64 {
+        ((key >> 64) as u64) >> WHEEL_SHIFT
+    }
+
+    /// The first occupied wheel position at or after `from` (no wrap-around).
+    #[inline]
+    fn occupied_from(&self, from: usize) -> Option<usize> {
+        let w = from / 64;
+        let bits = self.occupied[w] & (u64::MAX << (from % 64));
+        if bits != 0 {
+            return Some(w * 64 + bits.trailing_zeros() as usize);
+        }
+        let words = self.summary & u64::MAX.checked_shl(w as u32 + 1).unwrap_or(0);
+        if words == 0 {
+            return None;
+        }
+        let w = words.trailing_zeros() as usize;
+        Some(w * 64 + self.occupied[w].trailing_zeros() as usize)
+    }
+
+    /// The earliest non-empty wheel slot (absolute), if any.
+    #[inline]
+    fn next_wheel_slot(&self) -> Option<u64> {
+        if self.wheel_len == 0 {
+            return None;
+        }
+        let here = self.cur_slot & WHEEL_MASK;
+        // Slot `cur_slot` itself is never in the wheel, so searching from the next position
+        // and then from 0 finds the earliest.
+        let pos = self
+            .occupied_from(((here + 1) & WHEEL_MASK) as usize)
+            .or_else(|| self.occupied_from(0))
+            .expect("wheel_len > 0 but no slot is occupied") as u64;
+        Some(self.cur_slot + (pos.wrapping_sub(here) & WHEEL_MASK))
+    }
+
+    /// With `cur` empty, when the next slot is a wheel slot holding a single event and `far`
+    /// has nothing in it (the common case: events are sparse at this resolution), that event
+    /// is the minimum: it is taken straight from the wheel (or left there if it is above
+    /// `limit`: `Some(None)`), without passing through `cur`. `None`: take the general path.
+    #[inline]
+    fn take_lone(&mut self, limit: Key) -> Option<Option<(Key, E)>> {
+        let slot = self.next_wheel_slot()?;
+        let pos = (slot & WHEEL_MASK) as usize;
+        if self.wheel[pos].len() != 1 {
+            return None;
+        }
+        let key = self.wheel[pos][0].key();
+        if !self.far.is_empty()
+            && self
+                .far
+                .peek_key()
+                .is_some_and(|k| Self::slot_of(k) <= slot)
+        {
+            return None;
+        }
+        if key > limit {
+            return Some(None);
+        }
+        let item = self.wheel[pos].pop().expect("one entry");
+        self.occupied[pos / 64] &= !(1u64 << (pos % 64));
+        if self.occupied[pos / 64] == 0 {
+            self.summary &= !(1u64 << (pos / 64));
+        }
+        self.wheel_len -= 1;
+        self.cur_slot = slot;
+        // `cur` is empty: later pushes into this slot are ordered relative to this key.
+        self.cur.last = key;
+        Some(Some(item.into_pair()))
+    }
+
+    /// When `cur` is empty: moves the cursor to the earliest non-empty slot and that slot's
+    /// events (from the wheel and from `far`) into `cur`.
+    #[inline]
+    fn advance(&mut self) {
+        if !self.cur.is_empty() {
+            return;
+        }
+        let from_wheel = self.next_wheel_slot();
+        let from_far = if self.far.is_empty() {
+            None
+        } else {
+            self.far.peek_key().map(Self::slot_of)
+        };
+        let slot = match (from_wheel, from_far) {
+            (Some(a), Some(b)) => a.min(b),
+            (Some(a), None) => a,
+            (None, Some(b)) => b,
+            (None, None) => return,
+        };
+        self.cur_slot = slot;
+        if from_wheel == Some(slot) {
+            let pos = (slot & WHEEL_MASK) as usize;
+            self.occupied[pos / 64] &= !(1u64 << (pos % 64));
+            if self.occupied[pos / 64] == 0 {
+                self.summary &= !(1u64 << (pos / 64));
+            }
+            let mut v = std::mem::take(&mut self.wheel[pos]);
+            self.wheel_len -= v.len();
+            for s in v.drain(..) {
+                self.cur.push_slot(s);
+            }
+            if v.capacity() <= WHEEL_SLOT_KEEP {
+                self.wheel[pos] = v;
+            }
+        }
+        if from_far == Some(slot) {
+            while let Some(k) = self.far.peek_key() {
+                if Self::slot_of(k) != slot {
+                    break;
+                }
+                let (k, e) = self.far.pop().expect("peeked");
+                self.cur.push(k, e);
+            }
+        }
+    }
+}
+
+impl<E> EventQueue<E> for WheelQueue<E> {
+    #[inline]
+    fn push(&mut self, key: Key, event: E) {
+        let s = Self::slot_of(key);
+        if s <= self.cur_slot {
+            self.cur.push(key, event);
+        } else if s - self.cur_slot < WHEEL_SLOTS {
+            let pos = (s & WHEEL_MASK) as usize;
+            self.wheel[pos].push(Slot::new(key, event));
+            self.occupied[pos / 64] |= 1u64 << (pos % 64);
+            self.summary |= 1u64 << (pos / 64);
+            self.wheel_len += 1;
+        } else {
+            self.far.push(key, event);
+        }
+    }
+
+    #[inline]
+    fn peek_key(&mut self) -> Option<Key> {
+        self.advance();
+        self.cur.peek_key()
+    }
+
+    #[inline]
+    fn pop(&mut self) -> Option<(Key, E)> {
+        self.pop_at_most(Key::MAX)
+    }
+
+    #[inline]
+    fn pop_at_most(&mut self, limit: Key) -> Option<(Key, E)> {
+        if self.cur.is_empty()
+            && let Some(item) = self.take_lone(limit)
+        {
+            return item;
+        }
+        self.advance();
+        self.cur.pop_at_most(limit)
+    }
+
+    fn len(&self) -> usize {
+        self.cur.len() + self.wheel_len + self.far.len()
     }
 }
 
@@ -312,8 +567,13 @@ impl<E> EventQueue<E> for BinaryHeapQueue<E> {
 /// The queue a simulation holds: one of the implementations, chosen at construction.
 /// An enum rather than a trait object so the hot path is a predictable branch, not an
 /// indirect call that blocks inlining.
+// One queue per simulation, so the unused variants' space costs nothing, while boxing the
+// wheel (whose bitmap is inline) would add an indirection to every push and pop.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum AnyQueue<E> {
+    /// See [`WheelQueue`].
+    Wheel(WheelQueue<E>),
     /// See [`RadixHeap`].
     Radix(RadixHeap<E>),
     /// See [`BinaryHeapQueue`].
@@ -324,6 +584,7 @@ impl<E> AnyQueue<E> {
     /// An empty queue of the given kind.
     pub fn new(kind: QueueKind) -> Self {
         match kind {
+            QueueKind::Wheel => AnyQueue::Wheel(WheelQueue::new()),
             QueueKind::Radix => AnyQueue::Radix(RadixHeap::new()),
             QueueKind::BinaryHeap => AnyQueue::BinaryHeap(BinaryHeapQueue::default()),
         }
@@ -334,6 +595,7 @@ impl<E> EventQueue<E> for AnyQueue<E> {
     #[inline]
     fn push(&mut self, key: Key, event: E) {
         match self {
+            AnyQueue::Wheel(q) => q.push(key, event),
             AnyQueue::Radix(q) => q.push(key, event),
             AnyQueue::BinaryHeap(q) => q.push(key, event),
         }
@@ -341,6 +603,7 @@ impl<E> EventQueue<E> for AnyQueue<E> {
     #[inline]
     fn peek_key(&mut self) -> Option<Key> {
         match self {
+            AnyQueue::Wheel(q) => q.peek_key(),
             AnyQueue::Radix(q) => q.peek_key(),
             AnyQueue::BinaryHeap(q) => q.peek_key(),
         }
@@ -348,6 +611,7 @@ impl<E> EventQueue<E> for AnyQueue<E> {
     #[inline]
     fn pop(&mut self) -> Option<(Key, E)> {
         match self {
+            AnyQueue::Wheel(q) => q.pop(),
             AnyQueue::Radix(q) => q.pop(),
             AnyQueue::BinaryHeap(q) => q.pop(),
         }
@@ -355,12 +619,14 @@ impl<E> EventQueue<E> for AnyQueue<E> {
     #[inline]
     fn pop_at_most(&mut self, limit: Key) -> Option<(Key, E)> {
         match self {
+            AnyQueue::Wheel(q) => q.pop_at_most(limit),
             AnyQueue::Radix(q) => q.pop_at_most(limit),
             AnyQueue::BinaryHeap(q) => q.pop_at_most(limit),
         }
     }
     fn len(&self) -> usize {
         match self {
+            AnyQueue::Wheel(q) => q.len(),
             AnyQueue::Radix(q) => q.len(),
             AnyQueue::BinaryHeap(q) => q.len(),
         }
@@ -418,6 +684,43 @@ mod tests {
                 }
             }
             prop_assert_eq!(drain(&mut r), drain(&mut b));
+        }
+
+        /// The same for the wheel, with delays from nanoseconds to beyond the wheel's horizon
+        /// (so `cur`, the wheel and `far` all take part), peeks that move the cursor before a
+        /// push lands below the peeked key, and a stop-at-limit pop as the run loop does.
+        #[test]
+        fn wheel_matches_binary_heap(ops in proptest::collection::vec((0u64..40, 0u64..1000, 0u8..4), 1..600)) {
+            let mut w = WheelQueue::new();
+            let mut b = BinaryHeapQueue::default();
+            let mut now = 0u64;
+            let mut seq = 0u64;
+            for (scale, x, op) in ops {
+                match op {
+                    0 => {
+                        let x = w.pop();
+                        let y = b.pop();
+                        prop_assert_eq!(x.map(|p| p.0), y.map(|p| p.0));
+                        if let Some((k, _)) = x { now = key_time(k).as_nanos(); }
+                    }
+                    1 => {
+                        prop_assert_eq!(w.peek_key(), b.peek_key());
+                        let limit = key(SimTime::from_nanos(now + (x << (scale % 28))), u64::MAX);
+                        let x = w.pop_at_most(limit);
+                        let y = b.pop_at_most(limit);
+                        prop_assert_eq!(x.map(|p| p.0), y.map(|p| p.0));
+                        if let Some((k, _)) = x { now = key_time(k).as_nanos(); }
+                    }
+                    _ => {
+                        let k = key(SimTime::from_nanos(now + (x << scale) / 1000), seq);
+                        seq += 1;
+                        w.push(k, 0u32);
+                        b.push(k, 0u32);
+                    }
+                }
+                prop_assert_eq!(w.len(), b.len());
+            }
+            prop_assert_eq!(drain(&mut w), drain(&mut b));
         }
     }
 }

@@ -215,7 +215,7 @@ impl<M: Model> std::fmt::Debug for Simulation<M> {
 
 impl<M: Model> Simulation<M> {
     /// A simulation of `model` at time zero whose random streams derive from `seed`, with the
-    /// default (radix heap) queue.
+    /// default ([`crate::queue::WheelQueue`]) queue.
     pub fn new(model: M, seed: u64) -> Self {
         Self::with_queue(model, seed, QueueKind::default())
     }
@@ -456,7 +456,7 @@ mod tests {
 
     #[test]
     fn fires_in_time_then_insertion_order() {
-        for kind in [QueueKind::Radix, QueueKind::BinaryHeap] {
+        for kind in [QueueKind::Wheel, QueueKind::Radix, QueueKind::BinaryHeap] {
             let mut sim = Simulation::with_queue(Recorder::default(), 1, kind);
             sim.schedule_at(t(10), 1);
             sim.schedule_at(t(5), 2);
