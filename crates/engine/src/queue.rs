@@ -295,10 +295,10 @@ const WHEEL_SLOT_KEEP: usize = 1024;
 /// Events of a simulation of infrastructure are mostly near-future (a network hop, a service
 /// time: micro- to milliseconds) and few are pending at once. In a plain radix heap each of
 /// them is moved several times between buckets before it is popped, and the moves dominate
-/// the cost of an event. Here time is cut into slots of 2^[`WHEEL_SHIFT`] ns:
+/// the cost of an event. Here time is cut into slots of 2^`WHEEL_SHIFT` = 2^14 ns (≈ 16 µs):
 ///
 /// * `cur` (a [`RadixHeap`]) holds the events of the current slot and earlier;
-/// * the wheel holds, unsorted, the events of the next 2^[`WHEEL_BITS`] − 1 slots, one vector
+/// * the wheel holds, unsorted, the events of the next 2^`WHEEL_BITS` − 1 = 4095 slots, one vector
 ///   per slot, with a two-level bitmap of the non-empty ones;
 /// * `far` (a [`RadixHeap`]) holds everything beyond the wheel (health-check intervals,
 ///   timeouts, window ticks).

@@ -30,6 +30,9 @@
 //! assert_eq!(out.events, 11);
 //! ```
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
 use rustc_hash::FxHashSet;
 
 use crate::queue::{AnyQueue, EventQueue, Key, QueueKind, key, key_seq, key_time};
@@ -46,13 +49,31 @@ pub trait Model {
 }
 
 /// Identifies a scheduled event, so it can be cancelled (timeouts, health-check timers).
+///
+/// The key is held as its two `u64` halves (time, then sequence: the same order as the
+/// `u128`), so an id is 8-byte aligned: models keep ids in their per-request records, and a
+/// 16-byte-aligned field would pad every such record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct EventId(Key);
+pub struct EventId {
+    time: u64,
+    seq: u64,
+}
 
 impl EventId {
+    fn new(k: Key) -> Self {
+        EventId {
+            time: (k >> 64) as u64,
+            seq: k as u64,
+        }
+    }
+
+    fn key(self) -> Key {
+        (Key::from(self.time) << 64) | Key::from(self.seq)
+    }
+
     /// When the event is (or was) due.
     pub fn time(self) -> SimTime {
-        key_time(self.0)
+        key_time(self.key())
     }
 }
 
@@ -97,6 +118,12 @@ struct Scheduler<E> {
     /// Sequence numbers of pending events that were cancelled: tombstones, removed when the
     /// event reaches the front. Only looked up, never iterated.
     cancelled: FxHashSet<u64>,
+    /// The same tombstones by key, smallest first. A tombstone's event is still queued and
+    /// keys come off in increasing order, so the popped key is a tombstone exactly when it
+    /// equals the smallest: the run loop compares one key per event instead of hashing.
+    cancelled_keys: BinaryHeap<Reverse<Key>>,
+    /// The smallest tombstone key (`Key::MAX` when none).
+    next_cancelled: Key,
     stop_requested: bool,
 }
 
@@ -108,6 +135,8 @@ impl<E> Scheduler<E> {
             next_seq: 1,
             last_popped: 0,
             cancelled: FxHashSet::default(),
+            cancelled_keys: BinaryHeap::new(),
+            next_cancelled: Key::MAX,
             stop_requested: false,
         }
     }
@@ -122,15 +151,34 @@ impl<E> Scheduler<E> {
         let k = key(at, self.next_seq);
         self.next_seq += 1;
         self.queue.push(k, event);
-        EventId(k)
+        EventId::new(k)
     }
 
     #[inline]
     fn cancel(&mut self, id: EventId) -> bool {
-        if id.0 <= self.last_popped || key_seq(id.0) >= self.next_seq {
+        let k = id.key();
+        if k <= self.last_popped || key_seq(k) >= self.next_seq {
             return false;
         }
-        self.cancelled.insert(key_seq(id.0))
+        if !self.cancelled.insert(key_seq(k)) {
+            return false;
+        }
+        self.cancelled_keys.push(Reverse(k));
+        self.next_cancelled = self.next_cancelled.min(k);
+        true
+    }
+
+    /// Whether the event of key `k`, just popped, was cancelled (and forgets its tombstone).
+    #[inline]
+    fn take_tombstone(&mut self, k: Key) -> bool {
+        debug_assert!(k <= self.next_cancelled, "a tombstone was skipped");
+        if k != self.next_cancelled {
+            return false;
+        }
+        self.cancelled.remove(&key_seq(k));
+        self.cancelled_keys.pop();
+        self.next_cancelled = self.cancelled_keys.peek().map_or(Key::MAX, |r| r.0);
+        true
     }
 
     fn pending(&self) -> usize {
@@ -336,7 +384,7 @@ impl<M: Model> Simulation<M> {
             debug_assert!(k > self.sched.last_popped, "queue popped out of order");
             self.sched.last_popped = k;
             self.sched.now = key_time(k);
-            if !self.sched.cancelled.is_empty() && self.sched.cancelled.remove(&key_seq(k)) {
+            if self.sched.take_tombstone(k) {
                 continue;
             }
             let mut cx = Context {
@@ -401,7 +449,7 @@ impl<M: Model> Simulation<M> {
             // The clock reaches every event taken off the queue, discarded ones included, so
             // that nothing can later be scheduled below `last_popped`.
             self.sched.now = at;
-            if !self.sched.cancelled.is_empty() && self.sched.cancelled.remove(&key_seq(k)) {
+            if self.sched.take_tombstone(k) {
                 continue;
             }
             let mut cx = Context {

@@ -328,9 +328,13 @@ impl World {
             committed_at: now,
         };
         self.dbs[db as usize].version[key as usize] = seq;
-        let replicas: Vec<u32> = c.nodes.iter().copied().filter(|n| *n != db).collect();
-        for r in replicas {
+        // By index, not by a collected list of replicas: no allocation per write.
+        for at in 0..c.nodes.len() {
             let c = &mut self.clusters[cl as usize];
+            let r = c.nodes[at];
+            if r == db {
+                continue;
+            }
             let d = c.delay.sample(&mut c.rng);
             let node = &mut self.dbs[r as usize];
             // The binlog stream is one TCP connection: events arrive in commit order.

@@ -547,7 +547,7 @@ impl World {
         self.lbs[lb as usize]
             .timeouts
             .push(cx, now + connect, child, || Ev::LbTimeouts { lb });
-        self.metrics.routed(Node::Lb(lb), server);
+        self.metrics.routed(lb, slot, server);
         self.send(cx, Node::Lb(lb), server, Msg::Call(child));
     }
 

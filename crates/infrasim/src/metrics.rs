@@ -72,6 +72,9 @@ pub(crate) struct Metrics {
     pub marks: Vec<Mark>,
     /// Requests routed by each LB to each server: (lb, server) → count, in first-seen order.
     pub routed: Vec<((Node, Node), u64)>,
+    /// Where each (load balancer, server slot) counts in `routed`, `u32::MAX` until first
+    /// seen: `routed` runs once per request, and a direct index beats scanning the pairs.
+    routed_at: Vec<Vec<u32>>,
     /// Per-window snapshots of each component: (up, queue length), when kept.
     pub component_series: Vec<Vec<(bool, u32)>>,
     pub keep_component_series: bool,
@@ -93,6 +96,7 @@ impl Metrics {
             lost_writes: 0,
             marks: Vec::new(),
             routed: Vec::new(),
+            routed_at: Vec::new(),
             component_series: Vec::new(),
             keep_component_series: n_windows <= 200_000,
         }
@@ -212,13 +216,36 @@ impl Metrics {
         self.marks.push(Mark::SemiSyncFallback { at });
     }
 
-    pub(crate) fn routed(&mut self, lb: Node, server: Node) {
-        // Backends are small: a linear scan beats hashing and keeps a stable order.
-        if let Some(e) = self.routed.iter_mut().find(|(k, _)| *k == (lb, server)) {
-            e.1 += 1;
-        } else {
-            self.routed.push(((lb, server), 1));
+    /// Counts a request routed by load balancer `lb` to `server`, its backend slot `slot`.
+    pub(crate) fn routed(&mut self, lb: u32, slot: u32, server: Node) {
+        let (l, s) = (lb as usize, slot as usize);
+        if self.routed_at.len() <= l {
+            self.routed_at.resize_with(l + 1, Vec::new);
         }
+        let row = &mut self.routed_at[l];
+        if row.len() <= s {
+            row.resize(s + 1, u32::MAX);
+        }
+        let at = row[s] as usize;
+        if let Some(e) = self.routed.get_mut(at) {
+            e.1 += 1;
+            return;
+        }
+        // First time this slot is used since the start or the reset: a slot holds one server
+        // for the whole run, but two slots may hold the same one (one entry per pair, as
+        // before, in first-seen order).
+        let key = (Node::Lb(lb), server);
+        let at = match self.routed.iter().position(|(k, _)| *k == key) {
+            Some(at) => {
+                self.routed[at].1 += 1;
+                at
+            }
+            None => {
+                self.routed.push((key, 1));
+                self.routed.len() - 1
+            }
+        };
+        self.routed_at[l][s] = at as u32;
     }
 
     /// Starts measuring afresh (end of the warm-up).
@@ -230,5 +257,8 @@ impl Metrics {
         self.ryw_violations = 0;
         self.db_reads = 0;
         self.routed.clear();
+        for row in &mut self.routed_at {
+            row.fill(u32::MAX);
+        }
     }
 }

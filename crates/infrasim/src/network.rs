@@ -22,6 +22,10 @@ pub(crate) struct Network {
     loss: Vec<f64>,
     partitions: Vec<u32>,
     states: Vec<NodeState>,
+    /// The node at each dense index (the inverse of [`Network::idx`]): a message in flight
+    /// names its ends by dense index, which keeps the event small and spares the receiving
+    /// side an index computation.
+    nodes: Vec<Node>,
     rng: SimRng,
     /// Any loss configured at all (skips the draw on the hot path when not).
     lossy_links: u32,
@@ -42,6 +46,12 @@ impl Network {
             latency[i * n] = client_latency;
             latency[i * n + i] = SimDuration::ZERO;
         }
+        let nodes = std::iter::once(Node::Clients)
+            .chain((0..n_lb).map(Node::Lb))
+            .chain((0..n_web).map(Node::Web))
+            .chain((0..n_app).map(Node::App))
+            .chain((0..n_db).map(Node::Db))
+            .collect();
         Network {
             n,
             n_lb,
@@ -52,6 +62,7 @@ impl Network {
             loss: vec![0.0; n * n],
             partitions: vec![0; n * n],
             states: vec![NodeState::default(); n],
+            nodes,
             rng,
             lossy_links: 0,
         }
@@ -69,17 +80,22 @@ impl Network {
         }
     }
 
+    /// The node at dense index `i` (as carried by [`Ev::Deliver`]).
+    #[inline]
+    pub(crate) fn node(&self, i: u32) -> Node {
+        self.nodes[i as usize]
+    }
+
+    /// Liveness of the node at dense index `i`.
+    #[inline]
+    pub(crate) fn state_at(&self, i: u32) -> &NodeState {
+        &self.states[i as usize]
+    }
+
     pub(crate) fn set_latency(&mut self, a: Node, b: Node, d: SimDuration) {
         let (i, j) = (self.idx(a), self.idx(b));
         self.latency[i * self.n + j] = d;
         self.latency[j * self.n + i] = d;
-    }
-
-    /// One-way latency from `a` to `b`, degradation included.
-    #[inline]
-    pub(crate) fn latency(&self, a: Node, b: Node) -> SimDuration {
-        let k = self.idx(a) * self.n + self.idx(b);
-        self.latency[k] + self.extra[k]
     }
 
     pub(crate) fn state(&self, node: Node) -> &NodeState {
@@ -136,8 +152,10 @@ impl Network {
     /// Sends `msg` from `a` to `b` after the link's latency, unless it is lost.
     #[inline]
     pub(crate) fn send(&mut self, cx: &mut Context<'_, Ev>, a: Node, b: Node, msg: Msg) {
-        let lat = self.latency(a, b);
-        self.send_after(cx, a, b, msg, lat);
+        let (i, j) = (self.idx(a), self.idx(b));
+        let k = i * self.n + j;
+        let lat = self.latency[k] + self.extra[k];
+        self.send_dense(cx, i, j, msg, lat);
     }
 
     /// Sends `msg` with a given transit time instead of the link latency (replication
@@ -151,6 +169,19 @@ impl Network {
         delay: SimDuration,
     ) {
         let (i, j) = (self.idx(a), self.idx(b));
+        self.send_dense(cx, i, j, msg, delay);
+    }
+
+    /// [`Network::send_after`] between dense indices.
+    #[inline]
+    fn send_dense(
+        &mut self,
+        cx: &mut Context<'_, Ev>,
+        i: usize,
+        j: usize,
+        msg: Msg,
+        delay: SimDuration,
+    ) {
         if self.states[i].down == Some(CrashMode::Host) || self.partitions[i * self.n + j] > 0 {
             return;
         }
@@ -163,8 +194,8 @@ impl Network {
         cx.schedule_in(
             delay,
             Ev::Deliver {
-                from: a,
-                to: b,
+                from: i as u32,
+                to: j as u32,
                 msg,
             },
         );

@@ -45,8 +45,10 @@ pub(crate) enum Ev {
     ClientTimeouts,
     /// A client retries a failed request after its backoff.
     ClientRetry { req: Ref },
-    /// A message arrives (the network already applied latency).
-    Deliver { from: Node, to: Node, msg: Msg },
+    /// A message arrives (the network already applied latency). The ends are dense network
+    /// indices ([`Network::node`] names them): two `u32`s instead of two 8-byte [`Node`]s
+    /// keep the event, which the queue moves several times, at 32 bytes.
+    Deliver { from: u32, to: u32, msg: Msg },
     /// The wake-up of a load balancer's connection deadlines.
     LbTimeouts { lb: u32 },
     /// The wake-up of a web server's upstream timeout queue.
@@ -210,8 +212,10 @@ impl World {
         self.send(cx, from, to, Msg::Reset(call));
     }
 
-    fn deliver(&mut self, cx: &mut Context<'_, Ev>, from: Node, to: Node, msg: Msg) {
-        match self.state(to).down {
+    fn deliver(&mut self, cx: &mut Context<'_, Ev>, from: u32, to: u32, msg: Msg) {
+        let down = self.net.state_at(to).down;
+        let (from, to) = (self.net.node(from), self.net.node(to));
+        match down {
             Some(crate::scenario::CrashMode::Host) => return,
             Some(crate::scenario::CrashMode::Process) if !matches!(msg, Msg::Advert { .. }) => {
                 // The host's kernel answers: new connections are refused with a RST; a probe
@@ -289,5 +293,20 @@ impl Model for World {
             Ev::Fault { idx, start } => self.on_fault(cx, idx, start),
             Ev::WindowTick => self.on_window_tick(cx),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The queue moves events by value several times each: keep them small.
+    #[test]
+    fn events_stay_small() {
+        assert!(
+            std::mem::size_of::<Ev>() <= 32,
+            "{}",
+            std::mem::size_of::<Ev>()
+        );
     }
 }
