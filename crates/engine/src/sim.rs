@@ -242,6 +242,16 @@ impl<E> Context<'_, E> {
     }
 }
 
+/// What happened to an event taken off the queue.
+enum Dispatched {
+    /// It had been cancelled: dropped.
+    Discarded,
+    /// The model handled it.
+    Handled,
+    /// The model handled it and asked the run to stop.
+    StopRequested,
+}
+
 /// A model, its clock and its pending events.
 pub struct Simulation<M: Model> {
     model: M,
@@ -381,21 +391,13 @@ impl<M: Model> Simulation<M> {
                     StopReason::TimeReached
                 };
             };
-            debug_assert!(k > self.sched.last_popped, "queue popped out of order");
-            self.sched.last_popped = k;
-            self.sched.now = key_time(k);
-            if self.sched.take_tombstone(k) {
-                continue;
-            }
-            let mut cx = Context {
-                sched: &mut self.sched,
-                streams: &self.streams,
-            };
-            self.model.handle(event, &mut cx);
-            events += 1;
-            if self.sched.stop_requested {
-                self.sched.stop_requested = false;
-                break StopReason::Requested;
+            match self.dispatch(k, event) {
+                Dispatched::Discarded => continue,
+                Dispatched::Handled => events += 1,
+                Dispatched::StopRequested => {
+                    events += 1;
+                    break StopReason::Requested;
+                }
             }
         };
         self.events_processed += events;
@@ -403,6 +405,30 @@ impl<M: Model> Simulation<M> {
             events,
             stop,
             now: self.sched.now,
+        }
+    }
+
+    /// Hands an event taken off the queue to the model. The clock reaches every event taken
+    /// off the queue, discarded (cancelled) ones included, so that nothing can later be
+    /// scheduled below `last_popped`.
+    #[inline]
+    fn dispatch(&mut self, k: Key, event: M::Event) -> Dispatched {
+        debug_assert!(k > self.sched.last_popped, "queue popped out of order");
+        self.sched.last_popped = k;
+        self.sched.now = key_time(k);
+        if self.sched.take_tombstone(k) {
+            return Dispatched::Discarded;
+        }
+        let mut cx = Context {
+            sched: &mut self.sched,
+            streams: &self.streams,
+        };
+        self.model.handle(event, &mut cx);
+        if self.sched.stop_requested {
+            self.sched.stop_requested = false;
+            Dispatched::StopRequested
+        } else {
+            Dispatched::Handled
         }
     }
 
@@ -444,23 +470,13 @@ impl<M: Model> Simulation<M> {
                 break StopReason::Predicate;
             }
             let (k, event) = self.sched.queue.pop().expect("peeked a key");
-            debug_assert!(k > self.sched.last_popped, "queue popped out of order");
-            self.sched.last_popped = k;
-            // The clock reaches every event taken off the queue, discarded ones included, so
-            // that nothing can later be scheduled below `last_popped`.
-            self.sched.now = at;
-            if self.sched.take_tombstone(k) {
-                continue;
-            }
-            let mut cx = Context {
-                sched: &mut self.sched,
-                streams: &self.streams,
-            };
-            self.model.handle(event, &mut cx);
-            events += 1;
-            if self.sched.stop_requested {
-                self.sched.stop_requested = false;
-                break StopReason::Requested;
+            match self.dispatch(k, event) {
+                Dispatched::Discarded => continue,
+                Dispatched::Handled => events += 1,
+                Dispatched::StopRequested => {
+                    events += 1;
+                    break StopReason::Requested;
+                }
             }
         };
         self.events_processed += events;
