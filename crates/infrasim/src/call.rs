@@ -167,11 +167,6 @@ impl FailReason {
             FailReason::DatabaseUnavailable => "database_unavailable",
         }
     }
-
-    /// Whether HAProxy's `observe layer7` counts this as an error: 5xx and timeouts.
-    pub fn is_layer7_error(self) -> bool {
-        true
-    }
 }
 
 /// How a call ended, as its caller learns it.
