@@ -24,9 +24,10 @@ fn invalid(path: &str, found: impl std::fmt::Display, expected: &str) -> Error {
     Error::Invalid(vec![ScenarioError::new(path, found, expected)])
 }
 
-/// Builds the world for one replication.
+/// Builds the world for one replication. The caller has validated the scenario once for all
+/// its replications (`run_many`, `run_observed`); the lookups here still fail with an error,
+/// never a panic, if it has not.
 pub(crate) fn build(s: &Scenario, seed: u64) -> Result<World, Error> {
-    crate::scenario::validate(s)?;
     let streams = RngStreams::new(seed);
     let mut names = Names::default();
     for (i, lb) in s.load_balancers.iter().enumerate() {

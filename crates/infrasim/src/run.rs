@@ -334,6 +334,7 @@ pub fn run_observed(
         s.seed = seed;
     }
     s.replications = 1;
+    crate::scenario::validate(&s)?;
     let data = run_one(&s, s.seed, Some(observer), None)?;
     Ok(crate::report::assemble(&s, &[data]))
 }
