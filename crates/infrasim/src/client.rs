@@ -406,7 +406,12 @@ impl World {
                 self.on_client_timeout(cx, req);
             }
         }
-        self.clients.timeouts.rearm(cx, || Ev::ClientTimeouts);
+        let requests = &self.requests;
+        self.clients.timeouts.rearm_discarding(
+            cx,
+            |&(req, arm)| !requests.get(req).is_some_and(|r| r.armed && r.arm == arm),
+            || Ev::ClientTimeouts,
+        );
     }
 
     fn on_client_timeout(&mut self, cx: &mut Context<'_, Ev>, req: Ref) {

@@ -618,9 +618,12 @@ impl World {
                 self.lb_call_deadline(cx, lb, child);
             }
         }
-        self.lbs[lb as usize]
-            .timeouts
-            .rearm(cx, || Ev::LbTimeouts { lb });
+        let calls = &self.calls;
+        self.lbs[lb as usize].timeouts.rearm_discarding(
+            cx,
+            |&child| !calls.get(child).is_some_and(|c| c.caller == Node::Lb(lb)),
+            || Ev::LbTimeouts { lb },
+        );
     }
 
     fn lb_call_deadline(&mut self, cx: &mut Context<'_, Ev>, lb: u32, child: Ref) {

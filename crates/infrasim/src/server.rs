@@ -304,9 +304,12 @@ impl World {
                 self.web_sub_done(cx, i, sub, Outcome::Failed(FailReason::ServerTimeout));
             }
         }
-        self.webs[i as usize]
-            .timeouts
-            .rearm(cx, || Ev::WebTimeouts { web: i });
+        let calls = &self.calls;
+        self.webs[i as usize].timeouts.rearm_discarding(
+            cx,
+            |&(sub, _)| calls.get(sub).is_none(),
+            || Ev::WebTimeouts { web: i },
+        );
     }
 
     // ----- app servers -----
@@ -505,9 +508,12 @@ impl World {
                 (true, _) => self.app_db_done(cx, i, sub, unavailable, false),
             }
         }
-        self.apps[i as usize]
-            .timeouts
-            .rearm(cx, || Ev::AppTimeouts { app: i });
+        let calls = &self.calls;
+        self.apps[i as usize].timeouts.rearm_discarding(
+            cx,
+            |&(sub, _)| calls.get(sub).is_none(),
+            || Ev::AppTimeouts { app: i },
+        );
     }
 
     // ----- shared -----
