@@ -621,7 +621,7 @@ impl World {
         let calls = &self.calls;
         self.lbs[lb as usize].timeouts.rearm_discarding(
             cx,
-            |&child| !calls.get(child).is_some_and(|c| c.caller == Node::Lb(lb)),
+            |&child| calls.get(child).is_none_or(|c| c.caller != Node::Lb(lb)),
             || Ev::LbTimeouts { lb },
         );
     }
