@@ -17,6 +17,7 @@
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
+use std::collections::VecDeque;
 
 use crate::time::SimTime;
 
@@ -280,6 +281,96 @@ impl<E> EventQueue<E> for RadixHeap<E> {
     }
 }
 
+/// Entries the current slot keeps in a sorted deque before it hands them to a radix heap.
+const SMALL_SLOT: usize = 32;
+
+/// The events of the wheel's current slot, in key order.
+///
+/// A slot of a few microseconds usually holds one to three events, for which a sorted deque
+/// (most pushes land at the back: later sequence numbers) is far cheaper than a radix heap's
+/// bucket moves. A burst (thousands of events at one instant) would make sorted insertion
+/// quadratic, so past [`SMALL_SLOT`] entries everything moves to a [`RadixHeap`] until the
+/// slot is drained.
+#[derive(Debug)]
+struct CurrentSlot<E> {
+    /// Sorted by increasing key; empty while `big` is in use.
+    small: VecDeque<Slot<E>>,
+    big: RadixHeap<E>,
+}
+
+impl<E> CurrentSlot<E> {
+    fn new() -> Self {
+        CurrentSlot {
+            small: VecDeque::new(),
+            big: RadixHeap::new(),
+        }
+    }
+
+    #[inline]
+    fn is_empty(&self) -> bool {
+        self.small.is_empty() && self.big.is_empty()
+    }
+
+    #[inline]
+    fn len(&self) -> usize {
+        self.small.len() + self.big.len()
+    }
+
+    /// Records that `key` was popped while this slot was empty: the radix heap's floor.
+    #[inline]
+    fn popped_elsewhere(&mut self, key: Key) {
+        if self.big.is_empty() {
+            self.big.last = key;
+        }
+    }
+
+    #[inline]
+    fn push_slot(&mut self, slot: Slot<E>) {
+        if !self.big.is_empty() {
+            self.big.push_slot(slot);
+            return;
+        }
+        if self.small.len() >= SMALL_SLOT {
+            for s in self.small.drain(..) {
+                self.big.push_slot(s);
+            }
+            self.big.push_slot(slot);
+            return;
+        }
+        let key = slot.key();
+        match self.small.back() {
+            Some(b) if b.key() > key => {
+                let at = self.small.partition_point(|s| s.key() < key);
+                self.small.insert(at, slot);
+            }
+            _ => self.small.push_back(slot),
+        }
+    }
+
+    #[inline]
+    fn peek_key(&mut self) -> Option<Key> {
+        if !self.big.is_empty() {
+            return self.big.peek_key();
+        }
+        self.small.front().map(Slot::key)
+    }
+
+    #[inline]
+    fn pop_at_most(&mut self, limit: Key) -> Option<(Key, E)> {
+        if !self.big.is_empty() {
+            return self.big.pop_at_most(limit);
+        }
+        if self.small.front()?.key() > limit {
+            return None;
+        }
+        let item = self.small.pop_front().expect("non-empty");
+        if self.small.is_empty() {
+            self.big.last = item.key();
+        }
+        Some(item.into_pair())
+    }
+}
+
 /// log2 of a wheel slot's width in nanoseconds: 2¹² ns ≈ 4 µs. Narrower than the common
 /// short delays (an LB's 6 µs per request, a 100 µs hop), so they land in the wheel rather
 /// than in the current slot's heap; measured on the topology bench against 2¹⁰–2¹⁴ ns.
@@ -313,7 +404,7 @@ const WHEEL_SLOT_KEEP: usize = 1024;
 #[derive(Debug)]
 pub struct WheelQueue<E> {
     /// Events whose slot is at most `cur_slot`.
-    cur: RadixHeap<E>,
+    cur: CurrentSlot<E>,
     /// The slot the cursor stands on (absolute: `time >> WHEEL_SHIFT`).
     cur_slot: u64,
     /// Slot `s` with `cur_slot < s < cur_slot + WHEEL_SLOTS` lives at `wheel[s & WHEEL_MASK]`.
@@ -326,6 +417,9 @@ pub struct WheelQueue<E> {
     wheel_len: usize,
     /// Events at or beyond `cur_slot + WHEEL_SLOTS` when pushed.
     far: RadixHeap<E>,
+    /// The slot of `far`'s earliest event (`u64::MAX` when empty), kept up to date so that
+    /// popping a lone wheel event does not search `far`'s buckets each time.
+    far_slot: u64,
 }
 
 impl<E> Default for WheelQueue<E> {
@@ -338,13 +432,14 @@ impl<E> WheelQueue<E> {
     /// An empty queue.
     pub fn new() -> Self {
         WheelQueue {
-            cur: RadixHeap::new(),
+            cur: CurrentSlot::new(),
             cur_slot: 0,
             wheel: (0..WHEEL_SLOTS).map(|_| Vec::new()).collect(),
             occupied: [0; (WHEEL_SLOTS / 64) as usize],
             summary: 0,
             wheel_len: 0,
             far: RadixHeap::new(),
+            far_slot: u64::MAX,
         }
     }
 
@@ -397,12 +492,7 @@ impl<E> WheelQueue<E> {
             return None;
         }
         let key = self.wheel[pos][0].key();
-        if !self.far.is_empty()
-            && self
-                .far
-                .peek_key()
-                .is_some_and(|k| Self::slot_of(k) <= slot)
-        {
+        if self.far_slot <= slot {
             return None;
         }
         if key > limit {
@@ -416,7 +506,7 @@ impl<E> WheelQueue<E> {
         self.wheel_len -= 1;
         self.cur_slot = slot;
         // `cur` is empty: later pushes into this slot are ordered relative to this key.
-        self.cur.last = key;
+        self.cur.popped_elsewhere(key);
         Some(Some(item.into_pair()))
     }
 
@@ -428,11 +518,7 @@ impl<E> WheelQueue<E> {
             return;
         }
         let from_wheel = self.next_wheel_slot();
-        let from_far = if self.far.is_empty() {
-            None
-        } else {
-            self.far.peek_key().map(Self::slot_of)
-        };
+        let from_far = (self.far_slot != u64::MAX).then_some(self.far_slot);
         let slot = match (from_wheel, from_far) {
             (Some(a), Some(b)) => a.min(b),
             (Some(a), None) => a,
@@ -461,8 +547,9 @@ impl<E> WheelQueue<E> {
                     break;
                 }
                 let (k, e) = self.far.pop().expect("peeked");
-                self.cur.push(k, e);
+                self.cur.push_slot(Slot::new(k, e));
             }
+            self.far_slot = self.far.peek_key().map_or(u64::MAX, Self::slot_of);
         }
     }
 }
@@ -472,7 +559,7 @@ impl<E> EventQueue<E> for WheelQueue<E> {
     fn push(&mut self, key: Key, event: E) {
         let s = Self::slot_of(key);
         if s <= self.cur_slot {
-            self.cur.push(key, event);
+            self.cur.push_slot(Slot::new(key, event));
         } else if s - self.cur_slot < WHEEL_SLOTS {
             let pos = (s & WHEEL_MASK) as usize;
             self.wheel[pos].push(Slot::new(key, event));
@@ -480,6 +567,7 @@ impl<E> EventQueue<E> for WheelQueue<E> {
             self.summary |= 1u64 << (pos / 64);
             self.wheel_len += 1;
         } else {
+            self.far_slot = self.far_slot.min(s);
             self.far.push(key, event);
         }
     }
