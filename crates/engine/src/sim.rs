@@ -141,7 +141,7 @@ impl<E> Scheduler<E> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn schedule_at(&mut self, at: SimTime, event: E) -> EventId {
         assert!(
             at >= self.now,

@@ -7,7 +7,7 @@ use infrasim_engine::dist::Dist;
 use infrasim_engine::rng::{below, open01};
 use infrasim_engine::{Context, SimDuration, SimRng, SimTime, TimeoutQueue};
 
-use crate::call::{Call, FailReason, Outcome, Parent, Ref, Request};
+use crate::call::{Call, FailReason, Outcome, Parent, Ref, Request, Slab};
 use crate::scenario::{Class, ClientRetries};
 use crate::world::{Ev, Msg, Node, World};
 
@@ -305,6 +305,10 @@ impl World {
         };
         let (class, key, addr) = (r.class, r.key, r.addr);
         let entry = self.resolve_entry(now, addr, avoid);
+        let requests = &self.requests;
+        self.clients
+            .timeouts
+            .discard_disarmed(|t| client_timeout_disarmed(requests, t), 2);
         let fast_failover = avoid.is_none() && self.client_failover();
         let r = self.requests.get_mut(req).expect("checked above");
         r.attempts += 1;
@@ -409,7 +413,7 @@ impl World {
         let requests = &self.requests;
         self.clients.timeouts.rearm_discarding(
             cx,
-            |&(req, arm)| !requests.get(req).is_some_and(|r| r.armed && r.arm == arm),
+            |t| client_timeout_disarmed(requests, t),
             || Ev::ClientTimeouts,
         );
     }
@@ -526,6 +530,12 @@ impl World {
             cx.schedule_in(d, Ev::UserSend { user });
         }
     }
+}
+
+/// Whether a client timeout entry no longer guards anything: the request ended, or this
+/// attempt's timeout was disarmed or superseded (a later `arm`).
+fn client_timeout_disarmed(requests: &Slab<Request>, &(req, arm): &(Ref, u32)) -> bool {
+    !requests.get(req).is_some_and(|r| r.armed && r.arm == arm)
 }
 
 #[cfg(test)]

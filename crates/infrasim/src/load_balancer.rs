@@ -24,7 +24,7 @@ use infrasim_engine::stats::TimeWeighted;
 use infrasim_engine::{Context, EventId, SimDuration, SimTime, TimeoutQueue};
 
 use crate::balance::{Algorithm, Balancer, ServerView};
-use crate::call::{Call, FailReason, Outcome, Parent, Ref};
+use crate::call::{Call, FailReason, Outcome, Parent, Ref, Slab};
 use crate::scenario::{CheckKind, HealthCheck, LbTimeouts, Observe, ObserveLayer, OnError};
 use crate::world::{Ev, Msg, Node, World};
 
@@ -544,9 +544,10 @@ impl World {
             timer: None,
             queued: false,
         });
-        self.lbs[lb as usize]
-            .timeouts
-            .push(cx, now + connect, child, || Ev::LbTimeouts { lb });
+        let calls = &self.calls;
+        let timeouts = &mut self.lbs[lb as usize].timeouts;
+        timeouts.discard_disarmed(|&c| lb_deadline_disarmed(calls, lb, c), 2);
+        timeouts.push(cx, now + connect, child, || Ev::LbTimeouts { lb });
         self.metrics.routed(lb, slot, server);
         self.send(cx, Node::Lb(lb), server, Msg::Call(child));
     }
@@ -621,7 +622,7 @@ impl World {
         let calls = &self.calls;
         self.lbs[lb as usize].timeouts.rearm_discarding(
             cx,
-            |&child| calls.get(child).is_none_or(|c| c.caller != Node::Lb(lb)),
+            |&child| lb_deadline_disarmed(calls, lb, child),
             || Ev::LbTimeouts { lb },
         );
     }
@@ -996,6 +997,11 @@ pub fn detection_window(
 ) -> (SimDuration, SimDuration) {
     let lo = (inter + d) * u64::from(fall.saturating_sub(1)) + d;
     (lo, lo + inter)
+}
+
+/// Whether an LB connection deadline no longer guards anything (the call ended).
+fn lb_deadline_disarmed(calls: &Slab<Call>, lb: u32, child: Ref) -> bool {
+    calls.get(child).is_none_or(|c| c.caller != Node::Lb(lb))
 }
 
 #[cfg(test)]

@@ -271,11 +271,12 @@ impl World {
             timer: None,
             queued: false,
         });
-        self.webs[i as usize]
-            .timeouts
-            .push(cx, now + timeout, (sub, true), || Ev::WebTimeouts {
-                web: i,
-            });
+        let calls = &self.calls;
+        let timeouts = &mut self.webs[i as usize].timeouts;
+        timeouts.discard_disarmed(|&(s, _)| calls.get(s).is_none(), 2);
+        timeouts.push(cx, now + timeout, (sub, true), || Ev::WebTimeouts {
+            web: i,
+        });
         if let Some(j) = self.webs[i as usize].pool.running.get_mut(job) {
             j.sub = Some(sub);
         }
@@ -418,9 +419,10 @@ impl World {
             queued: false,
         });
         let deadline = now + DB_CONNECT_TIMEOUT.min(timeout);
-        self.apps[i as usize]
-            .timeouts
-            .push(cx, deadline, (sub, false), || Ev::AppTimeouts { app: i });
+        let calls = &self.calls;
+        let timeouts = &mut self.apps[i as usize].timeouts;
+        timeouts.discard_disarmed(|&(s, _)| calls.get(s).is_none(), 2);
+        timeouts.push(cx, deadline, (sub, false), || Ev::AppTimeouts { app: i });
         if let Some(j) = self.apps[i as usize].pool.running.get_mut(job) {
             j.sub = Some(sub);
         }
