@@ -585,7 +585,7 @@ impl<E> WheelQueue<E> {
 }
 
 impl<E> EventQueue<E> for WheelQueue<E> {
-    #[inline]
+    #[inline(always)]
     fn push(&mut self, key: Key, event: E) {
         let s = Self::slot_of(key);
         if s <= self.cur_slot {
@@ -727,7 +727,7 @@ impl<E> AnyQueue<E> {
 }
 
 impl<E> EventQueue<E> for AnyQueue<E> {
-    #[inline]
+    #[inline(always)]
     fn push(&mut self, key: Key, event: E) {
         match self {
             AnyQueue::Wheel(q) => q.push(key, event),

@@ -19,6 +19,8 @@ pub(crate) struct Network {
     n_app: u32,
     latency: Vec<SimDuration>,
     extra: Vec<SimDuration>,
+    /// `latency + extra` per link, kept in step with both: the one lookup a message needs.
+    delay: Vec<SimDuration>,
     loss: Vec<f64>,
     partitions: Vec<u32>,
     states: Vec<NodeState>,
@@ -52,6 +54,7 @@ impl Network {
             .chain((0..n_app).map(Node::App))
             .chain((0..n_db).map(Node::Db))
             .collect();
+        let delay = latency.clone();
         Network {
             n,
             n_lb,
@@ -59,6 +62,7 @@ impl Network {
             n_app,
             latency,
             extra: vec![SimDuration::ZERO; n * n],
+            delay,
             loss: vec![0.0; n * n],
             partitions: vec![0; n * n],
             states: vec![NodeState::default(); n],
@@ -94,8 +98,10 @@ impl Network {
 
     pub(crate) fn set_latency(&mut self, a: Node, b: Node, d: SimDuration) {
         let (i, j) = (self.idx(a), self.idx(b));
-        self.latency[i * self.n + j] = d;
-        self.latency[j * self.n + i] = d;
+        for k in [i * self.n + j, j * self.n + i] {
+            self.latency[k] = d;
+            self.delay[k] = d.saturating_add(self.extra[k]);
+        }
     }
 
     pub(crate) fn state(&self, node: Node) -> &NodeState {
@@ -134,6 +140,7 @@ impl Network {
                     (1.0 - (1.0 - self.loss[k]) / (1.0 - loss)).max(0.0)
                 };
             }
+            self.delay[k] = self.latency[k].saturating_add(self.extra[k]);
         }
         if loss > 0.0 {
             if on {
@@ -154,7 +161,7 @@ impl Network {
     pub(crate) fn send(&mut self, cx: &mut Context<'_, Ev>, a: Node, b: Node, msg: Msg) {
         let (i, j) = (self.idx(a), self.idx(b));
         let k = i * self.n + j;
-        let lat = self.latency[k] + self.extra[k];
+        let lat = self.delay[k];
         self.send_dense(cx, i, j, msg, lat);
     }
 
