@@ -324,12 +324,19 @@ impl<E> CurrentSlot<E> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn push_slot(&mut self, slot: Slot<E>) {
         if !self.big.is_empty() {
             self.big.push_slot(slot);
-            return;
+        } else {
+            self.push_small(slot);
         }
+    }
+
+    /// [`Self::push_slot`] while the slot is small: out of line, so the inlined push is just
+    /// the test and the radix heap's few lines when a burst has the radix heap in use.
+    #[inline(never)]
+    fn push_small(&mut self, slot: Slot<E>) {
         if self.small.len() >= SMALL_SLOT {
             for s in self.small.drain(..) {
                 self.big.push_slot(s);
