@@ -319,4 +319,80 @@ mod tests {
         );
         assert!(sim.model().q.is_empty());
     }
+
+    /// Random timeouts, disarms and discards: exactly the deadlines still armed when they
+    /// come fire, each at its deadline, however the disarmed ones were dropped (before pushes,
+    /// in bounded batches, or when re-arming).
+    struct Random {
+        q: TimeoutQueue<usize>,
+        disarmed: Vec<bool>,
+        fired: Vec<(u64, usize)>,
+    }
+
+    #[derive(Clone, Copy)]
+    enum RandomEv {
+        Set { id: usize, dur: u64, discard: usize },
+        Disarm(usize),
+        Wake,
+    }
+
+    impl Model for Random {
+        type Event = RandomEv;
+        fn handle(&mut self, ev: RandomEv, cx: &mut Context<'_, RandomEv>) {
+            match ev {
+                RandomEv::Set { id, dur, discard } => {
+                    let disarmed = &self.disarmed;
+                    self.q.discard_disarmed(|i| disarmed[*i], discard);
+                    let d = cx.now() + SimDuration::from_nanos(dur);
+                    self.q.push(cx, d, id, || RandomEv::Wake);
+                }
+                RandomEv::Disarm(id) => self.disarmed[id] = true,
+                RandomEv::Wake => {
+                    while let Some(id) = self.q.pop_expired(cx.now()) {
+                        if !self.disarmed[id] {
+                            self.fired.push((cx.now().as_nanos(), id));
+                        }
+                    }
+                    let disarmed = &self.disarmed;
+                    self.q
+                        .rearm_discarding(cx, |i| disarmed[*i], || RandomEv::Wake);
+                }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn armed_deadlines_fire_exactly_once_at_their_time(
+            sets in proptest::collection::vec((0u64..100, 0u64..60, 0usize..4), 1..80),
+            disarms in proptest::collection::vec((0usize..80, 0u64..150), 0..80),
+        ) {
+            // Sets and disarms at even times, durations odd: a disarm never ties a deadline.
+            let mut sim = Simulation::new(
+                Random { q: TimeoutQueue::new(), disarmed: vec![false; sets.len()], fired: Vec::new() },
+                1,
+            );
+            let mut expected = Vec::new();
+            for (id, &(at, half, discard)) in sets.iter().enumerate() {
+                let (at, dur) = (2 * at, 2 * half + 1);
+                sim.schedule_at(SimTime::from_nanos(at), RandomEv::Set { id, dur, discard });
+                let deadline = at + dur;
+                let disarmed_before = disarms
+                    .iter()
+                    .any(|&(i, x)| i % sets.len() == id && 2 * x < deadline);
+                if !disarmed_before {
+                    expected.push((deadline, id));
+                }
+            }
+            for &(i, x) in &disarms {
+                sim.schedule_at(SimTime::from_nanos(2 * x), RandomEv::Disarm(i % sets.len()));
+            }
+            sim.run();
+            let mut fired = sim.model().fired.clone();
+            fired.sort_unstable();
+            expected.sort_unstable();
+            proptest::prop_assert_eq!(fired, expected);
+            proptest::prop_assert!(sim.model().q.is_empty());
+        }
+    }
 }
