@@ -404,7 +404,8 @@ struct WheelEntry<E> {
 /// them is moved several times between buckets before it is popped, and the moves dominate
 /// the cost of an event. Here time is cut into slots of 2^`WHEEL_SHIFT` = 2^12 ns (≈ 4 µs):
 ///
-/// * `cur` (a [`RadixHeap`]) holds the events of the current slot and earlier;
+/// * `cur` (a sorted deque, or a [`RadixHeap`] in a burst) holds the events
+///   of the current slot and earlier;
 /// * the wheel holds, unsorted, the events of the next 2^`WHEEL_BITS` − 1 = 4095 slots, one
 ///   linked list per slot threaded through a single pool (so an event goes where the last
 ///   freed one was, in a cache line just used, rather than into one of 4096 separate

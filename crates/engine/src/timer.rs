@@ -135,6 +135,21 @@ impl<T> TimeoutQueue<T> {
         self.rearm(cx, wake);
     }
 
+    /// [`TimeoutQueue::push`] after dropping up to two disarmed entries from the front (see
+    /// [`TimeoutQueue::discard_disarmed`]): two per push drains the front faster than pushes
+    /// fill the back, so the queue stays near the number of timeouts armed.
+    pub fn push_discarding<E>(
+        &mut self,
+        cx: &mut Context<'_, E>,
+        deadline: SimTime,
+        item: T,
+        disarmed: impl FnMut(&T) -> bool,
+        wake: impl FnOnce() -> E,
+    ) {
+        self.discard_disarmed(disarmed, 2);
+        self.push(cx, deadline, item, wake);
+    }
+
     /// Drops up to `at_most` of the earliest entries while `disarmed` holds for them.
     ///
     /// Called with a small bound before each [`TimeoutQueue::push`], it keeps the queue about

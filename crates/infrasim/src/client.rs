@@ -305,10 +305,6 @@ impl World {
         };
         let (class, key, addr) = (r.class, r.key, r.addr);
         let entry = self.resolve_entry(now, addr, avoid);
-        let requests = &self.requests;
-        self.clients
-            .timeouts
-            .discard_disarmed(|t| client_timeout_disarmed(requests, t), 2);
         let fast_failover = avoid.is_none() && self.client_failover();
         let r = self.requests.get_mut(req).expect("checked above");
         r.attempts += 1;
@@ -322,9 +318,15 @@ impl World {
         r.arm = r.arm.wrapping_add(1);
         r.armed = true;
         let arm = r.arm;
-        self.clients
-            .timeouts
-            .push(cx, now + wait, (req, arm), || Ev::ClientTimeouts);
+        let requests = &self.requests;
+        self.clients.timeouts.push_discarding(
+            cx,
+            now + wait,
+            (req, arm),
+            |t| client_timeout_disarmed(requests, t),
+            || Ev::ClientTimeouts,
+        );
+        let r = self.requests.get_mut(req).expect("checked above");
         let Some(entry) = entry else {
             r.call = None;
             return;

@@ -545,9 +545,13 @@ impl World {
             queued: false,
         });
         let calls = &self.calls;
-        let timeouts = &mut self.lbs[lb as usize].timeouts;
-        timeouts.discard_disarmed(|&c| lb_deadline_disarmed(calls, lb, c), 2);
-        timeouts.push(cx, now + connect, child, || Ev::LbTimeouts { lb });
+        self.lbs[lb as usize].timeouts.push_discarding(
+            cx,
+            now + connect,
+            child,
+            |&c| lb_deadline_disarmed(calls, lb, c),
+            || Ev::LbTimeouts { lb },
+        );
         self.metrics.routed(lb, slot, server);
         self.send(cx, Node::Lb(lb), server, Msg::Call(child));
     }

@@ -272,11 +272,13 @@ impl World {
             queued: false,
         });
         let calls = &self.calls;
-        let timeouts = &mut self.webs[i as usize].timeouts;
-        timeouts.discard_disarmed(|&(s, _)| calls.get(s).is_none(), 2);
-        timeouts.push(cx, now + timeout, (sub, true), || Ev::WebTimeouts {
-            web: i,
-        });
+        self.webs[i as usize].timeouts.push_discarding(
+            cx,
+            now + timeout,
+            (sub, true),
+            |t| sub_call_ended(calls, t),
+            || Ev::WebTimeouts { web: i },
+        );
         if let Some(j) = self.webs[i as usize].pool.running.get_mut(job) {
             j.sub = Some(sub);
         }
@@ -308,7 +310,7 @@ impl World {
         let calls = &self.calls;
         self.webs[i as usize].timeouts.rearm_discarding(
             cx,
-            |&(sub, _)| calls.get(sub).is_none(),
+            |t| sub_call_ended(calls, t),
             || Ev::WebTimeouts { web: i },
         );
     }
@@ -420,9 +422,13 @@ impl World {
         });
         let deadline = now + DB_CONNECT_TIMEOUT.min(timeout);
         let calls = &self.calls;
-        let timeouts = &mut self.apps[i as usize].timeouts;
-        timeouts.discard_disarmed(|&(s, _)| calls.get(s).is_none(), 2);
-        timeouts.push(cx, deadline, (sub, false), || Ev::AppTimeouts { app: i });
+        self.apps[i as usize].timeouts.push_discarding(
+            cx,
+            deadline,
+            (sub, false),
+            |t| sub_call_ended(calls, t),
+            || Ev::AppTimeouts { app: i },
+        );
         if let Some(j) = self.apps[i as usize].pool.running.get_mut(job) {
             j.sub = Some(sub);
         }
@@ -513,7 +519,7 @@ impl World {
         let calls = &self.calls;
         self.apps[i as usize].timeouts.rearm_discarding(
             cx,
-            |&(sub, _)| calls.get(sub).is_none(),
+            |t| sub_call_ended(calls, t),
             || Ev::AppTimeouts { app: i },
         );
     }
@@ -587,4 +593,9 @@ impl World {
             _ => None,
         }
     }
+}
+
+/// Whether a web or app server's deadline entry no longer guards anything: its sub-call ended.
+fn sub_call_ended(calls: &Slab<Call>, &(sub, _): &(Ref, bool)) -> bool {
+    calls.get(sub).is_none()
 }
