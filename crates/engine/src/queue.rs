@@ -372,7 +372,7 @@ impl<E> CurrentSlot<E> {
         }
         let item = self.small.pop_front().expect("non-empty");
         if self.small.is_empty() {
-            self.big.last = item.key();
+            self.popped_elsewhere(item.key());
         }
         Some(item.into_pair())
     }

@@ -88,16 +88,23 @@ impl<T> TimeoutQueue<T> {
     /// Takes one deadline that has expired at `now` (earliest first), if any. Call it in a
     /// loop from the wake-up event's handler, then call [`TimeoutQueue::rearm`].
     pub fn pop_expired(&mut self, now: SimTime) -> Option<T> {
+        self.pop_earliest_if(|&(deadline, _)| deadline <= now)
+    }
+
+    /// Removes the entry with the earliest deadline (the FIFO's front or the spill list's
+    /// last, the FIFO on a tie) if `take` accepts it.
+    #[inline]
+    fn pop_earliest_if(&mut self, take: impl FnOnce(&(SimTime, T)) -> bool) -> Option<T> {
         let from_spill = match (self.fifo.front(), self.spill.last()) {
             (Some(f), Some(s)) => s.0 < f.0,
             (None, Some(_)) => true,
             _ => false,
         };
         if from_spill {
-            if self.spill.last().is_some_and(|s| s.0 <= now) {
+            if self.spill.last().is_some_and(take) {
                 return self.spill.pop().map(|x| x.1);
             }
-        } else if self.fifo.front().is_some_and(|f| f.0 <= now) {
+        } else if self.fifo.front().is_some_and(take) {
             return self.fifo.pop_front().map(|x| x.1);
         }
         None
@@ -158,32 +165,9 @@ impl<T> TimeoutQueue<T> {
     /// timeout at 2 000 requests/s — so the entries stay in cache. Each entry is dropped once
     /// either way; the wake-up already scheduled is unaffected.
     pub fn discard_disarmed(&mut self, mut disarmed: impl FnMut(&T) -> bool, at_most: usize) {
-        if self.spill.is_empty() {
-            // The common case: one duration, everything in the FIFO.
-            for _ in 0..at_most {
-                match self.fifo.front() {
-                    Some((_, x)) if disarmed(x) => self.fifo.pop_front(),
-                    _ => return,
-                };
-            }
-            return;
-        }
         for _ in 0..at_most {
-            let from_spill = match (self.fifo.front(), self.spill.last()) {
-                (Some(f), Some(s)) => s.0 < f.0,
-                (None, Some(_)) => true,
-                (_, None) => false,
-            };
-            if from_spill {
-                match self.spill.last() {
-                    Some((_, x)) if disarmed(x) => self.spill.pop(),
-                    _ => return,
-                };
-            } else {
-                match self.fifo.front() {
-                    Some((_, x)) if disarmed(x) => self.fifo.pop_front(),
-                    _ => return,
-                };
+            if self.pop_earliest_if(|(_, x)| disarmed(x)).is_none() {
+                return;
             }
         }
     }
@@ -280,9 +264,9 @@ mod tests {
             match ev {
                 LazyEv::Set(id) => {
                     let disarmed = &self.disarmed;
-                    self.q.discard_disarmed(|id| disarmed[*id as usize], 2);
                     let d = cx.now() + SimDuration::from_nanos(1_000);
-                    self.q.push(cx, d, id, || LazyEv::Wake);
+                    self.q
+                        .push_discarding(cx, d, id, |id| disarmed[*id as usize], || LazyEv::Wake);
                     if id < 50 {
                         self.max_len_early = self.max_len_early.max(self.q.len());
                     }
