@@ -7,7 +7,7 @@ use infrasim_engine::dist::Dist;
 use infrasim_engine::rng::{below, open01};
 use infrasim_engine::{Context, SimDuration, SimRng, SimTime, TimeoutQueue};
 
-use crate::call::{Call, FailReason, Outcome, Parent, Ref, Request, Slab};
+use crate::call::{Call, FailReason, NOT_CONNECTED, Outcome, Parent, Ref, Request, Slab};
 use crate::scenario::{Class, ClientRetries};
 use crate::world::{Ev, Msg, Node, World};
 
@@ -342,9 +342,8 @@ impl World {
             db_op: None,
             slot: 0,
             attempt: 0,
-            connected_at: None,
+            connected_at: NOT_CONNECTED,
             sent_at: now,
-            timer: None,
             queued: false,
         });
         self.requests.get_mut(req).expect("checked above").call = Some(call);
@@ -431,7 +430,7 @@ impl World {
         if self.client_failover() {
             let callee = call
                 .and_then(|c| self.calls.get(c))
-                .map(|c| (c.callee, c.connected_at.is_some()));
+                .map(|c| (c.callee, c.connected().is_some()));
             if let Some((callee, false)) = callee {
                 if let Some(c) = call {
                     self.calls.remove(c);

@@ -217,7 +217,7 @@ impl World {
         match self.dbs[db as usize].pool.admit(now, q) {
             Ok(start) => {
                 if let Some(c) = self.calls.get_mut(call) {
-                    c.connected_at = Some(now);
+                    c.connected_at = now;
                 }
                 if let Some(job) = start {
                     self.db_start(cx, db, job);

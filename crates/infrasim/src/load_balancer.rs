@@ -24,7 +24,7 @@ use infrasim_engine::stats::TimeWeighted;
 use infrasim_engine::{Context, EventId, SimDuration, SimTime, TimeoutQueue};
 
 use crate::balance::{Algorithm, Balancer, ServerView};
-use crate::call::{Call, FailReason, Outcome, Parent, Ref, Slab};
+use crate::call::{Call, FailReason, NOT_CONNECTED, Outcome, Parent, Ref, Slab};
 use crate::scenario::{CheckKind, HealthCheck, LbTimeouts, Observe, ObserveLayer, OnError};
 use crate::world::{Ev, Msg, Node, World};
 
@@ -87,8 +87,9 @@ pub(crate) struct LoadBalancer {
     pub health: Vec<Health>,
     /// Requests being served by each server (HAProxy `cur_sess`).
     pub conns: Vec<u32>,
-    /// Requests waiting for a server slot: (call, pinned server or [`ANY_SERVER`]).
-    pub queue: VecDeque<Ref>,
+    /// Requests waiting for a server slot, with their `timeout queue` events (the server
+    /// they are pinned to, or [`ANY_SERVER`], is the call's `slot`).
+    pub queue: VecDeque<(Ref, EventId)>,
     pub queued_on: Vec<u32>,
     pub cpu_busy: u32,
     pub cpu_queue: VecDeque<Ref>,
@@ -270,11 +271,8 @@ impl World {
                 if incoming && process {
                     self.reset(cx, r);
                 }
-                if !incoming
-                    && let Some(c) = self.calls.remove(r)
-                    && let Some(t) = c.timer
-                {
-                    cx.cancel(t);
+                if !incoming {
+                    self.calls.remove(r);
                 }
             }
             let l = &mut self.lbs[lb as usize];
@@ -350,7 +348,7 @@ impl World {
         let Some(c) = self.calls.get_mut(call) else {
             return;
         };
-        c.connected_at = Some(now);
+        c.connected_at = now;
         c.slot = ANY_SERVER;
         l.frontend += 1;
         if l.cfg.cost.is_zero() {
@@ -437,25 +435,25 @@ impl World {
     }
 
     fn lb_enqueue(&mut self, cx: &mut Context<'_, Ev>, lb: u32, parent: Ref, pinned: u32) {
+        let timeout = self.lbs[lb as usize].queue_timeout();
+        let t = cx.schedule_in(timeout, Ev::LbQueueTimeout { lb, call: parent });
         let l = &mut self.lbs[lb as usize];
-        let timeout = l.queue_timeout();
-        l.queue.push_back(parent);
+        l.queue.push_back((parent, t));
         l.queued.set(cx.now(), l.queue.len() as u64);
         if pinned != ANY_SERVER {
             l.queued_on[pinned as usize] += 1;
             l.views[pinned as usize].load += 1;
         }
-        let t = cx.schedule_in(timeout, Ev::LbQueueTimeout { lb, call: parent });
         if let Some(c) = self.calls.get_mut(parent) {
             c.queued = true;
             c.slot = pinned;
-            c.timer = Some(t);
         }
     }
 
-    fn lb_unqueue_at(&mut self, now: SimTime, lb: u32, pos: usize) -> Option<Ref> {
+    /// Takes the queue's entry at `pos`: the waiting call and its `timeout queue` event.
+    fn lb_unqueue_at(&mut self, now: SimTime, lb: u32, pos: usize) -> Option<(Ref, EventId)> {
         let l = &mut self.lbs[lb as usize];
-        let r = l.queue.remove(pos)?;
+        let (r, timer) = l.queue.remove(pos)?;
         l.queued.set(now, l.queue.len() as u64);
         if let Some(c) = self.calls.get_mut(r) {
             c.queued = false;
@@ -464,7 +462,7 @@ impl World {
                 l.views[c.slot as usize].load -= 1;
             }
         }
-        Some(r)
+        Some((r, timer))
     }
 
     pub(crate) fn lb_queue_timeout(&mut self, cx: &mut Context<'_, Ev>, lb: u32, call: Ref) {
@@ -472,7 +470,11 @@ impl World {
         if !queued {
             return;
         }
-        if let Some(pos) = self.lbs[lb as usize].queue.iter().position(|r| *r == call) {
+        if let Some(pos) = self.lbs[lb as usize]
+            .queue
+            .iter()
+            .position(|(r, _)| *r == call)
+        {
             self.lb_unqueue_at(cx.now(), lb, pos);
             self.lb_respond(cx, lb, call, Outcome::Failed(FailReason::QueueTimeout));
         }
@@ -485,7 +487,7 @@ impl World {
             if l.queue.is_empty() || l.slot_full(slot) || !l.views[slot].usable {
                 return;
             }
-            let pos = l.queue.iter().position(|r| {
+            let pos = l.queue.iter().position(|(r, _)| {
                 self.calls
                     .get(*r)
                     .is_none_or(|c| c.slot == ANY_SERVER || c.slot == slot as u32)
@@ -493,14 +495,12 @@ impl World {
             let Some(pos) = pos else {
                 return;
             };
-            let Some(parent) = self.lb_unqueue_at(cx.now(), lb, pos) else {
+            let Some((parent, timer)) = self.lb_unqueue_at(cx.now(), lb, pos) else {
                 return;
             };
-            match self.calls.get_mut(parent) {
-                Some(c) => {
-                    if let Some(t) = c.timer.take() {
-                        cx.cancel(t);
-                    }
+            match self.calls.get(parent) {
+                Some(_) => {
+                    cx.cancel(timer);
                     self.lb_connect(cx, lb, parent, slot as u32, 0);
                 }
                 None => self.lbs[lb as usize].frontend -= 1,
@@ -539,9 +539,8 @@ impl World {
             db_op: None,
             slot,
             attempt,
-            connected_at: None,
+            connected_at: NOT_CONNECTED,
             sent_at: now,
-            timer: None,
             queued: false,
         });
         let calls = &self.calls;
@@ -557,16 +556,8 @@ impl World {
     }
 
     /// Releases a server slot held by a finished child call and returns (parent, slot, attempt).
-    fn lb_release(
-        &mut self,
-        cx: &mut Context<'_, Ev>,
-        lb: u32,
-        child: Ref,
-    ) -> Option<(Ref, u32, u32, bool)> {
+    fn lb_release(&mut self, lb: u32, child: Ref) -> Option<(Ref, u32, u32, bool)> {
         let c = self.calls.remove(child)?;
-        if let Some(t) = c.timer {
-            cx.cancel(t);
-        }
         let l = &mut self.lbs[lb as usize];
         let s = c.slot as usize;
         l.conns[s] = l.conns[s].saturating_sub(1);
@@ -574,11 +565,11 @@ impl World {
         let Parent::Call(parent) = c.parent else {
             return None;
         };
-        Some((parent, c.slot, c.attempt, c.connected_at.is_some()))
+        Some((parent, c.slot, c.attempt, c.connected().is_some()))
     }
 
     fn lb_child_reply(&mut self, cx: &mut Context<'_, Ev>, lb: u32, child: Ref, outcome: Outcome) {
-        let Some((parent, slot, _, _)) = self.lb_release(cx, lb, child) else {
+        let Some((parent, slot, _, _)) = self.lb_release(lb, child) else {
             return;
         };
         let err = matches!(outcome, Outcome::Failed(_));
@@ -592,7 +583,7 @@ impl World {
     }
 
     fn lb_child_reset(&mut self, cx: &mut Context<'_, Ev>, lb: u32, child: Ref) {
-        let Some((parent, slot, attempt, connected)) = self.lb_release(cx, lb, child) else {
+        let Some((parent, slot, attempt, connected)) = self.lb_release(lb, child) else {
             return;
         };
         self.lb_observe(cx, lb, slot, true, false);
@@ -637,7 +628,7 @@ impl World {
         let Some(c) = self.calls.get_mut(child) else {
             return;
         };
-        if let Some(at) = c.connected_at {
+        if let Some(at) = c.connected() {
             let deadline = at + server_timeout;
             if now < deadline {
                 self.lbs[lb as usize]
@@ -645,7 +636,7 @@ impl World {
                     .push(cx, deadline, child, || Ev::LbTimeouts { lb });
                 return;
             }
-            let Some((parent, slot, _, _)) = self.lb_release(cx, lb, child) else {
+            let Some((parent, slot, _, _)) = self.lb_release(lb, child) else {
                 return;
             };
             self.lb_observe(cx, lb, slot, true, true);
@@ -656,7 +647,7 @@ impl World {
                 self.lbs[lb as usize].frontend -= 1;
             }
         } else {
-            let Some((parent, slot, attempt, _)) = self.lb_release(cx, lb, child) else {
+            let Some((parent, slot, attempt, _)) = self.lb_release(lb, child) else {
                 return;
             };
             self.lb_observe(cx, lb, slot, true, false);
@@ -875,11 +866,9 @@ impl World {
             return;
         }
         while !self.lbs[lb as usize].queue.is_empty() {
-            if let Some(parent) = self.lb_unqueue_at(cx.now(), lb, 0) {
-                if let Some(c) = self.calls.get_mut(parent) {
-                    if let Some(t) = c.timer.take() {
-                        cx.cancel(t);
-                    }
+            if let Some((parent, timer)) = self.lb_unqueue_at(cx.now(), lb, 0) {
+                if self.calls.get(parent).is_some() {
+                    cx.cancel(timer);
                     self.lb_respond(cx, lb, parent, Outcome::Failed(FailReason::NoBackend));
                 } else {
                     self.lbs[lb as usize].frontend -= 1;

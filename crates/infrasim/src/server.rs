@@ -14,7 +14,7 @@ use infrasim_engine::rng::open01;
 use infrasim_engine::stats::TimeWeighted;
 use infrasim_engine::{Context, SimDuration, SimRng, SimTime, TimeoutQueue};
 
-use crate::call::{Call, DbOp, FailReason, Outcome, Parent, Ref, Slab};
+use crate::call::{Call, DbOp, FailReason, NOT_CONNECTED, Outcome, Parent, Ref, Slab};
 use crate::scenario::Class;
 use crate::world::{Ev, Msg, Node, World};
 
@@ -167,7 +167,7 @@ impl World {
         match pool.admit(now, job) {
             Ok(start) => {
                 if let Some(c) = self.calls.get_mut(call) {
-                    c.connected_at = Some(now);
+                    c.connected_at = now;
                 }
                 start
             }
@@ -266,9 +266,8 @@ impl World {
             db_op: None,
             slot: 0,
             attempt: 0,
-            connected_at: None,
+            connected_at: NOT_CONNECTED,
             sent_at: now,
-            timer: None,
             queued: false,
         });
         let calls = &self.calls;
@@ -291,11 +290,7 @@ impl World {
         let Some(job) = self.sub_owner_take(sub) else {
             return;
         };
-        if let Some(c) = self.calls.remove(sub)
-            && let Some(t) = c.timer
-        {
-            cx.cancel(t);
-        }
+        self.calls.remove(sub);
         self.server_finish(cx, Node::Web(i), job, outcome);
     }
 
@@ -330,7 +325,7 @@ impl World {
                 let connected = self
                     .calls
                     .get(call)
-                    .is_some_and(|c| c.connected_at.is_some());
+                    .is_some_and(|c| c.connected().is_some());
                 self.app_db_done(
                     cx,
                     i,
@@ -415,9 +410,8 @@ impl World {
             db_op: Some(op),
             slot: target,
             attempt: 0,
-            connected_at: None,
+            connected_at: NOT_CONNECTED,
             sent_at: now,
-            timer: None,
             queued: false,
         });
         let deadline = now + DB_CONNECT_TIMEOUT.min(timeout);
@@ -452,9 +446,6 @@ impl World {
         let Some(c) = self.calls.remove(sub) else {
             return;
         };
-        if let Some(t) = c.timer {
-            cx.cancel(t);
-        }
         let a = &mut self.apps[i as usize];
         let Some(j) = a.pool.running.get_mut(job) else {
             return;
@@ -501,7 +492,7 @@ impl World {
                 continue;
             };
             let unavailable = Outcome::Failed(FailReason::DatabaseUnavailable);
-            match (query_phase, c.connected_at) {
+            match (query_phase, c.connected()) {
                 (false, Some(_)) => {
                     let deadline = c.sent_at + timeout;
                     if deadline > now {
@@ -561,11 +552,7 @@ impl World {
         for j in jobs {
             if let Some(sub) = j.sub {
                 self.sub_owner_take(sub);
-                if let Some(c) = self.calls.remove(sub)
-                    && let Some(t) = c.timer
-                {
-                    cx.cancel(t);
-                }
+                self.calls.remove(sub);
             }
             if process {
                 self.reset(cx, j.call);
