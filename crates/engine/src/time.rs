@@ -109,6 +109,12 @@ impl SimDuration {
         // `x.round()` (half away from zero), without the libm call it compiles to on
         // baseline x86-64 (no SSE4.1 `roundsd`): truncate, then look at the fraction, which
         // `x - t` gives exactly (below 2⁵² by Sterbenz's lemma; above, `x` is an integer).
+        // Below 2⁶³ (any delay under 292 years) through the signed conversion: one
+        // instruction on x86-64, where the unsigned one is a branchy sequence. Same value.
+        if x < 9_223_372_036_854_775_808.0 {
+            let t = x as i64;
+            return SimDuration(if x - t as f64 >= 0.5 { t + 1 } else { t } as u64);
+        }
         let t = x as u64;
         SimDuration(if x - t as f64 >= 0.5 { t + 1 } else { t })
     }

@@ -78,6 +78,9 @@ pub(crate) struct Metrics {
     /// Per-window snapshots of each component: (up, queue length), when kept.
     pub component_series: Vec<Vec<(bool, u32)>>,
     pub keep_component_series: bool,
+    /// The window last looked up, as (start, end, index): most lookups fall in the same
+    /// window as the previous one, and this spares them a 64-bit division.
+    last_window: (SimTime, SimTime, usize),
 }
 
 impl Metrics {
@@ -99,15 +102,25 @@ impl Metrics {
             routed_at: Vec::new(),
             component_series: Vec::new(),
             keep_component_series: n_windows <= 200_000,
+            last_window: (SimTime::MAX, SimTime::MAX, 0),
         }
     }
 
-    fn window_of(&self, t: SimTime) -> Option<usize> {
+    fn window_of(&mut self, t: SimTime) -> Option<usize> {
+        let (lo, hi, i) = self.last_window;
+        if lo <= t && t < hi {
+            return Some(i);
+        }
         if t < self.warmup_end {
             return None;
         }
         let i = ((t - self.warmup_end).as_nanos() / self.window.as_nanos()) as usize;
-        (i < self.windows.len()).then_some(i)
+        if i >= self.windows.len() {
+            return None;
+        }
+        let lo = self.warmup_end + SimDuration::from_nanos(i as u64 * self.window.as_nanos());
+        self.last_window = (lo, lo.saturating_add(self.window), i);
+        Some(i)
     }
 
     pub(crate) fn offered(&mut self, now: SimTime, class: Class, measured: bool) {
