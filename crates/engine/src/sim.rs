@@ -278,7 +278,9 @@ impl<M: Model> Simulation<M> {
         Self::with_queue(model, seed, QueueKind::default())
     }
 
-    /// As [`Simulation::new`], with a chosen queue implementation.
+    /// As [`Simulation::new`]; with [`QueueKind::Radix`] or [`QueueKind::BinaryHeap`] the
+    /// timing wheel is checked against that implementation at every event (a panic if they
+    /// disagree) — for tests of the engine, at the cost of a second queue.
     pub fn with_queue(model: M, seed: u64, kind: QueueKind) -> Self {
         Simulation {
             model,
@@ -380,7 +382,8 @@ impl<M: Model> Simulation<M> {
             if events >= max_events {
                 break StopReason::EventLimit;
             }
-            let Some((k, event)) = self.sched.queue.pop_at_most(limit) else {
+            let Some((k, event)) = self.sched.queue.pop_unconfirmed(limit) else {
+                self.sched.queue.confirm_pop(limit, None);
                 let empty = self.sched.queue.is_empty();
                 if until != SimTime::MAX {
                     self.sched.now = self.sched.now.max(until);
@@ -391,7 +394,11 @@ impl<M: Model> Simulation<M> {
                     StopReason::TimeReached
                 };
             };
-            match self.dispatch(k, event) {
+            let dispatched = self.dispatch(k, event);
+            // Everything the model scheduled meanwhile is later than `k`, so the reference
+            // queue's next key is still `k`.
+            self.sched.queue.confirm_pop(limit, Some(k));
+            match dispatched {
                 Dispatched::Discarded => continue,
                 Dispatched::Handled => events += 1,
                 Dispatched::StopRequested => {
