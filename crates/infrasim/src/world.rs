@@ -252,6 +252,11 @@ impl World {
 impl Model for World {
     type Event = Ev;
 
+    /// Inlined into the engine's run loop (its one caller in a run). Called instead — an
+    /// indirect call through the GOT from the engine crate's generic code, with the event
+    /// passed through a stack copy — it cost 10 % of the topology bench's wall time for
+    /// about the same instruction count.
+    #[inline]
     fn handle(&mut self, ev: Ev, cx: &mut Context<'_, Ev>) {
         match ev {
             Ev::Arrival => self.on_arrival(cx),
