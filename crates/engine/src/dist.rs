@@ -461,7 +461,19 @@ impl Dist {
 
     /// One draw. Reads the stream only through [`open01`] and [`below`]; never allocates,
     /// never returns a negative (it cannot: the result is a [`SimDuration`]) and never panics.
+    #[inline]
     pub fn sample(&self, rng: &mut SimRng) -> SimDuration {
+        // The two commonest shapes inline at the call site; the others out of line.
+        match self {
+            Dist::Constant { value } => *value,
+            Dist::Exponential { mean } => secs(-mean * open01(rng).ln()),
+            _ => self.sample_other(rng),
+        }
+    }
+
+    /// [`Dist::sample`] for the shapes other than constant and exponential.
+    #[inline(never)]
+    fn sample_other(&self, rng: &mut SimRng) -> SimDuration {
         match self {
             Dist::Constant { value } => *value,
             Dist::Exponential { mean } => secs(-mean * open01(rng).ln()),
