@@ -47,26 +47,31 @@ impl SimTime {
     pub const MAX: SimTime = SimTime(u64::MAX);
 
     /// An instant `ns` nanoseconds after the start.
+    #[inline]
     pub const fn from_nanos(ns: u64) -> Self {
         SimTime(ns)
     }
 
     /// Nanoseconds since the start.
+    #[inline]
     pub const fn as_nanos(self) -> u64 {
         self.0
     }
 
     /// Seconds since the start, as a float (for reports only; never feed it back into time).
+    #[inline]
     pub fn as_secs_f64(self) -> f64 {
         self.0 as f64 / NS_PER_S as f64
     }
 
     /// Time elapsed since `earlier`; zero if `earlier` is later (saturating, never panics).
+    #[inline]
     pub fn saturating_since(self, earlier: SimTime) -> SimDuration {
         SimDuration(self.0.saturating_sub(earlier.0))
     }
 
     /// This instant plus `d`, saturating at [`SimTime::MAX`].
+    #[inline]
     pub fn saturating_add(self, d: SimDuration) -> SimTime {
         SimTime(self.0.saturating_add(d.0))
     }
@@ -79,18 +84,22 @@ impl SimDuration {
     pub const MAX: SimDuration = SimDuration(u64::MAX);
 
     /// A duration of `ns` nanoseconds.
+    #[inline]
     pub const fn from_nanos(ns: u64) -> Self {
         SimDuration(ns)
     }
     /// A duration of `us` microseconds.
+    #[inline]
     pub const fn from_micros(us: u64) -> Self {
         SimDuration(us * NS_PER_US)
     }
     /// A duration of `ms` milliseconds.
+    #[inline]
     pub const fn from_millis(ms: u64) -> Self {
         SimDuration(ms * NS_PER_MS)
     }
     /// A duration of `s` seconds.
+    #[inline]
     pub const fn from_secs(s: u64) -> Self {
         SimDuration(s * NS_PER_S)
     }
@@ -120,31 +129,38 @@ impl SimDuration {
     }
 
     /// Nanoseconds in this duration.
+    #[inline]
     pub const fn as_nanos(self) -> u64 {
         self.0
     }
     /// Seconds, as a float (for arithmetic on rates and for reports).
+    #[inline]
     pub fn as_secs_f64(self) -> f64 {
         self.0 as f64 / NS_PER_S as f64
     }
     /// Milliseconds, as a float (the unit of latencies in reports).
+    #[inline]
     pub fn as_millis_f64(self) -> f64 {
         self.0 as f64 / NS_PER_MS as f64
     }
     /// Whether this is the zero duration.
+    #[inline]
     pub const fn is_zero(self) -> bool {
         self.0 == 0
     }
     /// `self + other`, saturating.
+    #[inline]
     pub fn saturating_add(self, other: SimDuration) -> SimDuration {
         SimDuration(self.0.saturating_add(other.0))
     }
     /// `self - other`, or zero if `other` is longer.
+    #[inline]
     pub fn saturating_sub(self, other: SimDuration) -> SimDuration {
         SimDuration(self.0.saturating_sub(other.0))
     }
     /// This duration scaled by a float factor, rounded to the nearest nanosecond (saturating;
     /// a negative or NaN factor gives zero). Used for "service time × k" gray failures.
+    #[inline]
     pub fn mul_f64(self, k: f64) -> SimDuration {
         SimDuration::from_secs_f64(self.as_secs_f64() * k)
     }
@@ -153,6 +169,7 @@ impl SimDuration {
 impl Add<SimDuration> for SimTime {
     type Output = SimTime;
     /// Panics on overflow: a model that schedules beyond 584 years has a bug.
+    #[inline]
     fn add(self, d: SimDuration) -> SimTime {
         SimTime(
             self.0
@@ -163,6 +180,7 @@ impl Add<SimDuration> for SimTime {
 }
 
 impl AddAssign<SimDuration> for SimTime {
+    #[inline]
     fn add_assign(&mut self, d: SimDuration) {
         *self = *self + d;
     }
@@ -171,6 +189,7 @@ impl AddAssign<SimDuration> for SimTime {
 impl Sub<SimTime> for SimTime {
     type Output = SimDuration;
     /// Panics if `earlier` is later than `self`: durations are never negative.
+    #[inline]
     fn sub(self, earlier: SimTime) -> SimDuration {
         SimDuration(
             self.0
@@ -182,6 +201,7 @@ impl Sub<SimTime> for SimTime {
 
 impl Add for SimDuration {
     type Output = SimDuration;
+    #[inline]
     fn add(self, other: SimDuration) -> SimDuration {
         SimDuration(
             self.0
@@ -192,6 +212,7 @@ impl Add for SimDuration {
 }
 
 impl AddAssign for SimDuration {
+    #[inline]
     fn add_assign(&mut self, other: SimDuration) {
         *self = *self + other;
     }
@@ -199,6 +220,7 @@ impl AddAssign for SimDuration {
 
 impl Sub for SimDuration {
     type Output = SimDuration;
+    #[inline]
     fn sub(self, other: SimDuration) -> SimDuration {
         SimDuration(
             self.0
@@ -210,6 +232,7 @@ impl Sub for SimDuration {
 
 impl Mul<u64> for SimDuration {
     type Output = SimDuration;
+    #[inline]
     fn mul(self, k: u64) -> SimDuration {
         SimDuration(
             self.0
