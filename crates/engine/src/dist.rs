@@ -475,8 +475,7 @@ impl Dist {
     #[inline(never)]
     fn sample_other(&self, rng: &mut SimRng) -> SimDuration {
         match self {
-            Dist::Constant { value } => *value,
-            Dist::Exponential { mean } => secs(-mean * open01(rng).ln()),
+            Dist::Constant { .. } | Dist::Exponential { .. } => self.sample(rng),
             Dist::Uniform { low, high } => secs(low + (high - low) * open01(rng)),
             Dist::Normal { mu, sd, cut, .. } => secs(mu + sd * truncated_std_normal(rng, *cut)),
             Dist::LogNormal { mu, sigma, .. } => secs((mu + sigma * std_normal(rng)).exp()),

@@ -763,15 +763,6 @@ impl<E> AnyQueue<E> {
             c.check_pop(limit, popped);
         }
     }
-
-    /// Which implementation checks the wheel ([`QueueKind::Wheel`]: none).
-    pub fn kind(&self) -> QueueKind {
-        match self.check.as_deref() {
-            None => QueueKind::Wheel,
-            Some(Reference::Radix(_)) => QueueKind::Radix,
-            Some(Reference::BinaryHeap(_)) => QueueKind::BinaryHeap,
-        }
-    }
 }
 
 impl Reference {
@@ -832,10 +823,8 @@ impl<E> EventQueue<E> for AnyQueue<E> {
     }
     #[inline]
     fn pop_at_most(&mut self, limit: Key) -> Option<(Key, E)> {
-        let item = self.wheel.pop_at_most(limit);
-        if let Some(c) = &mut self.check {
-            c.check_pop(limit, item.as_ref().map(|(k, _)| *k));
-        }
+        let item = self.pop_unconfirmed(limit);
+        self.confirm_pop(limit, item.as_ref().map(|(k, _)| *k));
         item
     }
     fn len(&self) -> usize {
