@@ -19,6 +19,7 @@
 //! * [`sim`]: [`Simulation`], the [`Model`] trait and the [`Context`] a model reacts through.
 //! * [`rng`]: named random streams from (master seed, stable key).
 //! * [`dist`]: duration distributions (service, inter-arrival, failure and repair times).
+//! * [`ziggurat`]: standard exponential draws without a logarithm (the hot sampler).
 //! * [`stats`]: counters, time-weighted gauges, log-linear histograms, replication summaries.
 //! * [`timer`]: timeout queues — many timers of one kind for the price of one event.
 
@@ -31,6 +32,7 @@ pub mod sim;
 pub mod stats;
 pub mod time;
 pub mod timer;
+pub mod ziggurat;
 
 pub use rng::{RngStreams, SimRng};
 pub use sim::{Context, EventId, Model, RunOutcome, Simulation, StopReason};

@@ -5,6 +5,7 @@
 
 use infrasim_engine::dist::Dist;
 use infrasim_engine::rng::{below, open01};
+use infrasim_engine::ziggurat::exp1;
 use infrasim_engine::{Context, SimDuration, SimRng, SimTime, TimeoutQueue};
 
 use crate::call::{Call, FailReason, NOT_CONNECTED, Outcome, Parent, Ref, Request, Slab};
@@ -48,7 +49,7 @@ impl RateCurve {
     /// The time of the next event of a Poisson process with this rate, after `now`: spend an
     /// Exp(1) amount of "intensity" across the steps (exact for piecewise-constant rates).
     fn next_poisson(&self, now: SimTime, rng: &mut SimRng) -> Option<SimTime> {
-        let mut need = -open01(rng).ln();
+        let mut need = exp1(rng);
         let mut i = self.step_at(now);
         let mut t = now;
         loop {
