@@ -398,3 +398,44 @@ fn lag_bounded_routing_sends_reads_to_the_primary_when_the_replica_lags() {
         0.001
     ));
 }
+
+/// The app's `db_timeout` counts from when the query was sent, not from when its connection
+/// was accepted (that deadline, ProxySQL's 1 s connect timeout, comes first and is where the
+/// query's own deadline is derived from). A query the database takes 1.9 s to answer
+/// succeeds under a 2 s `db_timeout`; one that takes 2.1 s fails as `database_unavailable`,
+/// and the app worker waiting for it is released 2 s after the query was sent: the app's
+/// busy time per request is 2.001 s (3 s if the deadline counted from the connection
+/// deadline, 1 s if the connection deadline were taken for the query's).
+#[test]
+fn a_query_times_out_db_timeout_after_it_was_sent() {
+    let with_service = |read: &str| {
+        let mut v = cluster(0.0, 2.0, "replicas", 1);
+        v["duration"] = json!("30s");
+        v["app_servers"][0]["db_timeout"] = json!("2s");
+        v["databases"][0]["replicas"][0]["read_service"] = json!({ "constant": read });
+        run(&v, 5, 1)
+    };
+    let fast = with_service("1900ms");
+    assert_eq!(
+        fast.requests.failed.values().sum::<u64>(),
+        0,
+        "{:?}",
+        fast.requests
+    );
+    assert!(fast.requests.succeeded > 40);
+    // 1 ms of app CPU, a 100 µs hop each way to the database, 1.9 s of query: ≈ 1.90 s.
+    let max = fast.latency_ms.max_ms;
+    assert!((1900.0..1950.0).contains(&max), "{max}");
+
+    let slow = with_service("2100ms");
+    assert_eq!(slow.requests.succeeded, 0);
+    let failed = slow.requests.failed["database_unavailable"];
+    assert!(failed > 40 && failed + slow.requests.in_flight == slow.requests.offered);
+    // Busy worker-seconds over the run, per request (the last ones are cut by the end).
+    let app = &slow.components["app"];
+    let hold = app.utilization * 30.0 * 64.0 / slow.requests.offered as f64;
+    assert!(
+        (1.85..2.05).contains(&hold),
+        "worker held {hold} s per request"
+    );
+}

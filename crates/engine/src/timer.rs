@@ -88,13 +88,29 @@ impl<T> TimeoutQueue<T> {
     /// Takes one deadline that has expired at `now` (earliest first), if any. Call it in a
     /// loop from the wake-up event's handler, then call [`TimeoutQueue::rearm`].
     pub fn pop_expired(&mut self, now: SimTime) -> Option<T> {
-        self.pop_earliest_if(|&(deadline, _)| deadline <= now)
+        self.pop_expired_entry(now).map(|(_, item)| item)
+    }
+
+    /// [`TimeoutQueue::pop_expired`] with the entry's deadline: for owners that derive a
+    /// later deadline from it (a query's deadline from its connection deadline) instead of
+    /// storing when the timed operation began.
+    pub fn pop_expired_entry(&mut self, now: SimTime) -> Option<(SimTime, T)> {
+        self.pop_earliest_entry_if(|&(deadline, _)| deadline <= now)
     }
 
     /// Removes the entry with the earliest deadline (the FIFO's front or the spill list's
     /// last, the FIFO on a tie) if `take` accepts it.
     #[inline]
     fn pop_earliest_if(&mut self, take: impl FnOnce(&(SimTime, T)) -> bool) -> Option<T> {
+        self.pop_earliest_entry_if(take).map(|(_, item)| item)
+    }
+
+    /// [`Self::pop_earliest_if`], returning the deadline too.
+    #[inline]
+    fn pop_earliest_entry_if(
+        &mut self,
+        take: impl FnOnce(&(SimTime, T)) -> bool,
+    ) -> Option<(SimTime, T)> {
         let from_spill = match (self.fifo.front(), self.spill.last()) {
             (Some(f), Some(s)) => s.0 < f.0,
             (None, Some(_)) => true,
@@ -102,10 +118,10 @@ impl<T> TimeoutQueue<T> {
         };
         if from_spill {
             if self.spill.last().is_some_and(take) {
-                return self.spill.pop().map(|x| x.1);
+                return self.spill.pop();
             }
         } else if self.fifo.front().is_some_and(take) {
-            return self.fifo.pop_front().map(|x| x.1);
+            return self.fifo.pop_front();
         }
         None
     }

@@ -344,7 +344,6 @@ impl World {
             slot: 0,
             attempt: 0,
             connected_at: NOT_CONNECTED,
-            sent_at: now,
             queued: false,
         });
         self.requests.get_mut(req).expect("checked above").call = Some(call);

@@ -540,7 +540,6 @@ impl World {
             slot,
             attempt,
             connected_at: NOT_CONNECTED,
-            sent_at: now,
             queued: false,
         });
         let calls = &self.calls;

@@ -267,7 +267,6 @@ impl World {
             slot: 0,
             attempt: 0,
             connected_at: NOT_CONNECTED,
-            sent_at: now,
             queued: false,
         });
         let calls = &self.calls;
@@ -411,7 +410,6 @@ impl World {
             slot: target,
             attempt: 0,
             connected_at: NOT_CONNECTED,
-            sent_at: now,
             queued: false,
         });
         let deadline = now + DB_CONNECT_TIMEOUT.min(timeout);
@@ -487,14 +485,18 @@ impl World {
     pub(crate) fn app_timeouts(&mut self, cx: &mut Context<'_, Ev>, i: u32) {
         let now = cx.now();
         let timeout = self.apps[i as usize].db_timeout;
-        while let Some((sub, query_phase)) = self.apps[i as usize].timeouts.pop_expired(now) {
+        while let Some((at, (sub, query_phase))) =
+            self.apps[i as usize].timeouts.pop_expired_entry(now)
+        {
             let Some(c) = self.calls.get(sub) else {
                 continue;
             };
             let unavailable = Outcome::Failed(FailReason::DatabaseUnavailable);
             match (query_phase, c.connected()) {
                 (false, Some(_)) => {
-                    let deadline = c.sent_at + timeout;
+                    // The connection deadline was set at the query's start plus the connect
+                    // timeout: the query's own deadline counts from the same start.
+                    let deadline = at + (timeout - DB_CONNECT_TIMEOUT.min(timeout));
                     if deadline > now {
                         self.apps[i as usize]
                             .timeouts
