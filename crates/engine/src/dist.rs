@@ -7,11 +7,11 @@
 //!
 //! # Why the samplers are written here
 //!
-//! Every sampler is implemented in this crate (this file and [`crate::ziggurat`]) on top of [`open01`] and [`below`] (which read
-//! `next_u64` of the stream), not taken from `rand_distr`: a dependency upgrade that changed an
-//! algorithm would silently change every simulated report. The algorithms are textbook and
-//! exact (inverse CDF, the ziggurat for exponentials, Marsaglia's polar method,
-//! Marsaglia–Tsang), and none of them allocates.
+//! Every sampler is implemented in this crate (this file and [`crate::ziggurat`]) on top of
+//! [`open01`] and [`below`] (which read `next_u64` of the stream), not taken from
+//! `rand_distr`: a dependency upgrade that changed an algorithm would silently change every
+//! simulated report. The algorithms are textbook and exact (inverse CDF, the ziggurat for
+//! exponentials, Marsaglia's polar method, Marsaglia–Tsang), and none of them allocates.
 //!
 //! The remaining source of cross-platform variation is the `std` float functions `ln`, `exp`
 //! and `powf`, which call the platform's libm (only `sqrt` is correctly rounded by IEEE 754).
