@@ -95,19 +95,13 @@ impl<T> TimeoutQueue<T> {
     /// later deadline from it (a query's deadline from its connection deadline) instead of
     /// storing when the timed operation began.
     pub fn pop_expired_entry(&mut self, now: SimTime) -> Option<(SimTime, T)> {
-        self.pop_earliest_entry_if(|&(deadline, _)| deadline <= now)
+        self.pop_earliest_if(|&(deadline, _)| deadline <= now)
     }
 
     /// Removes the entry with the earliest deadline (the FIFO's front or the spill list's
     /// last, the FIFO on a tie) if `take` accepts it.
     #[inline]
-    fn pop_earliest_if(&mut self, take: impl FnOnce(&(SimTime, T)) -> bool) -> Option<T> {
-        self.pop_earliest_entry_if(take).map(|(_, item)| item)
-    }
-
-    /// [`Self::pop_earliest_if`], returning the deadline too.
-    #[inline]
-    fn pop_earliest_entry_if(
+    fn pop_earliest_if(
         &mut self,
         take: impl FnOnce(&(SimTime, T)) -> bool,
     ) -> Option<(SimTime, T)> {
