@@ -141,6 +141,15 @@ const DB_CONNECT_TIMEOUT: SimDuration = SimDuration::from_millis(1000);
 /// transparently, `connect_retries_on_failure`).
 const DB_READ_RETRIES: u32 = 2;
 
+impl AppServer {
+    /// How long after a query is sent its connection deadline falls: ProxySQL's connect
+    /// timeout, or the whole `db_timeout` if that is shorter. The one place this is decided:
+    /// a query's own deadline is derived back from its connection deadline with it.
+    fn db_connect_wait(&self) -> SimDuration {
+        DB_CONNECT_TIMEOUT.min(self.db_timeout)
+    }
+}
+
 impl World {
     fn job_from_call(&self, call: Ref) -> Option<Job> {
         let c = self.calls.get(call)?;
@@ -396,7 +405,7 @@ impl World {
             DbOp::Read
         };
         let (key, addr, class, parent) = (j.key, j.addr, j.class, j.call);
-        let timeout = a.db_timeout;
+        let connect_wait = a.db_connect_wait();
         let target = self.db_route(cx.now(), cluster, op);
         let now = cx.now();
         let sub = self.calls.insert(Call {
@@ -412,7 +421,7 @@ impl World {
             connected_at: NOT_CONNECTED,
             queued: false,
         });
-        let deadline = now + DB_CONNECT_TIMEOUT.min(timeout);
+        let deadline = now + connect_wait;
         let calls = &self.calls;
         self.apps[i as usize].timeouts.push_discarding(
             cx,
@@ -484,7 +493,8 @@ impl World {
     /// `db_timeout` fails the request.
     pub(crate) fn app_timeouts(&mut self, cx: &mut Context<'_, Ev>, i: u32) {
         let now = cx.now();
-        let timeout = self.apps[i as usize].db_timeout;
+        let a = &self.apps[i as usize];
+        let query_after_connect = a.db_timeout - a.db_connect_wait();
         while let Some((at, (sub, query_phase))) =
             self.apps[i as usize].timeouts.pop_expired_entry(now)
         {
@@ -496,7 +506,7 @@ impl World {
                 (false, Some(_)) => {
                     // The connection deadline was set at the query's start plus the connect
                     // timeout: the query's own deadline counts from the same start.
-                    let deadline = at + (timeout - DB_CONNECT_TIMEOUT.min(timeout));
+                    let deadline = at + query_after_connect;
                     if deadline > now {
                         self.apps[i as usize]
                             .timeouts
