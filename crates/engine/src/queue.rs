@@ -425,8 +425,10 @@ pub struct WheelQueue<E> {
     /// The slot the cursor stands on (absolute: `time >> WHEEL_SHIFT`).
     cur_slot: u64,
     /// Slot `s` with `cur_slot < s < cur_slot + WHEEL_SLOTS` is the list starting at
-    /// `heads[s & WHEEL_MASK]` (`NIL`: empty).
-    heads: Vec<u32>,
+    /// `heads[s & WHEEL_MASK]` (`NIL`: empty). A fixed-size array, so that indexing it with
+    /// a masked position needs no bounds check (one compare and branch fewer per push and
+    /// per pop); boxed, to keep its 16 KB off the stack and out of the struct.
+    heads: Box<[u32; WHEEL_SLOTS as usize]>,
     /// The wheel's events, and free entries chained from `free`.
     pool: Vec<WheelEntry<E>>,
     free: u32,
@@ -455,7 +457,10 @@ impl<E> WheelQueue<E> {
         WheelQueue {
             cur: CurrentSlot::new(),
             cur_slot: 0,
-            heads: vec![NIL; WHEEL_SLOTS as usize],
+            heads: vec![NIL; WHEEL_SLOTS as usize]
+                .into_boxed_slice()
+                .try_into()
+                .expect("WHEEL_SLOTS entries"),
             pool: Vec::new(),
             free: NIL,
             occupied: [0; (WHEEL_SLOTS / 64) as usize],
