@@ -258,7 +258,7 @@ impl World {
         if self.state(node).down.is_some() {
             return false;
         }
-        self.net.state_mut(node).down = Some(mode);
+        self.net.set_down(node, Some(mode));
         match node {
             Node::Lb(i) => {
                 self.lb_set_down(cx, i, true);
@@ -275,7 +275,7 @@ impl World {
         if self.state(node).down.is_none() {
             return;
         }
-        self.net.state_mut(node).down = None;
+        self.net.set_down(node, None);
         match node {
             Node::Lb(i) => {
                 self.lb_set_down(cx, i, false);

@@ -31,6 +31,14 @@ pub(crate) struct Network {
     rng: SimRng,
     /// Any loss configured at all (skips the draw on the hot path when not).
     lossy_links: u32,
+    /// Hosts crashed whole ([`CrashMode::Host`]): their messages are dropped.
+    hosts_down: u32,
+    /// Directed links with at least one partition on them.
+    partitioned_links: u32,
+    /// Anything at all that can drop a message: a dead host, a partition or a lossy link.
+    /// Kept in step with the three counts, so that a message on a healthy network (nearly
+    /// every message of nearly every run) costs one test instead of three lookups.
+    impaired: bool,
 }
 
 impl Network {
@@ -69,7 +77,14 @@ impl Network {
             nodes,
             rng,
             lossy_links: 0,
+            hosts_down: 0,
+            partitioned_links: 0,
+            impaired: false,
         }
+    }
+
+    fn update_impaired(&mut self) {
+        self.impaired = self.hosts_down > 0 || self.partitioned_links > 0 || self.lossy_links > 0;
     }
 
     /// Dense index of a node.
@@ -108,21 +123,44 @@ impl Network {
         &self.states[self.idx(node)]
     }
 
+    /// The state of `node` for the faults that do not touch the network (slowdown, error
+    /// rate, drain); taking it down goes through [`Network::set_down`].
     pub(crate) fn state_mut(&mut self, node: Node) -> &mut NodeState {
         let i = self.idx(node);
         &mut self.states[i]
+    }
+
+    /// Takes `node` down in the given mode (`Some`) or brings it back (`None`).
+    pub(crate) fn set_down(&mut self, node: Node, down: Option<CrashMode>) {
+        let i = self.idx(node);
+        let was_host = self.states[i].down == Some(CrashMode::Host);
+        let is_host = down == Some(CrashMode::Host);
+        self.states[i].down = down;
+        match (was_host, is_host) {
+            (false, true) => self.hosts_down += 1,
+            (true, false) => self.hosts_down -= 1,
+            _ => {}
+        }
+        self.update_impaired();
     }
 
     /// Starts (`on`) or ends a partition between `a` and `b` (partitions may overlap).
     pub(crate) fn partition(&mut self, a: Node, b: Node, on: bool) {
         let (i, j) = (self.idx(a), self.idx(b));
         for k in [i * self.n + j, j * self.n + i] {
-            if on {
-                self.partitions[k] += 1;
+            let before = self.partitions[k];
+            self.partitions[k] = if on {
+                before + 1
             } else {
-                self.partitions[k] = self.partitions[k].saturating_sub(1);
+                before.saturating_sub(1)
+            };
+            match (before > 0, self.partitions[k] > 0) {
+                (false, true) => self.partitioned_links += 1,
+                (true, false) => self.partitioned_links -= 1,
+                _ => {}
             }
         }
+        self.update_impaired();
     }
 
     /// Adds (or removes, `on = false`) extra latency and loss on the link `a`–`b`.
@@ -149,6 +187,7 @@ impl Network {
                 self.lossy_links = self.lossy_links.saturating_sub(1);
             }
         }
+        self.update_impaired();
     }
 
     /// Whether `a` and `b` are partitioned from each other.
@@ -192,14 +231,8 @@ impl Network {
         msg: Msg,
         delay: SimDuration,
     ) {
-        if self.states[i].down == Some(CrashMode::Host) || self.partitions[i * self.n + j] > 0 {
+        if self.impaired && self.drops(i, j) {
             return;
-        }
-        if self.lossy_links > 0 {
-            let p = self.loss[i * self.n + j];
-            if p > 0.0 && open01(&mut self.rng) < p {
-                return;
-            }
         }
         cx.schedule_in(
             delay,
@@ -209,5 +242,73 @@ impl Network {
                 msg,
             },
         );
+    }
+
+    /// Whether a message from `i` to `j` is lost: its sender's host is down, the link is
+    /// partitioned, or the link's loss draw says so. Only asked when something is impaired.
+    #[inline(never)]
+    fn drops(&mut self, i: usize, j: usize) -> bool {
+        if self.states[i].down == Some(CrashMode::Host) || self.partitions[i * self.n + j] > 0 {
+            return true;
+        }
+        if self.lossy_links == 0 {
+            return false;
+        }
+        let p = self.loss[i * self.n + j];
+        p > 0.0 && open01(&mut self.rng) < p
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use infrasim_engine::RngStreams;
+
+    /// One load balancer, one app server, one database node.
+    fn net() -> Network {
+        Network::new(
+            [1, 0, 1, 1],
+            SimDuration::from_micros(100),
+            SimDuration::from_millis(10),
+            RngStreams::new(1).stream("network"),
+        )
+    }
+
+    /// The one-test fast path must agree with the three lookups it stands for: every kind
+    /// of impairment drops what it should, overlapping ones count, and a network whose
+    /// impairments all ended is healthy again.
+    #[test]
+    fn impairments_drop_messages_and_end_cleanly() {
+        let mut n = net();
+        let (lb, app, db) = (Node::Lb(0), Node::App(0), Node::Db(0));
+        let (l, a, d) = (n.idx(lb), n.idx(app), n.idx(db));
+        assert!(!n.impaired);
+
+        n.partition(lb, app, true);
+        n.partition(lb, app, true);
+        assert!(n.impaired && n.drops(l, a) && n.drops(a, l));
+        assert!(!n.drops(a, d), "other links are untouched");
+        n.partition(lb, app, false);
+        assert!(
+            n.impaired && n.drops(l, a),
+            "one of two overlapping partitions remains"
+        );
+        n.partition(lb, app, false);
+        assert!(!n.impaired && !n.drops(l, a));
+
+        n.set_down(app, Some(CrashMode::Process));
+        assert!(
+            !n.impaired,
+            "a crashed process leaves its host on the network"
+        );
+        n.set_down(app, Some(CrashMode::Host));
+        assert!(n.impaired && n.drops(a, d) && !n.drops(d, l));
+        n.set_down(app, None);
+        assert!(!n.impaired);
+
+        n.degrade(app, db, SimDuration::ZERO, 1.0, true);
+        assert!(n.impaired && n.drops(a, d) && n.drops(d, a) && !n.drops(l, a));
+        n.degrade(app, db, SimDuration::ZERO, 1.0, false);
+        assert!(!n.impaired && !n.drops(a, d));
     }
 }
