@@ -34,23 +34,34 @@ impl Ref {
 #[derive(Debug)]
 pub(crate) struct Slab<T> {
     slots: Vec<Slot<T>>,
-    free: Vec<u32>,
+    /// The most recently freed slot ([`NO_SLOT`]: none); each free slot names the next in
+    /// its `next_free`, so reuse is last-freed-first.
+    free: u32,
     live: usize,
 }
 
-/// A slab slot: the generation and the value, aligned to a cache line. A [`Call`] or a
-/// [`Request`] slot is 64 bytes, so each is exactly one line and a lookup (generation check
-/// included) touches one line instead of two: unaligned 72-byte slots straddled lines 7 times
-/// in 8.
+/// The end of a slab's free list.
+const NO_SLOT: u32 = u32::MAX;
+
+/// A slab slot: the generation, the free-list link and the value, aligned to a cache line. A
+/// [`Call`] or a [`Request`] slot is 64 bytes, so each is exactly one line and a lookup
+/// (generation check included) touches one line instead of two: unaligned 72-byte slots
+/// straddled lines 7 times in 8. The free list threads through the slots themselves (the
+/// link fits in the line's padding), so freeing and reusing a slot touch only that line and
+/// the slab's head, not a separate vector.
 #[derive(Debug)]
 #[repr(align(64))]
-struct Slot<T>(u32, Option<T>);
+struct Slot<T> {
+    generation: u32,
+    next_free: u32,
+    value: Option<T>,
+}
 
 impl<T> Default for Slab<T> {
     fn default() -> Self {
         Slab {
             slots: Vec::new(),
-            free: Vec::new(),
+            free: NO_SLOT,
             live: 0,
         }
     }
@@ -63,17 +74,25 @@ impl<T> Slab<T> {
     #[inline(always)]
     pub(crate) fn insert(&mut self, value: T) -> Ref {
         self.live += 1;
-        if let Some(idx) = self.free.pop() {
-            let slot = &mut self.slots[idx as usize];
-            slot.0 = slot.0.wrapping_add(1);
-            slot.1 = Some(value);
+        let idx = self.free;
+        if let Some(slot) = self.slots.get_mut(idx as usize) {
+            self.free = slot.next_free;
+            slot.generation = slot.generation.wrapping_add(1);
+            slot.value = Some(value);
             Ref {
                 idx,
-                generation: slot.0,
+                generation: slot.generation,
             }
         } else {
-            let idx = u32::try_from(self.slots.len()).expect("more than 4 billion live items");
-            self.slots.push(Slot(0, Some(value)));
+            let idx = u32::try_from(self.slots.len())
+                .ok()
+                .filter(|&i| i != NO_SLOT)
+                .expect("fewer than 2^32 - 1 live items");
+            self.slots.push(Slot {
+                generation: 0,
+                next_free: NO_SLOT,
+                value: Some(value),
+            });
             Ref { idx, generation: 0 }
         }
     }
@@ -81,7 +100,11 @@ impl<T> Slab<T> {
     #[inline]
     pub(crate) fn get(&self, r: Ref) -> Option<&T> {
         match self.slots.get(r.idx as usize) {
-            Some(Slot(g, Some(v))) if *g == r.generation => Some(v),
+            Some(Slot {
+                generation,
+                value: Some(v),
+                ..
+            }) if *generation == r.generation => Some(v),
             _ => None,
         }
     }
@@ -89,15 +112,24 @@ impl<T> Slab<T> {
     #[inline]
     pub(crate) fn get_mut(&mut self, r: Ref) -> Option<&mut T> {
         match self.slots.get_mut(r.idx as usize) {
-            Some(Slot(g, Some(v))) if *g == r.generation => Some(v),
+            Some(Slot {
+                generation,
+                value: Some(v),
+                ..
+            }) if *generation == r.generation => Some(v),
             _ => None,
         }
     }
 
     pub(crate) fn remove(&mut self, r: Ref) -> Option<T> {
         match self.slots.get_mut(r.idx as usize) {
-            Some(Slot(g, v @ Some(_))) if *g == r.generation => {
-                self.free.push(r.idx);
+            Some(Slot {
+                generation,
+                next_free,
+                value: v @ Some(_),
+            }) if *generation == r.generation => {
+                *next_free = self.free;
+                self.free = r.idx;
                 self.live -= 1;
                 v.take()
             }
@@ -111,12 +143,12 @@ impl<T> Slab<T> {
 
     /// Live items in slot order (deterministic).
     pub(crate) fn iter(&self) -> impl Iterator<Item = (Ref, &T)> {
-        self.slots.iter().enumerate().filter_map(|(i, Slot(g, v))| {
-            v.as_ref().map(|v| {
+        self.slots.iter().enumerate().filter_map(|(i, slot)| {
+            slot.value.as_ref().map(|v| {
                 (
                     Ref {
                         idx: i as u32,
-                        generation: *g,
+                        generation: slot.generation,
                     },
                     v,
                 )
@@ -271,11 +303,44 @@ impl Call {
 mod tests {
     use super::*;
 
-    /// A call and a request fill one cache line each in their slabs: grow either and every
-    /// lookup touches two lines again.
+    /// A call, a request, an app server's job and a database query fill one cache line
+    /// each in their slabs (free-list link included): grow any and every lookup touches two
+    /// lines again.
     #[test]
     fn hot_slots_are_one_cache_line() {
         assert_eq!(std::mem::size_of::<Slot<Call>>(), 64);
         assert_eq!(std::mem::size_of::<Slot<Request>>(), 64);
+        assert_eq!(std::mem::size_of::<Slot<crate::server::Job>>(), 64);
+        assert_eq!(std::mem::size_of::<Slot<crate::database::Query>>(), 64);
+    }
+
+    /// A removed item's reference goes stale even once its slot is reused; slots are reused
+    /// last-freed-first (the order the run's results depend on), and the slab grows only
+    /// when none is free.
+    #[test]
+    fn slab_reuses_freed_slots_and_rejects_stale_refs() {
+        let mut s = Slab::default();
+        let a = s.insert('a');
+        let b = s.insert('b');
+        let c = s.insert('c');
+        assert_eq!((a.index(), b.index(), c.index()), (0, 1, 2));
+        assert_eq!(s.remove(a), Some('a'));
+        assert_eq!(s.remove(a), None, "removed twice");
+        assert_eq!(s.remove(c), Some('c'));
+        assert_eq!(s.len(), 1);
+        let d = s.insert('d');
+        let e = s.insert('e');
+        assert_eq!((d.index(), e.index()), (2, 0), "last freed, first reused");
+        assert_eq!(s.insert('f').index(), 3, "grows when nothing is free");
+        assert_eq!((s.get(a), s.get(c)), (None, None), "stale after reuse");
+        assert_eq!(
+            (s.get(e), s.get(d), s.get(b)),
+            (Some(&'e'), Some(&'d'), Some(&'b'))
+        );
+        *s.get_mut(e).expect("live") = 'E';
+        assert_eq!(s.get_mut(a), None);
+        let live: Vec<char> = s.iter().map(|(_, v)| *v).collect();
+        assert_eq!(live, ['E', 'b', 'd', 'f']);
+        assert_eq!(s.len(), 4);
     }
 }
