@@ -236,7 +236,7 @@ impl World {
     }
 
     fn db_start(&mut self, cx: &mut Context<'_, Ev>, db: u32, job: Ref) {
-        let k = self.state(Node::Db(db)).slowdown;
+        let k = self.net.slowdown(Node::Db(db));
         let n = &mut self.dbs[db as usize];
         let Some(q) = n.pool.running.get(job) else {
             return;
@@ -262,7 +262,7 @@ impl World {
             return;
         };
         let (op, key, addr) = (q.op, q.key, q.addr);
-        let p = self.state(Node::Db(db)).error_rate;
+        let p = self.net.error_rate(Node::Db(db));
         if p > 0.0 && open01(&mut self.dbs[db as usize].rng) < p {
             self.db_finish(
                 cx,
@@ -411,7 +411,7 @@ impl World {
 
     fn db_start_appliers(&mut self, cx: &mut Context<'_, Ev>, db: u32) {
         let cl = self.dbs[db as usize].cluster;
-        let k = self.state(Node::Db(db)).slowdown;
+        let k = self.net.slowdown(Node::Db(db));
         let n = &mut self.dbs[db as usize];
         for a in 0..n.appliers.len() {
             if n.appliers[a].is_some() {

@@ -191,14 +191,11 @@ impl World {
             } => {
                 let (node, duration, slowdown, error_rate) =
                     (*node, *duration, *slowdown, *error_rate);
-                let s = self.net.state_mut(node);
                 if start {
-                    s.slowdown = slowdown;
-                    s.error_rate = error_rate;
+                    self.net.set_degraded(node, slowdown, error_rate);
                     schedule_end = duration;
                 } else {
-                    s.slowdown = 1.0;
-                    s.error_rate = 0.0;
+                    self.net.set_degraded(node, 1.0, 0.0);
                 }
             }
             FaultKind::Partition { a, b, duration } => {
@@ -239,7 +236,7 @@ impl World {
             }
             FaultKind::Drain { node, duration } => {
                 let (node, duration) = (*node, *duration);
-                self.net.state_mut(node).drained = start;
+                self.net.set_drained(node, start);
                 self.lb_refresh_server(cx, node, None);
                 if start {
                     schedule_end = duration;

@@ -31,6 +31,10 @@ pub(crate) struct Network {
     rng: SimRng,
     /// Any loss configured at all (skips the draw on the hot path when not).
     lossy_links: u32,
+    /// Nodes down in any mode.
+    nodes_down: u32,
+    /// Nodes slowed down or answering errors (gray failures).
+    degraded: u32,
     /// Hosts crashed whole ([`CrashMode::Host`]): their messages are dropped.
     hosts_down: u32,
     /// Directed links with at least one partition on them.
@@ -77,6 +81,8 @@ impl Network {
             nodes,
             rng,
             lossy_links: 0,
+            nodes_down: 0,
+            degraded: 0,
             hosts_down: 0,
             partitioned_links: 0,
             impaired: false,
@@ -105,10 +111,14 @@ impl Network {
         self.nodes[i as usize]
     }
 
-    /// Liveness of the node at dense index `i`.
+    /// How the node at dense index `i` is down, if it is. While every node is up (nearly
+    /// every delivery of nearly every run) this is one test, not a lookup.
     #[inline]
-    pub(crate) fn state_at(&self, i: u32) -> &NodeState {
-        &self.states[i as usize]
+    pub(crate) fn down_at(&self, i: u32) -> Option<CrashMode> {
+        if self.nodes_down == 0 {
+            return None;
+        }
+        self.states[i as usize].down
     }
 
     pub(crate) fn set_latency(&mut self, a: Node, b: Node, d: SimDuration) {
@@ -123,20 +133,58 @@ impl Network {
         &self.states[self.idx(node)]
     }
 
-    /// The state of `node` for the faults that do not touch the network (slowdown, error
-    /// rate, drain); taking it down goes through [`Network::set_down`].
-    pub(crate) fn state_mut(&mut self, node: Node) -> &mut NodeState {
+    /// The service-time multiplier of `node` (1 unless a gray failure slows it). One test
+    /// while no node is degraded.
+    #[inline]
+    pub(crate) fn slowdown(&self, node: Node) -> f64 {
+        if self.degraded == 0 {
+            return 1.0;
+        }
+        self.states[self.idx(node)].slowdown
+    }
+
+    /// The probability that `node` answers an error (0 unless a gray failure). One test
+    /// while no node is degraded.
+    #[inline]
+    pub(crate) fn error_rate(&self, node: Node) -> f64 {
+        if self.degraded == 0 {
+            return 0.0;
+        }
+        self.states[self.idx(node)].error_rate
+    }
+
+    /// Sets the gray failure of `node`: its service-time multiplier and error probability
+    /// (1 and 0: healthy again).
+    pub(crate) fn set_degraded(&mut self, node: Node, slowdown: f64, error_rate: f64) {
         let i = self.idx(node);
-        &mut self.states[i]
+        let was = is_degraded(&self.states[i]);
+        self.states[i].slowdown = slowdown;
+        self.states[i].error_rate = error_rate;
+        match (was, is_degraded(&self.states[i])) {
+            (false, true) => self.degraded += 1,
+            (true, false) => self.degraded -= 1,
+            _ => {}
+        }
+    }
+
+    /// Drains `node` for maintenance (`on`) or puts it back in service.
+    pub(crate) fn set_drained(&mut self, node: Node, on: bool) {
+        let i = self.idx(node);
+        self.states[i].drained = on;
     }
 
     /// Takes `node` down in the given mode (`Some`) or brings it back (`None`).
     pub(crate) fn set_down(&mut self, node: Node, down: Option<CrashMode>) {
         let i = self.idx(node);
-        let was_host = self.states[i].down == Some(CrashMode::Host);
-        let is_host = down == Some(CrashMode::Host);
+        let before = self.states[i].down;
         self.states[i].down = down;
-        match (was_host, is_host) {
+        match (before.is_some(), down.is_some()) {
+            (false, true) => self.nodes_down += 1,
+            (true, false) => self.nodes_down -= 1,
+            _ => {}
+        }
+        let host = Some(CrashMode::Host);
+        match (before == host, down == host) {
             (false, true) => self.hosts_down += 1,
             (true, false) => self.hosts_down -= 1,
             _ => {}
@@ -259,6 +307,11 @@ impl Network {
     }
 }
 
+/// Whether a node's state holds a gray failure.
+fn is_degraded(s: &NodeState) -> bool {
+    s.slowdown != 1.0 || s.error_rate != 0.0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -301,10 +354,21 @@ mod tests {
             !n.impaired,
             "a crashed process leaves its host on the network"
         );
+        assert_eq!(n.down_at(a as u32), Some(CrashMode::Process));
+        assert_eq!(n.down_at(d as u32), None);
         n.set_down(app, Some(CrashMode::Host));
         assert!(n.impaired && n.drops(a, d) && !n.drops(d, l));
+        assert_eq!(n.down_at(a as u32), Some(CrashMode::Host));
         n.set_down(app, None);
         assert!(!n.impaired);
+        assert_eq!(n.down_at(a as u32), None);
+
+        n.set_degraded(db, 3.0, 0.5);
+        assert_eq!((n.slowdown(db), n.error_rate(db)), (3.0, 0.5));
+        assert_eq!((n.slowdown(app), n.error_rate(app)), (1.0, 0.0));
+        n.set_degraded(db, 1.0, 0.0);
+        assert_eq!(n.degraded, 0);
+        assert!(!n.impaired, "a gray failure drops nothing");
 
         n.degrade(app, db, SimDuration::ZERO, 1.0, true);
         assert!(n.impaired && n.drops(a, d) && n.drops(d, a) && !n.drops(l, a));

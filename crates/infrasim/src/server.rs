@@ -188,11 +188,11 @@ impl World {
     }
 
     fn slowdown(&self, node: Node) -> f64 {
-        self.state(node).slowdown
+        self.net.slowdown(node)
     }
 
     fn errors_now(&mut self, node: Node) -> bool {
-        let p = self.state(node).error_rate;
+        let p = self.net.error_rate(node);
         if p <= 0.0 {
             return false;
         }

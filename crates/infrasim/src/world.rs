@@ -213,7 +213,7 @@ impl World {
     }
 
     fn deliver(&mut self, cx: &mut Context<'_, Ev>, from: u32, to: u32, msg: Msg) {
-        let down = self.net.state_at(to).down;
+        let down = self.net.down_at(to);
         let (from, to) = (self.net.node(from), self.net.node(to));
         match down {
             Some(crate::scenario::CrashMode::Host) => return,
