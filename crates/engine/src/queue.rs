@@ -346,12 +346,16 @@ impl<E> CurrentSlot<E> {
             return;
         }
         let key = slot.key();
-        match self.small.back() {
-            Some(b) if b.key() > key => {
+        match (self.small.front(), self.small.back()) {
+            (_, Some(b)) if b.key() < key => self.small.push_back(slot),
+            // A wheel slot's list is drained newest first, so an event moved into the
+            // current slot often precedes everything already there.
+            (Some(f), _) if f.key() > key => self.small.push_front(slot),
+            (Some(_), _) => {
                 let at = self.small.partition_point(|s| s.key() < key);
                 self.small.insert(at, slot);
             }
-            _ => self.small.push_back(slot),
+            (None, _) => self.small.push_back(slot),
         }
     }
 
