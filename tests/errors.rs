@@ -110,6 +110,34 @@ fn the_base_scenario_is_valid() {
     parse(&base()).expect("the base scenario is valid");
 }
 
+/// The network's pair tables bound the number of components: one too many is named.
+#[test]
+fn too_many_components() {
+    let mut v = base();
+    // 1 LB + 2 database nodes already: 4093 app servers make 4096, the limit.
+    let apps = |n: usize| -> Vec<Value> {
+        (0..n)
+            .map(|i| json!({ "name": format!("app{}", i + 1) }))
+            .collect()
+    };
+    v["app_servers"] = json!(apps(4093));
+    assert!(parse(&v).is_ok(), "4096 components are allowed");
+    v["app_servers"] = json!(apps(4094));
+    expect_invalid(
+        &v,
+        "databases[0].replicas[0]",
+        &["4097 components"],
+        &["at most 4096 components"],
+    );
+    v["app_servers"] = json!(apps(5000));
+    expect_invalid(
+        &v,
+        "app_servers[4095]",
+        &["5003 components"],
+        &["at most 4096", "every pair"],
+    );
+}
+
 #[test]
 fn unknown_key_is_rejected_with_its_path() {
     let mut v = base();

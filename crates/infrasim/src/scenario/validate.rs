@@ -70,6 +70,12 @@ const MAX_MEAN_S: f64 = 100.0 * 365.25 * 86_400.0;
 /// Largest duration written in a file: 100 years (36 525 days).
 const MAX_DURATION: SimDuration = SimDuration::from_secs(36_525 * 86_400);
 
+/// Most components a scenario may hold (load balancers, web and app servers, database
+/// nodes). The network keeps dense tables over every ordered pair of them (latency, extra
+/// latency, loss, partitions: ≈ 36 bytes a pair, 600 MB at this size), and a message in
+/// flight names its ends by a 16-bit index.
+pub const MAX_COMPONENTS: usize = 4096;
+
 /// What a name refers to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
@@ -183,6 +189,49 @@ impl Validator {
         }
     }
 
+    /// At most [`MAX_COMPONENTS`] components; the error names the first one beyond.
+    fn component_count(&mut self, s: &Scenario) {
+        let db_nodes: usize = s.databases.iter().map(|d| 1 + d.replicas.len()).sum();
+        let total = s.load_balancers.len() + s.web_servers.len() + s.app_servers.len() + db_nodes;
+        if total <= MAX_COMPONENTS {
+            return;
+        }
+        let mut before = 0;
+        let mut path = String::new();
+        for (array, n) in [
+            ("load_balancers", s.load_balancers.len()),
+            ("web_servers", s.web_servers.len()),
+            ("app_servers", s.app_servers.len()),
+        ] {
+            if before + n > MAX_COMPONENTS {
+                path = format!("{array}[{}]", MAX_COMPONENTS - before);
+                break;
+            }
+            before += n;
+        }
+        if path.is_empty() {
+            for (i, d) in s.databases.iter().enumerate() {
+                let n = 1 + d.replicas.len();
+                if before + n > MAX_COMPONENTS {
+                    path = match MAX_COMPONENTS - before {
+                        0 => format!("databases[{i}].primary"),
+                        j => format!("databases[{i}].replicas[{}]", j - 1),
+                    };
+                    break;
+                }
+                before += n;
+            }
+        }
+        self.err(
+            path,
+            format!("{total} components"),
+            format!(
+                "at most {MAX_COMPONENTS} components in all (load balancers, web and app \
+                 servers, database nodes): the network keeps a table over every pair of them"
+            ),
+        );
+    }
+
     fn check(&mut self, s: &Scenario) {
         // Names first, so references can be resolved whatever the order in the file.
         for (i, lb) in s.load_balancers.iter().enumerate() {
@@ -213,6 +262,7 @@ impl Validator {
             }
         }
 
+        self.component_count(s);
         self.durations_bounded(s);
         self.positive("duration".into(), s.duration);
         self.positive("window".into(), s.window);
