@@ -54,6 +54,9 @@ impl Network {
     ) -> Self {
         let [n_lb, n_web, n_app, n_db] = counts;
         let n = 1 + (n_lb + n_web + n_app + n_db) as usize;
+        // Validation bounds the components (`MAX_COMPONENTS`), so that a message in flight
+        // can name its ends by 16-bit index.
+        assert!(n <= 1 << 16, "{n} network nodes exceed 16-bit indices");
         let mut latency = vec![default_latency; n * n];
         for i in 0..n {
             latency[i] = client_latency;
@@ -285,8 +288,9 @@ impl Network {
         cx.schedule_in(
             delay,
             Ev::Deliver {
-                from: i as u32,
-                to: j as u32,
+                // Below 2^16: checked when the network was built.
+                from: i as u16,
+                to: j as u16,
                 msg,
             },
         );

@@ -35,7 +35,13 @@ pub enum Node {
 }
 
 /// The events of the model.
+///
+/// `repr(u8)`: the variant is a plain tag byte, so dispatching on it is one table jump.
+/// Laid out by the compiler, the tag hid in a niche of [`Msg`]'s own tag and every dispatch
+/// first decoded it (a subtraction and a conditional move: 1.1 % of the topology bench's
+/// instructions). The size stays 32 bytes because `Deliver`'s ends are 16-bit.
 #[derive(Debug)]
+#[repr(u8)]
 pub(crate) enum Ev {
     /// The next open-loop arrival.
     Arrival,
@@ -46,9 +52,10 @@ pub(crate) enum Ev {
     /// A client retries a failed request after its backoff.
     ClientRetry { req: Ref },
     /// A message arrives (the network already applied latency). The ends are dense network
-    /// indices ([`Network::node`] names them): two `u32`s instead of two 8-byte [`Node`]s
-    /// keep the event, which the queue moves several times, at 32 bytes.
-    Deliver { from: u32, to: u32, msg: Msg },
+    /// indices ([`Network::node`] names them): two `u16`s instead of two 8-byte [`Node`]s
+    /// keep the event, which the queue moves several times, at 32 bytes with its own tag
+    /// byte (validation bounds the components to 4096).
+    Deliver { from: u16, to: u16, msg: Msg },
     /// The wake-up of a load balancer's connection deadlines.
     LbTimeouts { lb: u32 },
     /// The wake-up of a web server's upstream timeout queue.
@@ -263,7 +270,7 @@ impl Model for World {
             Ev::UserSend { user } => self.on_user_send(cx, user),
             Ev::ClientTimeouts => self.on_client_timeouts(cx),
             Ev::ClientRetry { req } => self.on_client_retry(cx, req),
-            Ev::Deliver { from, to, msg } => self.deliver(cx, from, to, msg),
+            Ev::Deliver { from, to, msg } => self.deliver(cx, from.into(), to.into(), msg),
             Ev::WebTimeouts { web } => self.web_timeouts(cx, web),
             Ev::LbTimeouts { lb } => self.lb_timeouts(cx, lb),
             Ev::AppTimeouts { app } => self.app_timeouts(cx, app),
