@@ -102,7 +102,11 @@ pub(crate) enum Ev {
 }
 
 /// Messages between components.
+///
+/// `repr(u8)` as [`Ev`], so that receivers dispatch on a plain tag byte; fields are in
+/// declaration order then, which is why `Replicate` lists its `u32` first (24 bytes, not 32).
 #[derive(Clone, Copy, Debug)]
+#[repr(u8)]
 pub(crate) enum Msg {
     /// A connection carrying a request.
     Call(Ref),
@@ -121,8 +125,8 @@ pub(crate) enum Msg {
     },
     /// A binlog event reaching a replica's relay log.
     Replicate {
-        seq: u64,
         key: u32,
+        seq: u64,
         committed_at: SimTime,
     },
     /// A semi-sync acknowledgement from a replica.
