@@ -163,11 +163,7 @@ impl Network {
         let was = is_degraded(&self.states[i]);
         self.states[i].slowdown = slowdown;
         self.states[i].error_rate = error_rate;
-        match (was, is_degraded(&self.states[i])) {
-            (false, true) => self.degraded += 1,
-            (true, false) => self.degraded -= 1,
-            _ => {}
-        }
+        recount(&mut self.degraded, was, is_degraded(&self.states[i]));
     }
 
     /// Drains `node` for maintenance (`on`) or puts it back in service.
@@ -181,17 +177,9 @@ impl Network {
         let i = self.idx(node);
         let before = self.states[i].down;
         self.states[i].down = down;
-        match (before.is_some(), down.is_some()) {
-            (false, true) => self.nodes_down += 1,
-            (true, false) => self.nodes_down -= 1,
-            _ => {}
-        }
+        recount(&mut self.nodes_down, before.is_some(), down.is_some());
         let host = Some(CrashMode::Host);
-        match (before == host, down == host) {
-            (false, true) => self.hosts_down += 1,
-            (true, false) => self.hosts_down -= 1,
-            _ => {}
-        }
+        recount(&mut self.hosts_down, before == host, down == host);
         self.update_impaired();
     }
 
@@ -205,11 +193,11 @@ impl Network {
             } else {
                 before.saturating_sub(1)
             };
-            match (before > 0, self.partitions[k] > 0) {
-                (false, true) => self.partitioned_links += 1,
-                (true, false) => self.partitioned_links -= 1,
-                _ => {}
-            }
+            recount(
+                &mut self.partitioned_links,
+                before > 0,
+                self.partitions[k] > 0,
+            );
         }
         self.update_impaired();
     }
@@ -308,6 +296,16 @@ impl Network {
         }
         let p = self.loss[i * self.n + j];
         p > 0.0 && open01(&mut self.rng) < p
+    }
+}
+
+/// Keeps `count` (of things in some condition) in step as one thing enters (`was` false,
+/// `is` true) or leaves (the reverse) the condition.
+fn recount(count: &mut u32, was: bool, is: bool) {
+    match (was, is) {
+        (false, true) => *count += 1,
+        (true, false) => *count -= 1,
+        _ => {}
     }
 }
 
