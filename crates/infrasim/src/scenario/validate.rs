@@ -196,32 +196,19 @@ impl Validator {
         if total <= MAX_COMPONENTS {
             return;
         }
-        let mut before = 0;
-        let mut path = String::new();
-        for (array, n) in [
-            ("load_balancers", s.load_balancers.len()),
-            ("web_servers", s.web_servers.len()),
-            ("app_servers", s.app_servers.len()),
-        ] {
-            if before + n > MAX_COMPONENTS {
-                path = format!("{array}[{}]", MAX_COMPONENTS - before);
-                break;
-            }
-            before += n;
-        }
-        if path.is_empty() {
-            for (i, d) in s.databases.iter().enumerate() {
-                let n = 1 + d.replicas.len();
-                if before + n > MAX_COMPONENTS {
-                    path = match MAX_COMPONENTS - before {
-                        0 => format!("databases[{i}].primary"),
-                        j => format!("databases[{i}].replicas[{}]", j - 1),
-                    };
-                    break;
-                }
-                before += n;
-            }
-        }
+        // Every component's path, in file order; the one at index MAX_COMPONENTS is the first
+        // beyond the limit (formatting them all is only paid on this error).
+        let array = |name: &'static str, n: usize| (0..n).map(move |i| format!("{name}[{i}]"));
+        let db_paths = s.databases.iter().enumerate().flat_map(|(i, d)| {
+            std::iter::once(format!("databases[{i}].primary"))
+                .chain((0..d.replicas.len()).map(move |j| format!("databases[{i}].replicas[{j}]")))
+        });
+        let path = array("load_balancers", s.load_balancers.len())
+            .chain(array("web_servers", s.web_servers.len()))
+            .chain(array("app_servers", s.app_servers.len()))
+            .chain(db_paths)
+            .nth(MAX_COMPONENTS)
+            .expect("more than MAX_COMPONENTS components");
         self.err(
             path,
             format!("{total} components"),
