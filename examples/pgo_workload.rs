@@ -20,14 +20,7 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     for path in &paths {
-        let scenario = match infrasim::scenario::load(path) {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("{path}: {e}");
-                return ExitCode::from(2);
-            }
-        };
-        let report = match infrasim::run(&scenario) {
+        let report = match infrasim::scenario::load(path).and_then(|s| infrasim::run(&s)) {
             Ok(r) => r,
             Err(e) => {
                 eprintln!("{path}: {e}");
