@@ -6,16 +6,16 @@
 //! clients (2000 addresses) ──► lb ──► app1 (crashes at 30 s for 20 s), app2
 //! ```
 //!
-//! This example demonstrates the `Observer` trait: the run calls it for every finished
-//! request and every component state change, so research code computes its own metrics
-//! without forking the models. Run: `cargo run --release --example custom_observer`
+//! This example demonstrates the `Observer` trait and `RunOptions::observe`: the run calls
+//! the observer for every finished request and every component state change, so research
+//! code computes its own metrics without forking the models. Run: `cargo run --release --example custom_observer`
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
 use infrasim::engine::{SimDuration, SimTime};
 use infrasim::scenario::{AppServer, Clients, Fault, LoadBalancer, Rate, Scenario};
-use infrasim::{Observer, Outcome, RequestRecord};
+use infrasim::{Observer, Outcome, RequestRecord, RunOptions};
 
 #[derive(Default)]
 struct ClientExperience {
@@ -64,8 +64,11 @@ fn main() {
         .with_fault(Fault::crash("app1", s(30), Some(s(20))));
 
     let shared = Arc::new(Mutex::new(ClientExperience::default()));
-    let report = infrasim::run_observed(&scenario, None, Box::new(Probe(shared.clone())))
-        .expect("valid scenario");
+    // Each replication gets its own observer from the factory; this run has one.
+    let handle = shared.clone();
+    let opts = RunOptions::default()
+        .observe(move |_run| Some(Box::new(Probe(handle.clone())) as Box<dyn Observer + Send>));
+    let report = infrasim::run_with(&scenario, &opts).expect("valid scenario");
     let m = shared.lock().expect("not poisoned");
 
     let unhappy = m.unhappy.len() as f64 / m.clients.len() as f64;

@@ -32,8 +32,7 @@ fn run(v: &Value, seed: u64, reps: u32) -> Report {
     let opts = RunOptions {
         seed: Some(seed),
         replications: Some(reps),
-        duration: None,
-        threads: None,
+        ..RunOptions::default()
     };
     run_with(&s, &opts).expect("runs")
 }

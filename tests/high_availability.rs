@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use infrasim::engine::SimTime;
 use infrasim::report::{Outage, Report};
-use infrasim::{Observer, RunOptions, run_observed, run_with, scenario::parse};
+use infrasim::{Observer, RunOptions, run_with, scenario::parse};
 use serde_json::{Value, json};
 
 fn run(v: &Value, seed: u64, reps: u32) -> Report {
@@ -17,8 +17,7 @@ fn run(v: &Value, seed: u64, reps: u32) -> Report {
     let opts = RunOptions {
         seed: Some(seed),
         replications: Some(reps),
-        duration: None,
-        threads: None,
+        ..RunOptions::default()
     };
     run_with(&s, &opts).expect("runs")
 }
@@ -38,7 +37,14 @@ impl Observer for StateLog {
 fn run_logged(v: &Value, seed: u64) -> (Report, Vec<(f64, String, String)>) {
     let s = parse(&v.to_string()).expect("valid scenario");
     let log = StateLog::default();
-    let r = run_observed(&s, Some(seed), Box::new(log.clone())).expect("runs");
+    let handle = log.clone();
+    let opts = RunOptions {
+        seed: Some(seed),
+        replications: Some(1),
+        ..RunOptions::default()
+    }
+    .observe(move |_| Some(Box::new(handle.clone()) as Box<dyn Observer + Send>));
+    let r = run_with(&s, &opts).expect("runs");
     let entries = log.0.lock().unwrap().clone();
     (r, entries)
 }

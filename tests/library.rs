@@ -129,7 +129,6 @@ fn the_audit_finds_the_seed_designs_single_points_of_failure() {
                 duration: Some(SimDuration::from_secs(120)),
                 ..RunOptions::default()
             },
-            None,
         )
         .unwrap();
         assert_eq!(rows[0].component, "(none)");

@@ -132,8 +132,16 @@ impl Observer for Recorder {
 
 fn observe(s: &Scenario, seed: u64) -> (Report, Log) {
     let log = Arc::new(Mutex::new(Log::default()));
-    let report = infrasim::run_observed(s, Some(seed), Box::new(Recorder(log.clone())))
-        .expect("observed run");
+    let handle = log.clone();
+    let opts = RunOptions {
+        seed: Some(seed),
+        replications: Some(1),
+        ..RunOptions::default()
+    }
+    .observe(move |_| {
+        Some(Box::new(Recorder(handle.clone())) as Box<dyn infrasim::Observer + Send>)
+    });
+    let report = infrasim::run_with(s, &opts).expect("observed run");
     let log = std::mem::take(&mut *log.lock().unwrap());
     (report, log)
 }
@@ -639,7 +647,7 @@ fn crash_and_detect(
 #[test]
 fn health_checks_detect_a_process_crash_within_fall_checks() {
     let inter = SimDuration::from_secs(2);
-    let (lo, hi) = infrasim::load_balancer::detection_window(inter, 3, SimDuration::ZERO);
+    let (lo, hi) = detection_window(inter, 3, SimDuration::ZERO);
     let (lo, hi) = (lo.as_secs_f64(), hi.as_secs_f64());
     assert_eq!((lo, hi), (4.0, 6.0));
     let mut delays = Vec::new();
@@ -684,11 +692,8 @@ fn health_checks_detect_a_host_crash_within_fall_checks_of_deadline_d() {
         (json!({}), 2.0, 10.0, 12.0),
         (json!({ "timeout": "500ms" }), 1.0, 7.0, 9.0),
     ] {
-        let (wlo, whi) = infrasim::load_balancer::detection_window(
-            SimDuration::from_secs(2),
-            3,
-            SimDuration::from_secs_f64(d),
-        );
+        let (wlo, whi) =
+            detection_window(SimDuration::from_secs(2), 3, SimDuration::from_secs_f64(d));
         assert_eq!((wlo.as_secs_f64(), whi.as_secs_f64()), (lo, hi));
         let mut delays = Vec::new();
         for k in 0..4u32 {
@@ -1001,4 +1006,16 @@ fn maxconn_queues_at_the_lb_and_times_out_after_timeout_queue() {
         // A served request waited less than the queue timeout, then 100 ms of service.
         assert!(max_ok < wait + 0.1 + 0.0025, "{max_ok}");
     }
+}
+
+/// The interval after a server's death in which HAProxy marks it DOWN, when each check
+/// fails `d` after it starts (≈ one round trip for a refused connection, the check deadline
+/// for a dead host) and fastinter = inter: the first failing check starts U ∈ (0, inter]
+/// after the death and ends d later, and each of the `fall − 1` further checks starts
+/// `inter` after the previous one ended (HAProxy src/check.c), so
+/// T = U + d + (fall − 1)·(inter + d): with the defaults 4–6 s for a crashed process
+/// (d ≈ 0), 10–12 s for a dead host (d = inter = 2 s).
+fn detection_window(inter: SimDuration, fall: u32, d: SimDuration) -> (SimDuration, SimDuration) {
+    let lo = (inter + d) * u64::from(fall.saturating_sub(1)) + d;
+    (lo, lo + inter)
 }

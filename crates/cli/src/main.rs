@@ -6,6 +6,8 @@ mod timeline;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
@@ -195,52 +197,16 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
             checks,
             threads,
         } => {
-            let mut check_list = parse_checks(&checks)?;
-            let scenario = load(&file)?;
-            check_list.extend(parse_checks(&scenario.slos)?);
             let opts = RunOptions {
                 seed,
                 replications,
                 duration,
                 threads,
+                ..RunOptions::default()
             };
-            let label = format!("simulating {}", scenario.name);
-            let report = with_progress(&label, |p| {
-                infrasim::run_with_progress(&scenario, &opts, Some(p))
-            })?;
-            if let Some(dir) = &out {
-                write_outputs(dir, &report)?;
-            }
-            let results: Vec<_> = check_list.iter().map(|c| c.evaluate(&report)).collect();
-            if json {
-                emitln!(
-                    "{}",
-                    serde_json::to_string_pretty(&report).context("serialising the report")?
-                );
-            } else {
-                emit(&output::summary(&report, &file));
-                if let Some(dir) = &out {
-                    emitln!(
-                        "wrote {}/report.json, timeseries.csv, timeline.svg",
-                        dir.display()
-                    );
-                }
-            }
-            Ok(report_checks(&results, json))
+            run(&file, &opts, json, out.as_deref(), &checks)
         }
-        Command::Validate { files } => {
-            let mut bad = 0;
-            for f in &files {
-                match infrasim::scenario::load(f) {
-                    Ok(_) => emitln!("{}: OK", f.display()),
-                    Err(e) => {
-                        bad += 1;
-                        emitln!("{}: {e}", f.display());
-                    }
-                }
-            }
-            Ok(if bad > 0 { 2 } else { 0 })
-        }
+        Command::Validate { files } => Ok(validate(&files)),
         Command::Compare {
             files,
             replications,
@@ -251,45 +217,14 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
             json,
             threads,
         } => {
-            let check_list = parse_checks(&checks)?;
-            let scenarios = files
-                .iter()
-                .map(|f| load(f))
-                .collect::<Result<Vec<_>, _>>()?;
-            let seed = seed.unwrap_or(scenarios[0].seed);
             let opts = RunOptions {
-                seed: Some(seed),
+                seed,
                 replications: Some(replications),
                 duration,
                 threads,
+                ..RunOptions::default()
             };
-            let reports = with_progress("simulating", |p| {
-                infrasim::run_many_with_progress(&scenarios, &opts, Some(p))
-            })?;
-            let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
-            if json {
-                let v: Vec<_> = names
-                    .iter()
-                    .zip(&reports)
-                    .map(|(n, r)| serde_json::json!({"file": n, "report": r}))
-                    .collect();
-                emitln!(
-                    "{}",
-                    serde_json::to_string_pretty(&v).context("serialising")?
-                );
-            } else {
-                emit(&output::comparison(&names, &reports));
-            }
-            let mut code = 0;
-            let skip = usize::from(!check_baseline);
-            for (n, r) in names.iter().zip(&reports).skip(skip) {
-                let results: Vec<_> = check_list.iter().map(|c| c.evaluate(r)).collect();
-                if !results.is_empty() && !json {
-                    emitln!("checks for {n}:");
-                }
-                code = code.max(report_checks(&results, json));
-            }
-            Ok(code)
+            compare(&files, opts, &checks, check_baseline, json)
         }
         Command::Audit {
             file,
@@ -300,35 +235,138 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
             duration,
             json,
         } => {
-            let scenario = load(&file)?;
             let opts = RunOptions {
                 seed,
                 replications,
                 duration,
-                threads: None,
+                ..RunOptions::default()
             };
-            let mode = if host {
-                infrasim::scenario::CrashMode::Host
-            } else {
-                infrasim::scenario::CrashMode::Process
-            };
-            let rows = with_progress("auditing", |p| {
-                infrasim::audit::audit(&scenario, crash, mode, &opts, Some(p))
-            })?;
-            if json {
-                emit(
-                    &(serde_json::to_string_pretty(&rows).context("serialising the audit")? + "\n"),
-                );
-            } else {
-                emit(&output::audit(&scenario.name, crash, &rows));
-            }
-            Ok(0)
+            audit(&file, crash, host, &opts, json)
         }
         Command::Schema => {
             emit(&(infrasim::scenario::schema_json() + "\n"));
             Ok(0)
         }
     }
+}
+
+/// `infrasim run`: the report (summary or JSON), the output files, the SLO checks.
+fn run(
+    file: &Path,
+    opts: &RunOptions,
+    json: bool,
+    out: Option<&Path>,
+    checks: &[String],
+) -> Result<u8, Failure> {
+    let mut check_list = parse_checks(checks)?;
+    let scenario = load(file)?;
+    check_list.extend(parse_checks(&scenario.slos)?);
+    let label = format!("simulating {}", scenario.name);
+    let report = with_progress(&label, opts, |opts| infrasim::run_with(&scenario, opts))?;
+    if let Some(dir) = out {
+        write_outputs(dir, &report)?;
+    }
+    let results: Vec<_> = check_list.iter().map(|c| c.evaluate(&report)).collect();
+    if json {
+        emitln!(
+            "{}",
+            serde_json::to_string_pretty(&report).context("serialising the report")?
+        );
+    } else {
+        emit(&output::summary(&report, file));
+        if let Some(dir) = out {
+            emitln!(
+                "wrote {}/report.json, timeseries.csv, timeline.svg",
+                dir.display()
+            );
+        }
+    }
+    Ok(report_checks(&results, json))
+}
+
+/// `infrasim validate`: each file OK or its problems; exit code 2 if any is bad.
+fn validate(files: &[PathBuf]) -> u8 {
+    let mut bad = 0;
+    for f in files {
+        match infrasim::scenario::load(f) {
+            Ok(_) => emitln!("{}: OK", f.display()),
+            Err(e) => {
+                bad += 1;
+                emitln!("{}: {e}", f.display());
+            }
+        }
+    }
+    if bad > 0 { 2 } else { 0 }
+}
+
+/// `infrasim compare`: every scenario with the same seed and replications (the first
+/// scenario's seed unless given), side by side; the checks apply to all but the baseline
+/// unless asked.
+fn compare(
+    files: &[PathBuf],
+    mut opts: RunOptions,
+    checks: &[String],
+    check_baseline: bool,
+    json: bool,
+) -> Result<u8, Failure> {
+    let check_list = parse_checks(checks)?;
+    let scenarios = files
+        .iter()
+        .map(|f| load(f))
+        .collect::<Result<Vec<_>, _>>()?;
+    opts.seed = Some(opts.seed.unwrap_or(scenarios[0].seed));
+    let reports = with_progress("simulating", &opts, |opts| {
+        infrasim::run_many(&scenarios, opts)
+    })?;
+    let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    if json {
+        let v: Vec<_> = names
+            .iter()
+            .zip(&reports)
+            .map(|(n, r)| serde_json::json!({"file": n, "report": r}))
+            .collect();
+        emitln!(
+            "{}",
+            serde_json::to_string_pretty(&v).context("serialising")?
+        );
+    } else {
+        emit(&output::comparison(&names, &reports));
+    }
+    let mut code = 0;
+    let skip = usize::from(!check_baseline);
+    for (n, r) in names.iter().zip(&reports).skip(skip) {
+        let results: Vec<_> = check_list.iter().map(|c| c.evaluate(r)).collect();
+        if !results.is_empty() && !json {
+            emitln!("checks for {n}:");
+        }
+        code = code.max(report_checks(&results, json));
+    }
+    Ok(code)
+}
+
+/// `infrasim audit`: each component crashed in turn.
+fn audit(
+    file: &Path,
+    crash: SimDuration,
+    host: bool,
+    opts: &RunOptions,
+    json: bool,
+) -> Result<u8, Failure> {
+    let scenario = load(file)?;
+    let mode = if host {
+        infrasim::scenario::CrashMode::Host
+    } else {
+        infrasim::scenario::CrashMode::Process
+    };
+    let rows = with_progress("auditing", opts, |opts| {
+        infrasim::audit::audit(&scenario, crash, mode, opts)
+    })?;
+    if json {
+        emit(&(serde_json::to_string_pretty(&rows).context("serialising the audit")? + "\n"));
+    } else {
+        emit(&output::audit(&scenario.name, crash, &rows));
+    }
+    Ok(0)
 }
 
 /// Writes to stdout; a closed pipe (`infrasim … | head`) ends the program quietly, as Unix
@@ -381,46 +419,55 @@ fn write_outputs(dir: &Path, report: &Report) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Runs `f` and, when it takes more than about a second and stderr is a terminal, shows a
-/// progress bar on stderr (simulated time done over every replication).
+/// Runs `f` with `opts` plus a progress counter and, when it takes more than about a
+/// second and stderr is a terminal, shows a progress bar on stderr (simulated time done over
+/// every replication).
 fn with_progress<T>(
     label: &str,
-    f: impl FnOnce(&infrasim::Progress) -> Result<T, infrasim::Error>,
+    opts: &RunOptions,
+    f: impl FnOnce(&RunOptions) -> Result<T, infrasim::Error>,
 ) -> Result<T, Failure> {
-    let progress = infrasim::Progress::new();
-    let done = std::sync::atomic::AtomicBool::new(false);
+    let progress = Arc::new(infrasim::Progress::new());
+    let opts = RunOptions {
+        progress: Some(progress.clone()),
+        ..opts.clone()
+    };
+    let done = AtomicBool::new(false);
     let show = std::io::stderr().is_terminal();
     let out = std::thread::scope(|scope| {
         if show {
-            scope.spawn(|| {
-                let start = std::time::Instant::now();
-                let mut bar: Option<indicatif::ProgressBar> = None;
-                while !done.load(std::sync::atomic::Ordering::Relaxed) {
-                    std::thread::sleep(std::time::Duration::from_millis(100));
-                    if bar.is_none() && start.elapsed() >= std::time::Duration::from_secs(1) {
-                        let pb = indicatif::ProgressBar::new(1000);
-                        pb.set_style(
-                            indicatif::ProgressStyle::with_template(
-                                "{msg} [{bar:40}] {percent:>3}% {elapsed}/{eta} left",
-                            )
-                            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-                            .progress_chars("=> "),
-                        );
-                        pb.set_message(label.to_string());
-                        bar = Some(pb);
-                    }
-                    if let Some(pb) = &bar {
-                        pb.set_position((progress.fraction() * 1000.0) as u64);
-                    }
-                }
-                if let Some(pb) = bar {
-                    pb.finish_and_clear();
-                }
-            });
+            scope.spawn(|| progress_bar(label, &progress, &done));
         }
-        let out = f(&progress);
-        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        let out = f(&opts);
+        done.store(true, Ordering::Relaxed);
         out
     });
     Ok(out?)
+}
+
+/// Draws the progress bar until `done`, once a second has passed.
+fn progress_bar(label: &str, progress: &infrasim::Progress, done: &AtomicBool) {
+    let start = std::time::Instant::now();
+    let mut bar: Option<indicatif::ProgressBar> = None;
+    while !done.load(Ordering::Relaxed) {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        if bar.is_none() && start.elapsed() >= std::time::Duration::from_secs(1) {
+            let pb = indicatif::ProgressBar::new(1000);
+            pb.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{msg} [{bar:40}] {percent:>3}% {elapsed}/{eta} left",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            );
+            pb.set_message(label.to_string());
+            bar = Some(pb);
+        }
+        if let Some(pb) = &bar {
+            pb.set_position((progress.fraction() * 1000.0) as u64);
+        }
+    }
+    if let Some(pb) = bar {
+        pb.finish_and_clear();
+    }
 }

@@ -38,6 +38,19 @@ fn right(t: &mut Table, from: usize) {
 /// The run summary.
 pub fn summary(r: &Report, file: &Path) -> String {
     let mut out = String::new();
+    headline(&mut out, r, file);
+    classes(&mut out, r);
+    failures(&mut out, r);
+    components(&mut out, r);
+    database(&mut out, r);
+    faults(&mut out, r);
+    outages(&mut out, r);
+    confidence(&mut out, r);
+    out
+}
+
+/// What ran, and the headline figures.
+fn headline(out: &mut String, r: &Report, file: &Path) {
     let _ = writeln!(
         out,
         "{} — {} (seed {}, {} replication(s), {:.0} s measured each, {} events)",
@@ -56,6 +69,10 @@ pub fn summary(r: &Report, file: &Path) -> String {
         r.throughput_per_s,
         ms(r.latency_ms.p99_ms)
     );
+}
+
+/// Requests and latency, overall and per class.
+fn classes(out: &mut String, r: &Report) {
     let mut t = table(&[
         "class",
         "offered",
@@ -107,6 +124,10 @@ pub fn summary(r: &Report, file: &Path) -> String {
     }
     right(&mut t, 1);
     let _ = writeln!(out, "{t}");
+}
+
+/// Failures by reason, and requests still in flight.
+fn failures(out: &mut String, r: &Report) {
     let failed: Vec<String> = r
         .requests
         .failed
@@ -120,6 +141,10 @@ pub fn summary(r: &Report, file: &Path) -> String {
     if r.requests.in_flight > 0 {
         let _ = writeln!(out, "still in flight at the end: {}", r.requests.in_flight);
     }
+}
+
+/// Each component's load.
+fn components(out: &mut String, r: &Report) {
     let mut t = table(&[
         "component",
         "kind",
@@ -142,6 +167,10 @@ pub fn summary(r: &Report, file: &Path) -> String {
     }
     right(&mut t, 2);
     let _ = writeln!(out, "{t}");
+}
+
+/// The database tier.
+fn database(out: &mut String, r: &Report) {
     if let Some(db) = &r.database {
         let _ = writeln!(
             out,
@@ -156,6 +185,10 @@ pub fn summary(r: &Report, file: &Path) -> String {
             db.failovers
         );
     }
+}
+
+/// Each fault occurrence and what it cost.
+fn faults(out: &mut String, r: &Report) {
     if !r.faults.is_empty() {
         let mut t = table(&[
             "fault",
@@ -186,6 +219,10 @@ pub fn summary(r: &Report, file: &Path) -> String {
         }
         let _ = writeln!(out, "{t}");
     }
+}
+
+/// The first outages.
+fn outages(out: &mut String, r: &Report) {
     if !r.outages.is_empty() {
         let shown: Vec<String> = r
             .outages
@@ -210,6 +247,10 @@ pub fn summary(r: &Report, file: &Path) -> String {
             }
         );
     }
+}
+
+/// Confidence intervals over replications.
+fn confidence(out: &mut String, r: &Report) {
     if !r.confidence.is_empty() {
         let a = &r.confidence["availability"];
         let _ = writeln!(
@@ -221,7 +262,6 @@ pub fn summary(r: &Report, file: &Path) -> String {
             let _ = writeln!(out, "                          p99 {}", ci_text(p, false));
         }
     }
-    out
 }
 
 fn ci_text(c: &ConfidenceInterval, percent: bool) -> String {

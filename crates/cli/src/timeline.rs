@@ -50,49 +50,195 @@ fn esc(s: &str) -> String {
 /// Three stacked panels sharing the time axis — successes and failures per second, p99
 /// latency, the largest replication lag — with every fault interval shaded and labelled.
 pub fn svg(ts: &TimeSeries, title: &str) -> String {
-    let (w, h) = (960.0, 560.0);
-    let (left, right) = (70.0, 20.0);
-    let panels = [(60.0, 180.0), (275.0, 105.0), (415.0, 90.0)];
-    let rows = &ts.rows;
-    let t0 = rows.first().map_or(0.0, |r| r.t_s);
-    let t1 = rows
-        .last()
-        .map_or(1.0, |r| r.t_s + ts.window_s)
-        .max(t0 + 1e-9);
-    let x = |t: f64| left + (t - t0) / (t1 - t0) * (w - left - right);
-    let per_s = |n: u64| n as f64 / ts.window_s;
+    let chart = Chart::new(ts);
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="11">"#
-    );
-    let _ = writeln!(out, r#"<rect width="{w}" height="{h}" fill="white"/>"#);
-    let _ = writeln!(
-        out,
-        r##"<text x="{left}" y="22" font-size="15" font-weight="bold">{}</text>"##,
-        esc(title)
-    );
-    // Fault shading across all panels.
-    for (i, (a, b, label)) in ts.faults.iter().enumerate() {
-        let (xa, xb) = (x(a.max(t0)), x(b.min(t1)));
-        if xb <= xa && b < &t0 {
-            continue;
+    chart.header(&mut out, title);
+    chart.fault_shading(&mut out, &ts.faults);
+    let series = series(ts);
+    for (pi, &(top, height)) in PANELS.iter().enumerate() {
+        chart.panel(&mut out, pi, top, height, &series);
+    }
+    chart.time_axis(&mut out);
+    out.push_str("</svg>\n");
+    out
+}
+
+/// Each panel's top and height.
+const PANELS: [(f64, f64); 3] = [(60.0, 180.0), (275.0, 105.0), (415.0, 90.0)];
+
+/// The page's geometry and the time axis shared by the panels.
+struct Chart {
+    w: f64,
+    h: f64,
+    left: f64,
+    right: f64,
+    t0: f64,
+    t1: f64,
+    window_s: f64,
+}
+
+impl Chart {
+    fn new(ts: &TimeSeries) -> Chart {
+        let t0 = ts.rows.first().map_or(0.0, |r| r.t_s);
+        let t1 = ts
+            .rows
+            .last()
+            .map_or(1.0, |r| r.t_s + ts.window_s)
+            .max(t0 + 1e-9);
+        Chart {
+            w: 960.0,
+            h: 560.0,
+            left: 70.0,
+            right: 20.0,
+            t0,
+            t1,
+            window_s: ts.window_s,
+        }
+    }
+
+    /// The x coordinate of time `t`.
+    fn x(&self, t: f64) -> f64 {
+        self.left + (t - self.t0) / (self.t1 - self.t0) * (self.w - self.left - self.right)
+    }
+
+    fn header(&self, out: &mut String, title: &str) {
+        let (w, h, left) = (self.w, self.h, self.left);
+        let _ = writeln!(
+            out,
+            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="11">"#
+        );
+        let _ = writeln!(out, r#"<rect width="{w}" height="{h}" fill="white"/>"#);
+        let _ = writeln!(
+            out,
+            r##"<text x="{left}" y="22" font-size="15" font-weight="bold">{}</text>"##,
+            esc(title)
+        );
+    }
+
+    /// Fault intervals shaded across all panels, each labelled.
+    fn fault_shading(&self, out: &mut String, faults: &[(f64, f64, String)]) {
+        for (i, (a, b, label)) in faults.iter().enumerate() {
+            let (xa, xb) = (self.x(a.max(self.t0)), self.x(b.min(self.t1)));
+            if xb <= xa && b < &self.t0 {
+                continue;
+            }
+            let _ = writeln!(
+                out,
+                r##"<rect x="{xa:.1}" y="40" width="{:.1}" height="{:.1}" fill="#f4a261" fill-opacity="0.18"/>"##,
+                (xb - xa).max(1.0),
+                self.h - 80.0
+            );
+            let _ = writeln!(
+                out,
+                r##"<text x="{:.1}" y="{}" fill="#b45309">{}</text>"##,
+                xa + 3.0,
+                74.0 + 12.0 * (i % 3) as f64,
+                esc(label)
+            );
+        }
+    }
+
+    /// Panel `pi`: its frame, its value axis, and the series drawn in it.
+    fn panel(&self, out: &mut String, pi: usize, top: f64, height: f64, series: &[Series<'_>]) {
+        let ymax = series
+            .iter()
+            .filter(|s| s.3 == pi)
+            .flat_map(|s| s.1.iter().map(|p| p.1))
+            .filter(|v| v.is_finite())
+            .fold(0.0f64, f64::max)
+            .max(1e-9)
+            * 1.1;
+        let y = |v: f64| top + height - v / ymax * height;
+        let (left, right, w) = (self.left, self.right, self.w);
+        let _ = writeln!(
+            out,
+            r##"<rect x="{left}" y="{top}" width="{:.1}" height="{height}" fill="none" stroke="#999"/>"##,
+            w - left - right
+        );
+        for k in 0..=4 {
+            let v = ymax * f64::from(k) / 4.0;
+            let _ = writeln!(
+                out,
+                r##"<text x="{:.1}" y="{:.1}" text-anchor="end" fill="#555">{}</text>"##,
+                left - 4.0,
+                y(v) + 4.0,
+                fmt_num(v)
+            );
+            let _ = writeln!(
+                out,
+                r##"<line x1="{left}" x2="{:.1}" y1="{:.1}" y2="{:.1}" stroke="#eee"/>"##,
+                w - right,
+                y(v),
+                y(v)
+            );
+        }
+        let mut legend_x = left + 8.0;
+        for (name, pts, color, panel) in series {
+            if *panel != pi {
+                continue;
+            }
+            let d = self.path(pts, &y);
+            let _ = writeln!(
+                out,
+                r#"<path d="{d}" fill="none" stroke="{color}" stroke-width="1.5"/>"#
+            );
+            let _ = writeln!(
+                out,
+                r#"<text x="{legend_x:.1}" y="{:.1}" fill="{color}" font-weight="bold">{name}</text>"#,
+                top - 5.0
+            );
+            legend_x += 200.0;
+        }
+    }
+
+    /// A line through the points (at each window's middle), with a gap where a value is
+    /// missing.
+    fn path(&self, pts: &[(f64, f64)], y: &impl Fn(f64) -> f64) -> String {
+        let mut d = String::new();
+        let mut pen_down = false;
+        for (t, v) in pts {
+            if !v.is_finite() {
+                pen_down = false;
+                continue;
+            }
+            let _ = write!(
+                d,
+                "{}{:.1},{:.1} ",
+                if pen_down { "L" } else { "M" },
+                self.x(*t + self.window_s / 2.0),
+                y(*v)
+            );
+            pen_down = true;
+        }
+        d
+    }
+
+    fn time_axis(&self, out: &mut String) {
+        let bottom = self.h - 32.0;
+        for k in 0..=8 {
+            let t = self.t0 + (self.t1 - self.t0) * f64::from(k) / 8.0;
+            let _ = writeln!(
+                out,
+                r##"<text x="{:.1}" y="{bottom}" text-anchor="middle" fill="#555">{}s</text>"##,
+                self.x(t),
+                fmt_num(t)
+            );
         }
         let _ = writeln!(
             out,
-            r##"<rect x="{xa:.1}" y="40" width="{:.1}" height="{:.1}" fill="#f4a261" fill-opacity="0.18"/>"##,
-            (xb - xa).max(1.0),
-            h - 80.0
-        );
-        let _ = writeln!(
-            out,
-            r##"<text x="{:.1}" y="{}" fill="#b45309">{}</text>"##,
-            xa + 3.0,
-            74.0 + 12.0 * (i % 3) as f64,
-            esc(label)
+            r##"<text x="{:.1}" y="{:.1}" text-anchor="middle">simulated time</text>"##,
+            (self.left + self.w - self.right) / 2.0,
+            self.h - 12.0
         );
     }
-    let series: [Series; 4] = [
+}
+
+/// The lines drawn: successes and failures per second (panel 0), p99 latency (panel 1),
+/// the largest replication lag (panel 2).
+fn series(ts: &TimeSeries) -> [Series<'static>; 4] {
+    let rows = &ts.rows;
+    let per_s = |n: u64| n as f64 / ts.window_s;
+    [
         (
             "successes/s",
             rows.iter().map(|r| (r.t_s, per_s(r.succeeded))).collect(),
@@ -122,90 +268,7 @@ pub fn svg(ts: &TimeSeries, title: &str) -> String {
             "#6d597a",
             2,
         ),
-    ];
-    for (pi, (top, height)) in panels.iter().enumerate() {
-        let ymax = series
-            .iter()
-            .filter(|s| s.3 == pi)
-            .flat_map(|s| s.1.iter().map(|p| p.1))
-            .filter(|v| v.is_finite())
-            .fold(0.0f64, f64::max)
-            .max(1e-9)
-            * 1.1;
-        let y = |v: f64| top + height - v / ymax * height;
-        let _ = writeln!(
-            out,
-            r##"<rect x="{left}" y="{top}" width="{:.1}" height="{height}" fill="none" stroke="#999"/>"##,
-            w - left - right
-        );
-        for k in 0..=4 {
-            let v = ymax * f64::from(k) / 4.0;
-            let _ = writeln!(
-                out,
-                r##"<text x="{:.1}" y="{:.1}" text-anchor="end" fill="#555">{}</text>"##,
-                left - 4.0,
-                y(v) + 4.0,
-                fmt_num(v)
-            );
-            let _ = writeln!(
-                out,
-                r##"<line x1="{left}" x2="{:.1}" y1="{:.1}" y2="{:.1}" stroke="#eee"/>"##,
-                w - right,
-                y(v),
-                y(v)
-            );
-        }
-        let mut legend_x = left + 8.0;
-        for (name, pts, color, panel) in &series {
-            if *panel != pi {
-                continue;
-            }
-            let mut d = String::new();
-            let mut pen_down = false;
-            for (t, v) in pts {
-                if !v.is_finite() {
-                    pen_down = false;
-                    continue;
-                }
-                let _ = write!(
-                    d,
-                    "{}{:.1},{:.1} ",
-                    if pen_down { "L" } else { "M" },
-                    x(*t + ts.window_s / 2.0),
-                    y(*v)
-                );
-                pen_down = true;
-            }
-            let _ = writeln!(
-                out,
-                r#"<path d="{d}" fill="none" stroke="{color}" stroke-width="1.5"/>"#
-            );
-            let _ = writeln!(
-                out,
-                r#"<text x="{legend_x:.1}" y="{:.1}" fill="{color}" font-weight="bold">{name}</text>"#,
-                top - 5.0
-            );
-            legend_x += 200.0;
-        }
-    }
-    let bottom = h - 32.0;
-    for k in 0..=8 {
-        let t = t0 + (t1 - t0) * f64::from(k) / 8.0;
-        let _ = writeln!(
-            out,
-            r##"<text x="{:.1}" y="{bottom}" text-anchor="middle" fill="#555">{}s</text>"##,
-            x(t),
-            fmt_num(t)
-        );
-    }
-    let _ = writeln!(
-        out,
-        r##"<text x="{:.1}" y="{:.1}" text-anchor="middle">simulated time</text>"##,
-        (left + w - right) / 2.0,
-        h - 12.0
-    );
-    out.push_str("</svg>\n");
-    out
+    ]
 }
 
 /// A plotted line: (legend, points (time, value), colour, panel index).

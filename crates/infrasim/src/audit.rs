@@ -10,9 +10,8 @@ use serde::{Deserialize, Serialize};
 use infrasim_engine::SimDuration;
 
 use crate::error::Error;
-use crate::run::{Progress, RunOptions};
+use crate::run::{RunOptions, run_many};
 use crate::scenario::{CrashMode, Fault, Scenario};
-use crate::sweep::run_many_with_progress;
 
 /// What crashing one component cost.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -41,7 +40,6 @@ pub fn audit(
     crash: SimDuration,
     mode: CrashMode,
     opts: &RunOptions,
-    progress: Option<&Progress>,
 ) -> Result<Vec<AuditRow>, Error> {
     let mut targets: Vec<(String, &'static str)> = Vec::new();
     targets.extend(
@@ -88,7 +86,7 @@ pub fn audit(
         });
         variants.push(s);
     }
-    let reports = run_many_with_progress(&variants, opts, progress)?;
+    let reports = run_many(&variants, opts)?;
     let base = &reports[0];
     let share = crash.as_secs_f64() / duration.as_secs_f64();
     let mut rows = Vec::new();

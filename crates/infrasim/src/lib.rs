@@ -50,16 +50,19 @@
 //!
 //! ## 3. Replications, comparisons and sweeps
 //!
-//! [`run_with`] runs replications in parallel and adds the 95 % confidence interval of each
-//! key metric ([`Report::confidence`]); results are identical at any thread count.
-//! [`run_many`] runs several scenarios with common random numbers (each component's random
-//! stream depends only on the seed and its name), [`sweep::sweep`] a parameter grid, and
-//! [`audit::audit`] crashes each component in turn to find the single points of failure.
+//! [`run_with`] takes [`RunOptions`] — seed, replications, duration, threads, a progress
+//! counter, observers — and runs replications in parallel, adding the 95 % confidence
+//! interval of each key metric ([`Report::confidence`]); results are identical at any thread
+//! count. [`run_many`] runs several scenarios with the same options and common random
+//! numbers (each component's random stream depends only on the seed and its name),
+//! [`sweep::sweep`] a parameter grid, and [`audit::audit`] crashes each component in turn to
+//! find the single points of failure.
 //!
 //! ## 4. Observe a run
 //!
 //! An [`Observer`] receives every finished request and every component state change, to
-//! compute metrics the report does not have ([`run_observed`]).
+//! compute metrics the report does not have ([`RunOptions::observe`]: one observer per
+//! replication, made by a function you give).
 //!
 //! ## 5. Gate on SLOs
 //!
@@ -91,37 +94,25 @@
 #![warn(missing_docs)]
 
 pub mod audit;
-pub mod balance;
 mod build;
-pub mod call;
-mod client;
-mod database;
 pub mod error;
-mod fault;
-mod keepalived;
-pub mod load_balancer;
-mod metrics;
-mod names;
-mod network;
-pub mod observer;
+mod model;
 pub mod report;
 pub mod run;
 pub mod scenario;
-mod server;
 pub mod slo;
 pub mod sweep;
-mod world;
 
 pub use infrasim_engine as engine;
 
-pub use call::{FailReason, Outcome};
 pub use error::{Error, ScenarioError};
-pub use observer::{Observer, RequestRecord};
+pub use model::call::{FailReason, Outcome};
+pub use model::observer::{Observer, RequestRecord};
 pub use report::Report;
-pub use run::{Progress, RunOptions, run, run_observed, run_with, run_with_progress};
+pub use run::{ObserverFactory, Progress, RunId, RunOptions, run, run_many, run_with};
 pub use scenario::{Class, Scenario};
 pub use slo::{Check, CheckResult};
-pub use sweep::{run_many, run_many_with_progress, sweep};
+pub use sweep::sweep;
 
 #[cfg(doctest)]
 #[doc = include_str!("../../../README.md")]

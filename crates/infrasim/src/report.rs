@@ -10,10 +10,11 @@ use infrasim_engine::stats::{ConfidenceInterval, Histogram, LatencySummary};
 use infrasim_engine::{SimDuration, SimTime};
 use serde::{Deserialize, Serialize};
 
-use crate::call::FailReason;
-use crate::metrics::{Mark, Window};
-use crate::run::{RunData, detection};
-use crate::scenario::{Class, Scenario};
+use crate::model::call::FailReason;
+use crate::model::measure::RunData;
+use crate::model::metrics::{Mark, Window};
+use crate::model::vocabulary::Node;
+use crate::scenario::{Class, Names, Scenario};
 
 /// Request counts.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -624,4 +625,34 @@ pub(crate) fn assemble(s: &Scenario, runs: &[RunData]) -> Report {
         confidence,
         timeseries: Some(timeseries),
     }
+}
+
+/// What detected a fault occurrence on `node` after `at`, and when.
+fn detection(
+    marks: &[Mark],
+    names: &Names,
+    node: Node,
+    at: SimTime,
+    until: SimTime,
+) -> Option<(SimTime, String)> {
+    // Only what noticed this occurrence while it lasted: a fault that healed before anyone
+    // noticed was not detected (a later occurrence's detection is not its).
+    let during = |t: &SimTime| *t >= at && *t <= until;
+    marks.iter().find_map(|m| match m {
+        Mark::Belief {
+            at: t,
+            lb,
+            server,
+            up: false,
+        } if *server == node && during(t) => {
+            Some((*t, format!("health checks of {}", names.name(*lb))))
+        }
+        Mark::Takeover { at: t, from, to } if *from == node && during(t) => {
+            Some((*t, format!("VRRP takeover by {}", names.name(*to))))
+        }
+        Mark::Detected { at: t, node: n } if *n == node && during(t) => {
+            Some((*t, "failover manager".to_string()))
+        }
+        _ => None,
+    })
 }

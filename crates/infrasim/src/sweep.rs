@@ -1,6 +1,6 @@
-//! Many runs at once: several scenarios (what `infrasim compare` does) and parameter sweeps,
-//! every replication of every point in one parallel pool, results in input order — identical
-//! at any thread count.
+//! Parameter sweeps: a base scenario run once per parameter value, every replication of
+//! every point in one parallel pool ([`run_many`]), with common random numbers across
+//! points; results in input order — identical at any thread count.
 //!
 //! ```
 //! use infrasim::scenario::{AppServer, Clients, LoadBalancer, Rate, Scenario};
@@ -21,91 +21,11 @@
 //! ```
 
 use infrasim_engine::stats::ConfidenceInterval;
-use rayon::prelude::*;
 
 use crate::error::Error;
-use crate::report::{Report, assemble};
-use crate::run::{Progress, RunOptions, replication_seed, run_one};
-use crate::scenario::{Scenario, validate};
-
-/// Runs every scenario with the same options (seed, replications, duration): common random
-/// numbers across scenarios, since each component's stream depends only on the seed and its
-/// name. Returns the reports in input order.
-pub fn run_many(scenarios: &[Scenario], opts: &RunOptions) -> Result<Vec<Report>, Error> {
-    run_many_with_progress(scenarios, opts, None)
-}
-
-/// [`run_many`], reporting progress to another thread.
-pub fn run_many_with_progress(
-    scenarios: &[Scenario],
-    opts: &RunOptions,
-    progress: Option<&Progress>,
-) -> Result<Vec<Report>, Error> {
-    let prepared = scenarios
-        .iter()
-        .map(|s| {
-            let mut s = s.clone();
-            if let Some(d) = opts.duration {
-                s.duration = d;
-                // A shorter run simply ends before the faults planned after its end.
-                let horizon = s.warmup.saturating_add(d);
-                s.faults
-                    .retain(|f| f.starts_at().is_none_or(|at| at < horizon));
-            }
-            if let Some(seed) = opts.seed {
-                s.seed = seed;
-            }
-            if let Some(n) = opts.replications {
-                s.replications = n;
-            }
-            if s.replications == 0 {
-                return Err(Error::InvalidArgument(
-                    "replications must be at least 1".into(),
-                ));
-            }
-            validate(&s)?;
-            Ok(s)
-        })
-        .collect::<Result<Vec<_>, Error>>()?;
-    let jobs: Vec<(usize, u32)> = prepared
-        .iter()
-        .enumerate()
-        .flat_map(|(i, s)| (0..s.replications).map(move |r| (i, r)))
-        .collect();
-    if let Some(p) = progress {
-        for s in &prepared {
-            let horizon = s.warmup.saturating_add(s.duration).as_nanos();
-            p.add_total(horizon.saturating_mul(u64::from(s.replications)));
-        }
-    }
-    let work = || -> Result<Vec<_>, Error> {
-        jobs.par_iter()
-            .map(|&(i, r)| {
-                run_one(
-                    &prepared[i],
-                    replication_seed(prepared[i].seed, r),
-                    None,
-                    progress,
-                )
-            })
-            .collect()
-    };
-    let mut runs = match opts.threads {
-        Some(t) => rayon::ThreadPoolBuilder::new()
-            .num_threads(t.max(1))
-            .build()
-            .map_err(|e| Error::InvalidArgument(format!("cannot start {t} threads: {e}")))?
-            .install(work)?,
-        None => work()?,
-    };
-    let mut reports = Vec::with_capacity(prepared.len());
-    for s in prepared.iter().rev() {
-        let mine = runs.split_off(runs.len() - s.replications as usize);
-        reports.push(assemble(s, &mine));
-    }
-    reports.reverse();
-    Ok(reports)
-}
+use crate::report::Report;
+use crate::run::{RunOptions, run_many};
+use crate::scenario::Scenario;
 
 /// One point of a sweep: its parameters and its report.
 #[derive(Clone, Debug)]

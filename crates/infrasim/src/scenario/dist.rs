@@ -115,4 +115,11 @@ impl DistSpec {
             }
         }
     }
+
+    /// The distribution of a spec that validation accepted (every distribution of a
+    /// [`super::Validated`] scenario builds: validation built each one to check it).
+    pub(crate) fn validated(&self) -> Dist {
+        self.build()
+            .expect("validation accepted this distribution, so it builds")
+    }
 }

@@ -4,21 +4,28 @@
 //! `deny_unknown_fields` everywhere so a misspelt key is an error, never a silent default.
 //! Defaults are the real systems' defaults, each cited where it is declared. [`load`] parses
 //! and validates a file; validation collects every problem with its JSON path
-//! ([`crate::error::ScenarioError`]).
+//! ([`crate::error::ScenarioError`]) and, for a scenario with none, resolves every name it
+//! uses ([`Validated`]): what building the model consumes.
 
 mod builder;
+pub(crate) mod check;
 mod defaults;
 mod dist;
+mod parse;
 mod rate;
-pub mod validate;
+pub(crate) mod resolve;
+mod validate;
 
 use infrasim_engine::SimDuration;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use dist::DistSpec;
+pub use parse::{load, parse};
 pub use rate::Rate;
-pub use validate::{load, parse, validate};
+pub use resolve::Validated;
+pub(crate) use resolve::{Entry, FaultTarget, Names, Node};
+pub use validate::{MAX_COMPONENTS, validate};
 
 /// The JSON Schema of scenario files (draft 2020-12), pretty-printed.
 pub fn schema_json() -> String {

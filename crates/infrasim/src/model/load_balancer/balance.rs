@@ -8,7 +8,7 @@
 //! Every behaviour follows the HAProxy configuration manual (section 4, keywords `balance`,
 //! `hash-type`, `weight`, `backup`, `option allbackups`), with the implementation details taken
 //! from HAProxy's sources where the manual is silent (`src/lb_chash.c`, `src/lb_map.c`,
-//! `src/backend.c`, `include/haproxy/tools.h`). See also `semantics.md` §1.1.
+//! `src/backend.c`, `include/haproxy/tools.h`).
 //!
 //! # Cost model
 //!
@@ -25,6 +25,8 @@
 #![warn(missing_docs)]
 
 use infrasim_engine::rng::{SimRng, below};
+
+use crate::scenario::{self, Balance, HashTypeSpec};
 
 /// HAProxy's weight scale: each unit of user weight is worth 16 units of effective weight
 /// (`BE_WEIGHT_SCALE`, `include/haproxy/backend-t.h`), so a server sits on the consistent-hash
@@ -92,6 +94,25 @@ pub enum Algorithm {
         /// How many weighted random candidates are drawn per request.
         draws: u32,
     },
+}
+
+impl Algorithm {
+    /// The algorithm a scenario's load balancer asks for.
+    pub(crate) fn of(spec: &scenario::LoadBalancer) -> Self {
+        match spec.balance {
+            Balance::Roundrobin => Algorithm::RoundRobin,
+            Balance::StaticRr => Algorithm::StaticRr,
+            Balance::Leastconn => Algorithm::LeastConn,
+            Balance::First => Algorithm::First,
+            Balance::Source => Algorithm::Source {
+                hash_type: match spec.hash_type {
+                    HashTypeSpec::MapBased => HashType::MapBased,
+                    HashTypeSpec::Consistent => HashType::Consistent,
+                },
+            },
+            Balance::Random => Algorithm::Random { draws: spec.draws },
+        }
+    }
 }
 
 /// What the load balancer believes about one server at the moment of a pick.
@@ -198,22 +219,6 @@ impl Balancer {
             rings: [Vec::new(), Vec::new()],
             ring_basis: Vec::new(),
         }
-    }
-
-    /// The `balance` algorithm in use.
-    pub fn algorithm(&self) -> &Algorithm {
-        &self.algorithm
-    }
-
-    /// Whether `option allbackups` is set.
-    pub fn allbackups(&self) -> bool {
-        self.allbackups
-    }
-
-    /// The servers currently taking new traffic, ascending index: the eligible non-backup
-    /// servers, or else the first eligible backup (all of them with `allbackups`), or none.
-    pub fn pool(&self) -> &[usize] {
-        &self.pool
     }
 
     /// Rebuilds the tables after any server's `usable`, `weight` or `backup` changed (HAProxy

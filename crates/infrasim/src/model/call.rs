@@ -14,7 +14,7 @@
 use infrasim_engine::SimTime;
 
 use crate::scenario::Class;
-use crate::world::Node;
+use crate::scenario::Node;
 
 /// A slab index with a generation: stale references are detected, never followed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -292,6 +292,52 @@ pub(crate) struct Call {
 pub(crate) const NOT_CONNECTED: SimTime = SimTime::MAX;
 
 impl Call {
+    /// A connection from `caller` to `callee` on behalf of `parent`, carrying the request's
+    /// class, key and client address: not yet accepted, not queued, the first attempt.
+    #[inline]
+    pub(crate) fn new(
+        parent: Parent,
+        caller: Node,
+        callee: Node,
+        class: Class,
+        key: u32,
+        addr: u32,
+    ) -> Call {
+        Call {
+            parent,
+            caller,
+            callee,
+            class,
+            key,
+            addr,
+            db_op: None,
+            slot: 0,
+            attempt: 0,
+            connected_at: NOT_CONNECTED,
+            queued: false,
+        }
+    }
+
+    /// The same call, as attempt `attempt` on the caller's server `slot` (an LB's backend).
+    #[inline]
+    pub(crate) fn on_slot(self, slot: u32, attempt: u32) -> Call {
+        Call {
+            slot,
+            attempt,
+            ..self
+        }
+    }
+
+    /// The same call, as a database query `op` to database node `db`.
+    #[inline]
+    pub(crate) fn query(self, op: DbOp, db: u32) -> Call {
+        Call {
+            db_op: Some(op),
+            slot: db,
+            ..self
+        }
+    }
+
     /// When the callee accepted the connection, if it has.
     #[inline]
     pub fn connected(&self) -> Option<SimTime> {
@@ -310,8 +356,11 @@ mod tests {
     fn hot_slots_are_one_cache_line() {
         assert_eq!(std::mem::size_of::<Slot<Call>>(), 64);
         assert_eq!(std::mem::size_of::<Slot<Request>>(), 64);
-        assert_eq!(std::mem::size_of::<Slot<crate::server::Job>>(), 64);
-        assert_eq!(std::mem::size_of::<Slot<crate::database::Query>>(), 64);
+        assert_eq!(std::mem::size_of::<Slot<crate::model::server::Job>>(), 64);
+        assert_eq!(
+            std::mem::size_of::<Slot<crate::model::database::Query>>(),
+            64
+        );
     }
 
     /// A removed item's reference goes stale even once its slot is reused; slots are reused

@@ -6,10 +6,10 @@
 //! dense matrix over component indices: a lookup, not a search, on the hot path.
 
 use infrasim_engine::rng::open01;
-use infrasim_engine::{Context, SimDuration, SimRng};
+use infrasim_engine::{Context, RngStreams, SimDuration, SimRng};
 
-use crate::scenario::CrashMode;
-use crate::world::{Ev, Msg, Node, NodeState};
+use crate::model::vocabulary::{Ev, Msg, Node, NodeState};
+use crate::scenario::{self, CrashMode, Names};
 
 /// Links, their state, and the liveness of every component.
 pub(crate) struct Network {
@@ -46,7 +46,35 @@ pub(crate) struct Network {
 }
 
 impl Network {
-    pub(crate) fn new(
+    /// The network of a scenario: its default latencies, then each `links` entry's own
+    /// (`ends` are the entries' resolved endpoints, in order).
+    pub(crate) fn of(
+        spec: &scenario::Network,
+        names: &Names,
+        ends: &[(Node, Node)],
+        streams: &RngStreams,
+    ) -> Self {
+        let counts = [
+            names.lb.len() as u32,
+            names.web.len() as u32,
+            names.app.len() as u32,
+            names.db_count(),
+        ];
+        let mut net = Network::new(
+            counts,
+            spec.latency,
+            spec.client_latency,
+            streams.stream("network"),
+        );
+        for (link, &(a, b)) in spec.links.iter().zip(ends) {
+            net.set_latency(a, b, link.latency);
+        }
+        net
+    }
+
+    /// A network of `counts` = [load balancers, web servers, app servers, database nodes]
+    /// with one latency between components and another to the clients.
+    fn new(
         counts: [u32; 4],
         default_latency: SimDuration,
         client_latency: SimDuration,
@@ -124,7 +152,7 @@ impl Network {
         self.states[i as usize].down
     }
 
-    pub(crate) fn set_latency(&mut self, a: Node, b: Node, d: SimDuration) {
+    fn set_latency(&mut self, a: Node, b: Node, d: SimDuration) {
         let (i, j) = (self.idx(a), self.idx(b));
         for k in [i * self.n + j, j * self.n + i] {
             self.latency[k] = d;

@@ -5,7 +5,7 @@
 
 use infrasim_engine::SimTime;
 
-use crate::call::Outcome;
+use crate::model::call::Outcome;
 use crate::scenario::Class;
 
 /// One finished request, as an [`Observer`] sees it.

@@ -21,12 +21,13 @@ use std::collections::VecDeque;
 
 use infrasim_engine::dist::Dist;
 use infrasim_engine::rng::open01;
-use infrasim_engine::{Context, SimDuration, SimRng, SimTime};
+use infrasim_engine::{Context, RngStreams, SimDuration, SimRng, SimTime};
 
-use crate::call::{DbOp, FailReason, Outcome, Ref};
-use crate::scenario::{FailoverMode, ReadPolicy, ReplicationMode};
-use crate::server::WorkerPool;
-use crate::world::{Ev, Msg, Node, World};
+use crate::model::World;
+use crate::model::call::{DbOp, FailReason, Outcome, Ref};
+use crate::model::vocabulary::{Ev, Msg, Node};
+use crate::model::worker_pool::WorkerPool;
+use crate::scenario::{self, FailoverMode, ReadPolicy, ReplicationMode};
 
 /// A binlog event in a replica's relay log.
 #[derive(Clone, Copy, Debug)]
@@ -121,6 +122,68 @@ pub(crate) struct Cluster {
     pub sampled_lag: Vec<SimDuration>,
     pub rr: u32,
     pub rng: SimRng,
+}
+
+impl Cluster {
+    /// Cluster `index` as the scenario describes it, and its nodes (primary first), numbered
+    /// from `first_node` on: every key at version 0 everywhere, nothing in flight.
+    pub(crate) fn new(
+        spec: &scenario::Database,
+        index: u32,
+        first_node: u32,
+        clients: &scenario::Clients,
+        streams: &RngStreams,
+    ) -> (Cluster, Vec<DbNode>) {
+        let keys = clients.keys.count as usize;
+        let members: Vec<&scenario::DbNode> = std::iter::once(&spec.primary)
+            .chain(&spec.replicas)
+            .collect();
+        let dbs: Vec<DbNode> = members
+            .iter()
+            .map(|n| DbNode {
+                cluster: index,
+                pool: WorkerPool::new(n.workers, n.queue),
+                read_service: n.read_service.validated(),
+                write_service: n.write_service.validated(),
+                version: vec![0; keys],
+                received: 0,
+                relay: VecDeque::new(),
+                appliers: vec![None; spec.replication.appliers as usize],
+                stream_tail: SimTime::ZERO,
+                rng: streams.stream(&format!("db/{}", n.name)),
+            })
+            .collect();
+        let n = dbs.len();
+        let nodes: Vec<u32> = (first_node..first_node + n as u32).collect();
+        let cluster = Cluster {
+            primary: nodes[0],
+            nodes,
+            mode: spec.replication.mode,
+            semi_sync_on: spec.replication.mode == ReplicationMode::SemiSync,
+            semi_sync_timeout: spec.replication.semi_sync_timeout,
+            delay: spec.replication.delay.validated(),
+            apply: spec.replication.apply.validated(),
+            policy: spec.read_routing.policy,
+            max_lag: spec.read_routing.max_replication_lag,
+            lag_check: spec.read_routing.lag_check_interval,
+            failover_mode: spec.failover.mode,
+            operator_delay: spec.failover.operator_delay,
+            check_interval: spec.failover.check_interval,
+            failed_checks_needed: spec.failover.failed_checks,
+            promotion: spec.failover.promotion,
+            failover: FailoverState::default(),
+            seq: 0,
+            committed: vec![0; keys],
+            acked: VecDeque::new(),
+            waiting: VecDeque::new(),
+            last_write: vec![(u32::MAX, 0); clients.addresses as usize],
+            shunned_until: vec![SimTime::ZERO; n],
+            sampled_lag: vec![SimDuration::ZERO; n],
+            rr: 0,
+            rng: streams.stream(&format!("cluster/{}", spec.name)),
+        };
+        (cluster, dbs)
+    }
 }
 
 /// ProxySQL `shun_recovery_time_sec` default 10 s.
@@ -535,7 +598,7 @@ impl World {
 
     /// Takes a database node down (crash): its queries are lost; a process crash resets
     /// their connections. For the primary, manual failover starts the operator's clock.
-    pub(crate) fn db_set_down(&mut self, cx: &mut Context<'_, Ev>, db: u32) {
+    pub(crate) fn db_crash(&mut self, cx: &mut Context<'_, Ev>, db: u32) {
         let now = cx.now();
         let process = self.state(Node::Db(db)).down == Some(crate::scenario::CrashMode::Process);
         let queries = self.dbs[db as usize].pool.clear(now);
@@ -562,7 +625,7 @@ impl World {
 
     /// A database node comes back. A former primary that was replaced rejoins as a replica,
     /// re-cloned from the current primary.
-    pub(crate) fn db_set_up(&mut self, cx: &mut Context<'_, Ev>, db: u32) {
+    pub(crate) fn db_restart(&mut self, cx: &mut Context<'_, Ev>, db: u32) {
         let cl = self.dbs[db as usize].cluster;
         let primary = self.clusters[cl as usize].primary;
         if primary != db {

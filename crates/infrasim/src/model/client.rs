@@ -6,20 +6,12 @@
 use infrasim_engine::dist::Dist;
 use infrasim_engine::rng::{below, open01};
 use infrasim_engine::ziggurat::exp1;
-use infrasim_engine::{Context, SimDuration, SimRng, SimTime, TimeoutQueue};
+use infrasim_engine::{Context, RngStreams, SimDuration, SimRng, SimTime, TimeoutQueue};
 
-use crate::call::{Call, FailReason, NOT_CONNECTED, Outcome, Parent, Ref, Request, Slab};
-use crate::scenario::{Class, ClientRetries};
-use crate::world::{Ev, Msg, Node, World};
-
-/// Where client requests enter.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Entry {
-    /// A component's own address.
-    Node(Node),
-    /// An LB pair: the keepalived VIP, or DNS round robin over both.
-    Pair(u32),
-}
+use crate::model::World;
+use crate::model::call::{Call, FailReason, Outcome, Parent, Ref, Request, Slab};
+use crate::model::vocabulary::{Ev, Msg, Node};
+use crate::scenario::{self, Arrival, Class, ClientRetries, Entry, Fault};
 
 /// How arrivals are generated.
 #[derive(Debug)]
@@ -32,6 +24,36 @@ pub(crate) enum ArrivalProcess {
     Closed { users: u32, think: Dist },
 }
 
+impl ArrivalProcess {
+    /// The process a scenario's arrival asks for and its base rate curve (before spikes).
+    fn of(arrival: &Arrival) -> (ArrivalProcess, Vec<(SimTime, f64)>) {
+        match arrival {
+            Arrival::Poisson { rate } => (
+                ArrivalProcess::Poisson,
+                vec![(SimTime::ZERO, rate.as_per_second())],
+            ),
+            Arrival::Constant { rate } => (
+                ArrivalProcess::Constant,
+                vec![(SimTime::ZERO, rate.as_per_second())],
+            ),
+            Arrival::Schedule { steps } => (
+                ArrivalProcess::Poisson,
+                steps
+                    .iter()
+                    .map(|st| (SimTime::ZERO.saturating_add(st.at), st.rate.as_per_second()))
+                    .collect(),
+            ),
+            Arrival::Closed { users, think } => (
+                ArrivalProcess::Closed {
+                    users: *users,
+                    think: think.validated(),
+                },
+                vec![(SimTime::ZERO, 0.0)],
+            ),
+        }
+    }
+}
+
 /// A piecewise-constant rate: `(start, events per second)`, starts increasing, first at 0.
 /// Spikes are folded in at build time, so the rate at any instant is one lookup.
 #[derive(Clone, Debug)]
@@ -40,6 +62,31 @@ pub(crate) struct RateCurve {
 }
 
 impl RateCurve {
+    /// A piecewise-constant rate multiplied by the load spikes (start, end, factor) active
+    /// at each instant.
+    fn with_spikes(base: &[(SimTime, f64)], spikes: &[(SimTime, SimTime, f64)]) -> RateCurve {
+        let mut points: Vec<SimTime> = base.iter().map(|b| b.0).collect();
+        for (a, b, _) in spikes {
+            points.push(*a);
+            points.push(*b);
+        }
+        points.sort_unstable();
+        points.dedup();
+        let steps = points
+            .into_iter()
+            .map(|t| {
+                let i = base.partition_point(|(s, _)| *s <= t).saturating_sub(1);
+                let factor: f64 = spikes
+                    .iter()
+                    .filter(|(a, b, _)| *a <= t && t < *b)
+                    .map(|s| s.2)
+                    .product();
+                (t, base[i].1 * factor)
+            })
+            .collect();
+        RateCurve { steps }
+    }
+
     fn step_at(&self, t: SimTime) -> usize {
         self.steps
             .partition_point(|(s, _)| *s <= t)
@@ -178,10 +225,60 @@ pub(crate) struct Clients {
     pub rng_retry: SimRng,
     /// Client timeouts of every attempt (one wake-up event serves them all).
     pub timeouts: TimeoutQueue<(Ref, u32)>,
-    /// DNS cache per address for active-active pairs: (member, expires).
+    /// DNS cache per address when entering through a DNS pair: (member, expires).
     pub dns: Vec<(u8, SimTime)>,
     /// DNS round-robin rotation counter.
     pub dns_rr: u32,
+}
+
+impl Clients {
+    /// The workload as the scenario describes it, entering at `entry`, with the scenario's
+    /// load spikes folded into its rate curve.
+    pub(crate) fn new(
+        spec: &scenario::Clients,
+        entry: Entry,
+        faults: &[Fault],
+        streams: &RngStreams,
+    ) -> Self {
+        let (process, base) = ArrivalProcess::of(&spec.arrival);
+        let spikes: Vec<(SimTime, SimTime, f64)> = faults
+            .iter()
+            .filter_map(|f| match f {
+                Fault::Spike {
+                    at,
+                    duration,
+                    factor,
+                } => {
+                    let start = SimTime::ZERO.saturating_add(*at);
+                    Some((start, start.saturating_add(*duration), *factor))
+                }
+                _ => None,
+            })
+            .collect();
+        let mix = &spec.mix;
+        let total = mix.read + mix.write + mix.r#static;
+        let dns_caches = match entry {
+            Entry::Dns(_) => spec.addresses as usize,
+            Entry::Node(_) | Entry::Vip(_) => 0,
+        };
+        Clients {
+            entry,
+            process,
+            curve: RateCurve::with_spikes(&base, &spikes),
+            mix_cum: [mix.read / total, (mix.read + mix.write) / total, 1.0],
+            key_count: spec.keys.count,
+            zipf: (spec.keys.zipf > 0.0).then(|| Zipf::new(spec.keys.count, spec.keys.zipf)),
+            addresses: spec.addresses,
+            timeout: spec.timeout,
+            retries: spec.retries.clone(),
+            rng_arrivals: streams.stream("clients/arrivals"),
+            rng_requests: streams.stream("clients/requests"),
+            rng_retry: streams.stream("clients/retries"),
+            timeouts: TimeoutQueue::default(),
+            dns: vec![(0, SimTime::ZERO); dns_caches],
+            dns_rr: 0,
+        }
+    }
 }
 
 impl World {
@@ -271,18 +368,16 @@ impl World {
     fn resolve_entry(&mut self, now: SimTime, addr: u32, avoid: Option<Node>) -> Option<Node> {
         match self.clients.entry {
             Entry::Node(n) => Some(n),
-            Entry::Pair(p) => {
-                let pair = &self.pairs[p as usize];
-                if !pair.active_active {
-                    return pair.vip_owner.map(|m| pair.members[m as usize]);
-                }
+            Entry::Vip(p) => self.vrrp[p as usize].vip(),
+            Entry::Dns(p) => {
+                let pair = &self.dns[p as usize];
                 let members = pair.members;
-                let ttl = pair.dns_ttl;
                 if let Some(avoid) = avoid {
                     // The client tries the other address of the record.
                     return members.iter().copied().find(|m| *m != avoid);
                 }
-                let serves = [pair.dns_serves(0), pair.dns_serves(1)];
+                let serves = [pair.serves(0), pair.serves(1)];
+                let ttl = pair.ttl;
                 let slot = &mut self.clients.dns[addr as usize];
                 if slot.1 <= now {
                     // Round robin over the addresses the DNS service still hands out (both,
@@ -333,30 +428,17 @@ impl World {
             return;
         };
         r.entry = entry;
-        let call = self.calls.insert(Call {
-            parent: Parent::Request(req),
-            caller: Node::Clients,
-            callee: entry,
-            class,
-            key,
-            addr,
-            db_op: None,
-            slot: 0,
-            attempt: 0,
-            connected_at: NOT_CONNECTED,
-            queued: false,
-        });
+        let call = Call::new(Parent::Request(req), Node::Clients, entry, class, key, addr);
+        let call = self.calls.insert(call);
         self.requests.get_mut(req).expect("checked above").call = Some(call);
         self.send(cx, Node::Clients, entry, Msg::Call(call));
     }
 
+    /// Whether clients move to the other address of a DNS record after a failed connection.
     fn client_failover(&self) -> bool {
         match self.clients.entry {
-            Entry::Pair(p) => {
-                let pair = &self.pairs[p as usize];
-                pair.active_active && pair.client_failover
-            }
-            Entry::Node(_) => false,
+            Entry::Dns(p) => self.dns[p as usize].client_failover,
+            Entry::Node(_) | Entry::Vip(_) => false,
         }
     }
 
@@ -514,7 +596,7 @@ impl World {
         self.metrics
             .finished(now, r.offered_at, r.class, r.measured, outcome, latency);
         if let Some(obs) = self.observer.as_mut() {
-            obs.request_finished(&crate::observer::RequestRecord {
+            obs.request_finished(&crate::model::observer::RequestRecord {
                 class: r.class,
                 offered_at: r.offered_at,
                 finished_at: now,

@@ -1,22 +1,18 @@
-//! A pair of load balancers.
-//!
-//! **Active-passive** is keepalived/VRRP (keepalived.conf(5); RFC 3768 for v2, RFC 5798 for
-//! v3): the master owns the virtual IP and advertises every `advert_int` (1 s); a backup
-//! whose master-down timer — `3 × advert_int + skew_time`, with
+//! A keepalived (VRRP) pair of load balancers in active-passive (keepalived.conf(5); RFC
+//! 3768 for VRRP v2, RFC 5798 for v3): the master owns the virtual IP and advertises every
+//! `advert_int` (1 s); a backup whose master-down timer — `3 × advert_int + skew_time`, with
 //! `skew_time = (256 − priority) / 256` s in v2 and `× advert_int` in v3 — expires without
 //! an advertisement takes the VIP. A master that stops cleanly, or whose `vrrp_script`
 //! (the usual `chk_haproxy`, `interval 1`, `weight 0`) fails, announces priority 0 and the
 //! backup takes over after `skew_time` alone. With `preempt` (the default) a returning
 //! higher-priority node takes the VIP back — a second disruption. Client connections held by
 //! the node that loses the VIP are dropped: HAProxy does not synchronise connection state.
-//!
-//! **Active-active** is two addresses behind DNS round robin: no takeover at all. Clients
-//! cache the answer for the TTL ([`crate::client`]), so when one LB dies the clients that
-//! resolved to it keep failing until their cache expires, unless they retry the other address.
 
 use infrasim_engine::{Context, SimDuration};
 
-use crate::world::{Ev, Msg, Node, World};
+use crate::model::World;
+use crate::model::vocabulary::{Ev, Msg, Node};
+use crate::scenario::{self, CrashMode};
 
 /// A VRRP instance's state on one node.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,32 +27,39 @@ pub(crate) enum Vrrp {
     Down,
 }
 
-/// A pair of load balancers.
-pub(crate) struct Pair {
+/// A keepalived pair.
+pub(crate) struct VrrpPair {
     pub members: [Node; 2],
-    pub active_active: bool,
-    pub client_failover: bool,
-    pub dns_ttl: SimDuration,
-    /// Active-active: the DNS service's health check of each address.
-    pub dns_check_interval: SimDuration,
-    pub dns_failure_threshold: u32,
-    /// Consecutive failed DNS health checks per member.
-    pub dns_failures: [u32; 2],
     pub advert_int: SimDuration,
     pub priorities: [u32; 2],
     pub version: u32,
     pub preempt: bool,
-    /// Which member the VIP points to (active-passive).
+    /// Which member the VIP points to.
     pub vip_owner: Option<u32>,
     pub state: [Vrrp; 2],
     /// Master-down timer generation per member (a reset makes older timers stale).
     pub epoch: [u32; 2],
 }
 
-impl Pair {
-    /// Whether the DNS service hands out member `m`'s address.
-    pub(crate) fn dns_serves(&self, m: usize) -> bool {
-        self.dns_failures[m] < self.dns_failure_threshold
+impl VrrpPair {
+    /// A keepalived pair as the scenario describes it, its members resolved; no VIP owner
+    /// until [`World::start_vrrp`] makes the first member master.
+    pub(crate) fn new(spec: &scenario::LbPair, members: [Node; 2]) -> Self {
+        VrrpPair {
+            members,
+            advert_int: spec.advert_int,
+            priorities: spec.priorities,
+            version: spec.vrrp_version,
+            preempt: spec.preempt,
+            vip_owner: None,
+            state: [Vrrp::Backup, Vrrp::Backup],
+            epoch: [0, 0],
+        }
+    }
+
+    /// The load balancer the VIP points to now, if any.
+    pub(crate) fn vip(&self) -> Option<Node> {
+        self.vip_owner.map(|m| self.members[m as usize])
     }
 
     /// VRRP skew time of `member`.
@@ -76,16 +79,11 @@ impl Pair {
 }
 
 impl World {
-    /// Starts the pairs: in active-passive the first member is master and advertises; in
-    /// active-active the DNS service starts health-checking both addresses.
-    pub(crate) fn start_pairs(&mut self, cx: &mut Context<'_, Ev>) {
-        for p in 0..self.pairs.len() {
-            let pair = &mut self.pairs[p];
-            if pair.active_active {
-                let every = pair.dns_check_interval;
-                cx.schedule_in(every, Ev::DnsCheck { pair: p as u32 });
-                continue;
-            }
+    /// Starts every keepalived pair: the first member is master and advertises; the other
+    /// listens.
+    pub(crate) fn start_vrrp(&mut self, cx: &mut Context<'_, Ev>) {
+        for p in 0..self.vrrp.len() {
+            let pair = &mut self.vrrp[p];
             pair.state = [Vrrp::Master, Vrrp::Backup];
             pair.vip_owner = Some(0);
             cx.schedule_in(
@@ -106,7 +104,7 @@ impl World {
         member: u32,
         wait: Option<SimDuration>,
     ) {
-        let p = &mut self.pairs[pair as usize];
+        let p = &mut self.vrrp[pair as usize];
         let m = member as usize;
         p.epoch[m] = p.epoch[m].wrapping_add(1);
         let d = wait.unwrap_or_else(|| p.master_down_interval(m));
@@ -123,7 +121,7 @@ impl World {
 
     /// The master's advertisement timer: check HAProxy (the tracked script), then advertise.
     pub(crate) fn vrrp_advert(&mut self, cx: &mut Context<'_, Ev>, pair: u32, member: u32) {
-        let p = &self.pairs[pair as usize];
+        let p = &self.vrrp[pair as usize];
         let m = member as usize;
         if p.state[m] != Vrrp::Master {
             return;
@@ -131,10 +129,10 @@ impl World {
         let node = p.members[m];
         let other = p.members[1 - m];
         match self.state(node).down {
-            Some(crate::scenario::CrashMode::Host) => return,
-            Some(crate::scenario::CrashMode::Process) => {
+            Some(CrashMode::Host) => return,
+            Some(CrashMode::Process) => {
                 // `vrrp_script chk_haproxy` failed: FAULT, announce priority 0.
-                self.pairs[pair as usize].state[m] = Vrrp::Fault;
+                self.vrrp[pair as usize].state[m] = Vrrp::Fault;
                 self.send(
                     cx,
                     node,
@@ -174,7 +172,7 @@ impl World {
         _from: Node,
     ) {
         let me = 1 - from_member as usize;
-        let p = &self.pairs[pair as usize];
+        let p = &self.vrrp[pair as usize];
         if p.state[me] == Vrrp::Down {
             return;
         }
@@ -196,7 +194,7 @@ impl World {
             Vrrp::Master => {
                 if priority > mine {
                     // A higher-priority master exists: step down.
-                    self.pairs[pair as usize].state[me] = Vrrp::Backup;
+                    self.vrrp[pair as usize].state[me] = Vrrp::Backup;
                     self.arm_master_down(cx, pair, me as u32, None);
                 }
             }
@@ -211,7 +209,7 @@ impl World {
         member: u32,
         epoch: u32,
     ) {
-        let p = &self.pairs[pair as usize];
+        let p = &self.vrrp[pair as usize];
         let m = member as usize;
         if p.epoch[m] != epoch || p.state[m] != Vrrp::Backup {
             return;
@@ -225,7 +223,7 @@ impl World {
 
     fn become_master(&mut self, cx: &mut Context<'_, Ev>, pair: u32, member: u32) {
         let now = cx.now();
-        let p = &mut self.pairs[pair as usize];
+        let p = &mut self.vrrp[pair as usize];
         let m = member as usize;
         p.state[m] = Vrrp::Master;
         let previous = p.vip_owner.replace(member);
@@ -244,24 +242,8 @@ impl World {
         cx.schedule_in(SimDuration::ZERO, Ev::VrrpAdvert { pair, member });
     }
 
-    /// The DNS service checks each address of an active-active pair from the internet (the
-    /// clients' side): an address that fails `dns_failure_threshold` checks in a row is no
-    /// longer handed out; one passing check restores it. Clients keep a cached answer until
-    /// its TTL runs out, so a dead LB keeps its clients for up to detection + TTL.
-    pub(crate) fn dns_check(&mut self, cx: &mut Context<'_, Ev>, pair: u32) {
-        let p = &self.pairs[pair as usize];
-        let members = p.members;
-        for (m, node) in members.iter().enumerate() {
-            let healthy =
-                self.state(*node).down.is_none() && !self.net.partitioned(Node::Clients, *node);
-            let f = &mut self.pairs[pair as usize].dns_failures[m];
-            *f = if healthy { 0 } else { f.saturating_add(1) };
-        }
-        let every = self.pairs[pair as usize].dns_check_interval;
-        cx.schedule_in(every, Ev::DnsCheck { pair });
-    }
-
-    /// A pair member crashed or came back.
+    /// A load balancer of a keepalived pair crashed or came back: keepalived dies with its
+    /// host; it restarts with it.
     pub(crate) fn pair_member_changed(
         &mut self,
         cx: &mut Context<'_, Ev>,
@@ -269,23 +251,20 @@ impl World {
         down: bool,
         host: bool,
     ) {
-        for pair in 0..self.pairs.len() {
-            let p = &self.pairs[pair];
-            if p.active_active {
-                continue;
-            }
+        for pair in 0..self.vrrp.len() {
+            let p = &self.vrrp[pair];
             let Some(m) = p.members.iter().position(|x| *x == node) else {
                 continue;
             };
             if down {
                 if host {
-                    self.pairs[pair].state[m] = Vrrp::Down;
+                    self.vrrp[pair].state[m] = Vrrp::Down;
                 }
                 // A process crash is seen by the master's next script run (advert tick).
             } else {
                 // keepalived (re)starts in BACKUP; with preempt a higher priority takes over
                 // when its timer runs out, since it discards lower-priority adverts.
-                self.pairs[pair].state[m] = Vrrp::Backup;
+                self.vrrp[pair].state[m] = Vrrp::Backup;
                 self.arm_master_down(cx, pair as u32, m as u32, None);
             }
         }
@@ -309,15 +288,9 @@ impl World {
 mod tests {
     use super::*;
 
-    fn pair(prio: [u32; 2], version: u32) -> Pair {
-        Pair {
+    fn pair(prio: [u32; 2], version: u32) -> VrrpPair {
+        VrrpPair {
             members: [Node::Lb(0), Node::Lb(1)],
-            active_active: false,
-            client_failover: false,
-            dns_ttl: SimDuration::from_secs(60),
-            dns_check_interval: SimDuration::from_secs(30),
-            dns_failure_threshold: 3,
-            dns_failures: [0, 0],
             advert_int: SimDuration::from_secs(1),
             priorities: prio,
             version,

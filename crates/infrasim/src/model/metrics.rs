@@ -5,9 +5,9 @@
 use infrasim_engine::stats::Histogram;
 use infrasim_engine::{SimDuration, SimTime};
 
-use crate::call::{FailReason, Outcome};
+use crate::model::Node;
+use crate::model::call::{FailReason, Outcome};
 use crate::scenario::Class;
-use crate::world::Node;
 
 /// Counts for one request class.
 #[derive(Clone, Debug, Default)]

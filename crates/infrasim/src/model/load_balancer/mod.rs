@@ -1,0 +1,325 @@
+//! The load balancer, with HAProxy's semantics. Its request path (accept, CPU, pick a
+//! server, queue, connect, retry, answer) is in `request_path`, its health checking (active
+//! checks and passive observation) in `health`, its `balance` algorithms in `balance`; this
+//! module holds its state, builds it from the scenario, routes its messages, and handles
+//! its crash and restart and an operator's weight changes and drains.
+
+mod balance;
+mod health;
+mod request_path;
+
+use std::collections::VecDeque;
+
+use infrasim_engine::stats::TimeWeighted;
+use infrasim_engine::{Context, EventId, RngStreams, SimDuration, SimRng, SimTime, TimeoutQueue};
+
+use crate::model::World;
+use crate::model::call::Ref;
+use crate::model::vocabulary::{Ev, Msg, Node};
+use crate::scenario::{self, Balance, CrashMode, HealthCheck, LbTimeouts, Observe};
+use balance::{Algorithm, Balancer, ServerView};
+
+/// Marks an unpinned queue entry (any server will do).
+const ANY_SERVER: u32 = u32::MAX;
+
+/// Flag on the `slot` of an [`Ev::LbRetry`]: the retry is redispatched (a server is chosen
+/// when it fires, avoiding `slot`) rather than sent to `slot` again.
+const REDISPATCH: u32 = 1 << 31;
+
+/// One server of the backend, as the LB knows it.
+#[derive(Clone, Debug)]
+pub(crate) struct Backend {
+    pub node: Node,
+    pub weight: u32,
+    pub maxconn: u32,
+    pub maxqueue: u32,
+    pub backup: bool,
+}
+
+/// HAProxy's health state of one server.
+#[derive(Clone, Debug)]
+pub(crate) struct Health {
+    /// HAProxy's `health` counter, in `0 ..= rise + fall − 1`; UP iff ≥ rise.
+    pub health: u32,
+    /// What the LB believes.
+    pub up: bool,
+    /// Sequence number of the check in progress (to ignore late answers).
+    pub seq: u32,
+    /// Timer of the check in progress (its timeout) or of the next check.
+    pub timer: Option<EventId>,
+    /// Whether a check is in progress.
+    pub checking: bool,
+    /// Consecutive errors observed on real traffic.
+    pub errors: u32,
+    /// `on-error` forced `fastinter` for the next check.
+    pub force_fast: bool,
+}
+
+/// The load balancer's configuration, resolved.
+#[derive(Clone, Debug)]
+pub(crate) struct LbConfig {
+    pub check: HealthCheck,
+    pub observe: Option<Observe>,
+    pub timeouts: LbTimeouts,
+    pub retries: u32,
+    pub redispatch: bool,
+    pub maxconn: u32,
+    pub cores: u32,
+    pub cost: SimDuration,
+    pub hashing: bool,
+}
+
+/// A load balancer's state.
+pub(crate) struct LoadBalancer {
+    pub cfg: LbConfig,
+    pub servers: Vec<Backend>,
+    pub balancer: Balancer,
+    pub views: Vec<ServerView>,
+    pub health: Vec<Health>,
+    /// Requests being served by each server (HAProxy `cur_sess`).
+    pub conns: Vec<u32>,
+    /// Requests waiting for a server slot, with their `timeout queue` events (the server
+    /// they are pinned to, or [`ANY_SERVER`], is the call's `slot`).
+    pub queue: VecDeque<(Ref, EventId)>,
+    pub queued_on: Vec<u32>,
+    pub cpu_busy: u32,
+    pub cpu_queue: VecDeque<Ref>,
+    /// Client connections held (frontend `maxconn`).
+    pub frontend: u32,
+    /// Busy cores over time.
+    pub busy: TimeWeighted,
+    /// Backend queue length over time.
+    pub queued: TimeWeighted,
+    /// Requests answered.
+    pub served: u64,
+    /// Client connections refused (frontend `maxconn`).
+    pub rejected: u64,
+    /// Deadlines of the connections to servers.
+    pub timeouts: TimeoutQueue<Ref>,
+    /// The random stream of `random` balancing draws.
+    pub rng: SimRng,
+}
+
+impl LoadBalancer {
+    /// A load balancer as the scenario describes it, its backend's servers resolved.
+    /// Every server starts UP with full health, as HAProxy does at start-up.
+    pub(crate) fn new(
+        spec: &scenario::LoadBalancer,
+        servers: &[Node],
+        streams: &RngStreams,
+    ) -> Self {
+        let servers: Vec<Backend> = spec
+            .servers
+            .iter()
+            .zip(servers)
+            .map(|(b, &node)| Backend {
+                node,
+                weight: b.weight,
+                maxconn: b.maxconn,
+                maxqueue: b.maxqueue,
+                backup: b.backup,
+            })
+            .collect();
+        let cfg = LbConfig {
+            check: spec.check.clone(),
+            observe: spec.observe.clone(),
+            timeouts: spec.timeouts.clone(),
+            retries: spec.retries,
+            redispatch: spec.redispatch,
+            maxconn: spec.maxconn,
+            cores: spec.cpu.cores,
+            cost: spec.cpu.per_request,
+            hashing: spec.balance == Balance::Source,
+        };
+        let n = servers.len();
+        let full = cfg.check.rise + cfg.check.fall - 1;
+        let views = servers
+            .iter()
+            .map(|s| ServerView {
+                weight: s.weight,
+                usable: true,
+                backup: s.backup,
+                load: 0,
+                maxconn: s.maxconn,
+            })
+            .collect();
+        let mut lb = LoadBalancer {
+            cfg,
+            balancer: Balancer::new(Algorithm::of(spec), spec.allbackups, n),
+            views,
+            health: vec![
+                Health {
+                    health: full,
+                    up: true,
+                    seq: 0,
+                    timer: None,
+                    checking: false,
+                    errors: 0,
+                    force_fast: false,
+                };
+                n
+            ],
+            conns: vec![0; n],
+            queue: VecDeque::new(),
+            queued_on: vec![0; n],
+            cpu_busy: 0,
+            cpu_queue: VecDeque::new(),
+            frontend: 0,
+            busy: TimeWeighted::new(SimTime::ZERO, 0),
+            queued: TimeWeighted::new(SimTime::ZERO, 0),
+            served: 0,
+            rejected: 0,
+            timeouts: TimeoutQueue::new(),
+            rng: streams.stream(&format!("lb/{}", spec.name)),
+            servers,
+        };
+        lb.balancer.refresh(&lb.views);
+        lb
+    }
+
+    /// Restart the statistics at the end of the warm-up.
+    pub(crate) fn reset_stats(&mut self, now: SimTime) {
+        self.busy.reset(now);
+        self.queued.reset(now);
+        self.served = 0;
+        self.rejected = 0;
+    }
+
+    fn queue_timeout(&self) -> SimDuration {
+        self.cfg.timeouts.queue.unwrap_or(self.cfg.timeouts.connect)
+    }
+
+    fn slot_full(&self, slot: usize) -> bool {
+        let m = self.servers[slot].maxconn;
+        m > 0 && self.conns[slot] >= m
+    }
+}
+
+impl World {
+    /// Starts the health checks of every load balancer, staggered over the first `inter`
+    /// as HAProxy spreads the first checks of a backend's servers.
+    pub(crate) fn start_load_balancers(&mut self, cx: &mut Context<'_, Ev>) {
+        for lb in 0..self.lbs.len() {
+            self.start_checks(cx, lb as u32);
+        }
+    }
+
+    /// The load balancer crashes: every connection it holds is dropped — its clients get a
+    /// RST if the host is still up (process crash) — its queues are lost and its checks
+    /// stop.
+    pub(crate) fn lb_crash(&mut self, cx: &mut Context<'_, Ev>, lb: u32) {
+        let me = Node::Lb(lb);
+        let process = self.state(me).down == Some(CrashMode::Process);
+        let held: Vec<(Ref, bool)> = self
+            .calls
+            .iter()
+            .filter(|(_, c)| c.callee == me || c.caller == me)
+            .map(|(r, c)| (r, c.callee == me))
+            .collect();
+        for (r, incoming) in held {
+            if incoming && process {
+                self.reset(cx, r);
+            }
+            if !incoming {
+                self.calls.remove(r);
+            }
+        }
+        let l = &mut self.lbs[lb as usize];
+        for h in &mut l.health {
+            if let Some(t) = h.timer.take() {
+                cx.cancel(t);
+            }
+            h.checking = false;
+        }
+        l.queue.clear();
+        l.cpu_queue.clear();
+        l.cpu_busy = 0;
+        l.frontend = 0;
+        l.conns.iter_mut().for_each(|c| *c = 0);
+        l.queued_on.iter_mut().for_each(|c| *c = 0);
+        for v in &mut l.views {
+            v.load = 0;
+        }
+    }
+
+    /// The load balancer restarts with every server UP at full health, as HAProxy does at
+    /// start-up, and resumes its checks.
+    pub(crate) fn lb_restart(&mut self, cx: &mut Context<'_, Ev>, lb: u32) {
+        let l = &mut self.lbs[lb as usize];
+        let full = l.cfg.check.rise + l.cfg.check.fall - 1;
+        for (h, v) in l.health.iter_mut().zip(l.views.iter_mut()) {
+            h.health = full;
+            h.up = true;
+            h.errors = 0;
+            h.force_fast = false;
+            v.usable = true;
+        }
+        l.balancer.refresh(&l.views);
+        self.start_checks(cx, lb);
+        for slot in 0..self.lbs[lb as usize].servers.len() {
+            let node = self.lbs[lb as usize].servers[slot].node;
+            self.metrics.lb_belief(cx.now(), Node::Lb(lb), node, true);
+        }
+    }
+
+    pub(crate) fn lb_receive(&mut self, cx: &mut Context<'_, Ev>, lb: u32, from: Node, msg: Msg) {
+        match msg {
+            Msg::Call(call) => self.lb_accept(cx, lb, call),
+            Msg::Reply { call, outcome } => self.lb_child_reply(cx, lb, call, outcome),
+            Msg::Reset(call) => self.lb_child_reset(cx, lb, call),
+            Msg::ProbeReply {
+                lb: l,
+                slot,
+                seq,
+                ok,
+            } if l == lb => {
+                let h = &self.lbs[lb as usize].health[slot as usize];
+                if h.checking && h.seq == seq {
+                    self.check_result(cx, lb, slot, seq, ok);
+                }
+            }
+            Msg::Advert {
+                pair,
+                member,
+                priority,
+            } => self.vrrp_receive(cx, pair, member, priority, from),
+            _ => {}
+        }
+    }
+
+    /// An operator changed a server's weight (on load balancer `weight.0`, to `weight.1`) or
+    /// its drain state: every load balancer that has the server refreshes what it sees.
+    pub(crate) fn server_admin_changed(
+        &mut self,
+        cx: &mut Context<'_, Ev>,
+        node: Node,
+        weight: Option<(u32, u32)>,
+    ) {
+        for lb in 0..self.lbs.len() {
+            let l = &mut self.lbs[lb];
+            let mut changed = false;
+            for s in 0..l.servers.len() {
+                if l.servers[s].node != node {
+                    continue;
+                }
+                if let Some((target_lb, w)) = weight
+                    && target_lb as usize == lb
+                {
+                    l.views[s].weight = w;
+                    changed = true;
+                }
+                let usable = l.health[s].up && !self.net.state(node).drained;
+                if l.views[s].usable != usable {
+                    l.views[s].usable = usable;
+                    changed = true;
+                }
+            }
+            if changed {
+                l.balancer.refresh(&l.views);
+                for s in 0..self.lbs[lb].servers.len() {
+                    self.lb_dequeue(cx, lb as u32, s);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,380 @@
+//! The components and the references between them: load balancers and their backends, LB
+//! pairs, web and app servers, database clusters, network links, and the rule that
+//! requests flow one way.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use infrasim_engine::SimDuration;
+use petgraph::graph::DiGraph;
+
+use super::{Kind, Named, Validator};
+use crate::scenario::resolve::Node;
+use crate::scenario::{Class, FailoverMode, PairMode, ReplicationMode, Scenario};
+
+impl Validator {
+    /// Load balancers: their backends (resolved), checks, timeouts, retries and CPU.
+    pub(super) fn load_balancers(&mut self, s: &Scenario) {
+        for (i, lb) in s.load_balancers.iter().enumerate() {
+            let p = format!("load_balancers[{i}]");
+            if lb.servers.is_empty() {
+                self.err(format!("{p}.servers"), "[]", "at least one server");
+            }
+            let mut seen = BTreeSet::new();
+            let mut servers = Vec::with_capacity(lb.servers.len());
+            for (j, srv) in lb.servers.iter().enumerate() {
+                let sp = format!("{p}.servers[{j}]");
+                let server = self.expect_node(
+                    format!("{sp}.server"),
+                    &srv.server,
+                    &[Kind::Web, Kind::App],
+                    "a web server or an app server",
+                );
+                servers.push(server);
+                if !seen.insert(srv.server.as_str()) {
+                    self.err(
+                        format!("{sp}.server"),
+                        format!("{:?}", srv.server),
+                        "a server listed once in this backend",
+                    );
+                }
+                if srv.weight > 256 {
+                    self.err(
+                        format!("{sp}.weight"),
+                        srv.weight,
+                        "a weight between 0 and 256 (HAProxy)",
+                    );
+                }
+            }
+            self.backends.push(servers);
+            if lb.draws == 0 || lb.draws > 100 {
+                self.err(format!("{p}.draws"), lb.draws, "between 1 and 100 draws");
+            }
+            let c = &lb.check;
+            let ms = SimDuration::from_millis(1);
+            let why = "HAProxy timers are in milliseconds";
+            self.period(format!("{p}.check.inter"), c.inter, ms, why);
+            if let Some(f) = c.fastinter {
+                self.period(format!("{p}.check.fastinter"), f, ms, why);
+            }
+            if let Some(d) = c.downinter {
+                self.period(format!("{p}.check.downinter"), d, ms, why);
+            }
+            self.at_least(format!("{p}.check.rise"), c.rise, 1);
+            self.at_least(format!("{p}.check.fall"), c.fall, 1);
+            if let Some(o) = &lb.observe {
+                self.at_least(format!("{p}.observe.error_limit"), o.error_limit, 1);
+            }
+            self.positive(format!("{p}.timeouts.connect"), lb.timeouts.connect);
+            self.positive(format!("{p}.timeouts.server"), lb.timeouts.server);
+            if let Some(q) = lb.timeouts.queue {
+                self.positive(format!("{p}.timeouts.queue"), q);
+            }
+            if lb.retries > 100 {
+                self.err(format!("{p}.retries"), lb.retries, "at most 100 retries");
+            }
+            self.at_least(format!("{p}.cpu.cores"), lb.cpu.cores, 1);
+            if lb.cpu.cores > 1024 {
+                self.err(format!("{p}.cpu.cores"), lb.cpu.cores, "at most 1024 cores");
+            }
+        }
+    }
+
+    /// LB pairs: two load balancers each, VRRP priorities and version, DNS checks.
+    pub(super) fn pairs(&mut self, s: &Scenario) {
+        let mut used = BTreeSet::new();
+        for (i, pair) in s.lb_pairs.iter().enumerate() {
+            let p = format!("lb_pairs[{i}]");
+            let mut members = [None, None];
+            for (j, m) in pair.members.iter().enumerate() {
+                members[j] = self.expect_node(
+                    format!("{p}.members[{j}]"),
+                    m,
+                    &[Kind::Lb],
+                    "a load balancer",
+                );
+                if !used.insert(m.as_str()) {
+                    self.err(
+                        format!("{p}.members[{j}]"),
+                        format!("{m:?}"),
+                        "a load balancer in at most one pair, listed once",
+                    );
+                }
+            }
+            self.pair_members.push(members);
+            for (j, pr) in pair.priorities.iter().enumerate() {
+                if !(1..=254).contains(pr) {
+                    self.err(
+                        format!("{p}.priorities[{j}]"),
+                        pr,
+                        "a VRRP priority between 1 and 254",
+                    );
+                }
+            }
+            if !matches!(pair.vrrp_version, 2 | 3) {
+                self.err(format!("{p}.vrrp_version"), pair.vrrp_version, "2 or 3");
+            }
+            self.period(
+                format!("{p}.dns_check_interval"),
+                pair.dns_check_interval,
+                SimDuration::from_millis(1),
+                "a health-check period",
+            );
+            self.at_least(
+                format!("{p}.dns_failure_threshold"),
+                pair.dns_failure_threshold,
+                1,
+            );
+            if pair.dns_failure_threshold > 1000 {
+                self.err(
+                    format!("{p}.dns_failure_threshold"),
+                    pair.dns_failure_threshold,
+                    "at most 1000 failed checks",
+                );
+            }
+            // VRRPv3 carries the interval in centiseconds (RFC 5798 §5.2.7), v2 in seconds.
+            self.period(
+                format!("{p}.advert_int"),
+                pair.advert_int,
+                SimDuration::from_millis(10),
+                "VRRP advertises in centiseconds at the finest",
+            );
+            if pair.mode == PairMode::ActivePassive
+                && pair.vrrp_version == 2
+                && pair.advert_int.as_nanos() % 1_000_000_000 != 0
+            {
+                self.err(
+                    format!("{p}.advert_int"),
+                    pair.advert_int,
+                    "whole seconds with VRRP v2 (sub-second adverts need vrrp_version 3)",
+                );
+            }
+        }
+    }
+
+    /// Web servers: workers, service times, the upstream they proxy to (resolved).
+    pub(super) fn web_servers(&mut self, s: &Scenario) {
+        for (i, w) in s.web_servers.iter().enumerate() {
+            let p = format!("web_servers[{i}]");
+            self.at_least(format!("{p}.workers"), w.workers, 1);
+            self.dist(format!("{p}.static_service"), &w.static_service);
+            self.dist(format!("{p}.proxy_service"), &w.proxy_service);
+            self.positive(format!("{p}.upstream_timeout"), w.upstream_timeout);
+            let upstream = match &w.upstream {
+                Some(u) => self
+                    .expect_node(
+                        format!("{p}.upstream"),
+                        u,
+                        &[Kind::Lb, Kind::App],
+                        "a load balancer or an app server",
+                    )
+                    .map(Some),
+                None => Some(None),
+            };
+            self.upstreams.push(upstream);
+        }
+    }
+
+    /// App servers: workers, service times and database calls per class, and the database
+    /// cluster they call (resolved; the only cluster when there is one).
+    pub(super) fn app_servers(&mut self, s: &Scenario) {
+        for (i, a) in s.app_servers.iter().enumerate() {
+            let p = format!("app_servers[{i}]");
+            self.at_least(format!("{p}.workers"), a.workers, 1);
+            for c in Class::ALL {
+                self.dist(format!("{p}.service.{}", c.name()), a.service.get(c));
+                if *a.db_calls.get(c) > 1000 {
+                    self.err(
+                        format!("{p}.db_calls.{}", c.name()),
+                        a.db_calls.get(c),
+                        "at most 1000 database calls per request",
+                    );
+                }
+            }
+            self.positive(format!("{p}.db_timeout"), a.db_timeout);
+            let calls = a.db_calls.read + a.db_calls.write + a.db_calls.r#static;
+            let cluster = match &a.database {
+                Some(db) => match self.expect_ref(
+                    format!("{p}.database"),
+                    db,
+                    &[Kind::Cluster],
+                    "a database cluster",
+                ) {
+                    Some(Named::Cluster(c)) => Some(Some(c)),
+                    _ => None,
+                },
+                // Without any database the app servers are stateless: no database calls.
+                None if calls > 0 && s.databases.len() > 1 => {
+                    self.err(
+                        format!("{p}.database"),
+                        format!(
+                            "nothing, with {} database clusters defined",
+                            s.databases.len()
+                        ),
+                        "the name of the database cluster this app server calls (db_calls > 0)",
+                    );
+                    None
+                }
+                None => Some((s.databases.len() == 1).then_some(0)),
+            };
+            self.app_clusters.push(cluster);
+        }
+    }
+
+    /// Database clusters: every node's workers and service times, replication, read
+    /// routing and failover settings.
+    pub(super) fn databases(&mut self, s: &Scenario) {
+        for (i, d) in s.databases.iter().enumerate() {
+            let p = format!("databases[{i}]");
+            let nodes = std::iter::once(("primary".to_string(), &d.primary)).chain(
+                d.replicas
+                    .iter()
+                    .enumerate()
+                    .map(|(j, r)| (format!("replicas[{j}]"), r)),
+            );
+            for (np, n) in nodes {
+                self.at_least(format!("{p}.{np}.workers"), n.workers, 1);
+                self.dist(format!("{p}.{np}.read_service"), &n.read_service);
+                self.dist(format!("{p}.{np}.write_service"), &n.write_service);
+            }
+            self.replication(&p, d);
+            self.period(
+                format!("{p}.read_routing.lag_check_interval"),
+                d.read_routing.lag_check_interval,
+                SimDuration::from_millis(1),
+                "ProxySQL intervals are in milliseconds",
+            );
+            self.period(
+                format!("{p}.failover.check_interval"),
+                d.failover.check_interval,
+                SimDuration::from_millis(1),
+                "failover managers poll in milliseconds or more",
+            );
+            self.at_least(
+                format!("{p}.failover.failed_checks"),
+                d.failover.failed_checks,
+                1,
+            );
+            if d.failover.mode != FailoverMode::None && d.replicas.is_empty() {
+                self.err(
+                    format!("{p}.failover.mode"),
+                    format!("{:?}", d.failover.mode),
+                    "\"none\" for a cluster without replicas (nothing to promote)",
+                );
+            }
+            if d.replication.mode == ReplicationMode::SemiSync && d.replicas.is_empty() {
+                self.err(
+                    format!("{p}.replication.mode"),
+                    "\"semi-sync\" without replicas",
+                    "a replica to acknowledge writes, or \"async\"",
+                );
+            }
+        }
+    }
+
+    /// A cluster's replication settings (`p` is the cluster's path).
+    fn replication(&mut self, p: &str, d: &crate::scenario::Database) {
+        self.dist(format!("{p}.replication.delay"), &d.replication.delay);
+        self.dist(format!("{p}.replication.apply"), &d.replication.apply);
+        self.at_least(
+            format!("{p}.replication.appliers"),
+            d.replication.appliers,
+            1,
+        );
+        // MySQL caps `replica_parallel_workers` at 1024.
+        if d.replication.appliers > 1024 {
+            self.err(
+                format!("{p}.replication.appliers"),
+                d.replication.appliers,
+                "at most 1024 applier threads (MySQL's replica_parallel_workers limit)",
+            );
+        }
+        self.positive(
+            format!("{p}.replication.semi_sync_timeout"),
+            d.replication.semi_sync_timeout,
+        );
+    }
+
+    /// Network links: two endpoints each (resolved).
+    pub(super) fn links(&mut self, s: &Scenario) {
+        for (i, l) in s.network.links.iter().enumerate() {
+            let a = self.endpoint(format!("network.links[{i}].a"), &l.a);
+            let b = self.endpoint(format!("network.links[{i}].b"), &l.b);
+            self.links.push((a, b));
+        }
+    }
+
+    /// A network endpoint: a component with an address of its own (not an LB pair or a
+    /// database cluster, which are groups), or the clients.
+    pub(super) fn endpoint(&mut self, path: String, name: &str) -> Option<Node> {
+        if name == "clients" {
+            return Some(Node::Clients);
+        }
+        match self.names.get(name).copied() {
+            Some(n @ (Named::Lb(_) | Named::Web(_) | Named::App(_) | Named::DbNode(_))) => {
+                return n.node();
+            }
+            Some(Named::Pair(_) | Named::Cluster(_)) => self.err(
+                path,
+                format!("{name:?} (an LB pair or a database cluster)"),
+                "one component's name (a load balancer, web or app server, database node) or \"clients\"",
+            ),
+            None => self.err(
+                path,
+                format!("{name:?} (no such component)"),
+                "a component name or \"clients\"",
+            ),
+        }
+        None
+    }
+
+    /// A request must not be able to travel in a circle: LB → web → LB → … (petgraph cycle
+    /// detection over the "forwards to" graph).
+    pub(super) fn proxy_loops(&mut self, s: &Scenario) {
+        let all: Vec<String> = self.names.keys().cloned().collect();
+        let mut g = DiGraph::<&str, ()>::new();
+        let mut idx = BTreeMap::new();
+        for name in &all {
+            idx.insert(name.as_str(), g.add_node(name.as_str()));
+        }
+        let mut edge = |a: &str, b: &str| {
+            if let (Some(&x), Some(&y)) = (idx.get(a), idx.get(b)) {
+                g.add_edge(x, y, ());
+            }
+        };
+        for lb in &s.load_balancers {
+            for srv in &lb.servers {
+                edge(&lb.name, &srv.server);
+            }
+        }
+        for p in &s.lb_pairs {
+            for m in &p.members {
+                edge(&p.name, m);
+            }
+        }
+        for w in &s.web_servers {
+            if let Some(u) = &w.upstream {
+                edge(&w.name, u);
+            }
+        }
+        if petgraph::algo::is_cyclic_directed(&g) {
+            let sccs = petgraph::algo::tarjan_scc(&g);
+            let mut loops = Vec::new();
+            for scc in sccs
+                .into_iter()
+                .filter(|c| c.len() > 1 || c.iter().any(|&n| g.contains_edge(n, n)))
+            {
+                let mut names: Vec<&str> = scc.iter().map(|&n| g[n]).collect();
+                names.sort_unstable();
+                loops.push(names.join(" → "));
+            }
+            loops.sort();
+            for names in loops {
+                self.err(
+                    "web_servers",
+                    format!("a proxy loop through {names}"),
+                    "requests to flow one way: load balancer → web → app",
+                );
+            }
+        }
+    }
+}
