@@ -89,9 +89,9 @@ impl FaultState {
         index: usize,
         streams: &RngStreams,
     ) -> Self {
-        let (kind, label, target_name) = FaultKind::of(spec, target);
+        let (label, target_name) = describe(spec);
         FaultState {
-            kind,
+            kind: FaultKind::of(spec, target),
             label,
             target: target_name,
             first_at: spec.starts_at().map(|d| SimTime::ZERO.saturating_add(d)),
@@ -103,9 +103,8 @@ impl FaultState {
 }
 
 impl FaultKind {
-    /// The fault a spec describes, acting on `target`; with its label and the name of its
-    /// target for reports.
-    fn of(spec: &Fault, target: FaultTarget) -> (FaultKind, String, String) {
+    /// The fault a spec describes, acting on its resolved `target`.
+    fn of(spec: &Fault, target: FaultTarget) -> FaultKind {
         let node = match target {
             FaultTarget::Node(n) | FaultTarget::Backend { server: n, .. } => n,
             FaultTarget::Link(a, _) => a,
@@ -115,120 +114,57 @@ impl FaultKind {
             FaultTarget::Link(a, b) => (a, b),
             _ => (node, node),
         };
-        match spec {
-            Fault::Crash {
-                target,
+        match *spec {
+            Fault::Crash { duration, mode, .. } => FaultKind::Crash {
+                node,
+                mode,
                 duration,
+            },
+            Fault::Random {
+                ref ttf,
+                ref ttr,
                 mode,
                 ..
-            } => (
-                FaultKind::Crash {
-                    node,
-                    mode: *mode,
-                    duration: *duration,
-                },
-                format!("crash ({})", mode_name(*mode)),
-                target.clone(),
-            ),
-            Fault::Random {
-                target,
-                ttf,
-                ttr,
+            } => FaultKind::Random {
+                node,
                 mode,
-            } => (
-                FaultKind::Random {
-                    node,
-                    mode: *mode,
-                    ttf: ttf.validated(),
-                    ttr: ttr.validated(),
-                },
-                format!("random failure ({})", mode_name(*mode)),
-                target.clone(),
-            ),
+                ttf: ttf.validated(),
+                ttr: ttr.validated(),
+            },
             Fault::Degrade {
-                target,
                 duration,
                 slowdown,
                 error_rate,
                 ..
-            } => (
-                FaultKind::Degrade {
-                    node,
-                    duration: *duration,
-                    slowdown: *slowdown,
-                    error_rate: *error_rate,
-                },
-                format!("degrade (×{slowdown} service, {error_rate} errors)"),
-                target.clone(),
-            ),
-            Fault::Partition {
-                a: an,
-                b: bn,
+            } => FaultKind::Degrade {
+                node,
                 duration,
-                ..
-            } => (
-                FaultKind::Partition {
-                    a,
-                    b,
-                    duration: *duration,
-                },
-                "partition".to_string(),
-                format!("{an} | {bn}"),
-            ),
+                slowdown,
+                error_rate,
+            },
+            Fault::Partition { duration, .. } => FaultKind::Partition { a, b, duration },
             Fault::LinkDegrade {
-                a: an,
-                b: bn,
                 duration,
                 extra_latency,
                 loss,
                 ..
-            } => (
-                FaultKind::LinkDegrade {
-                    a,
-                    b,
-                    duration: *duration,
-                    extra: *extra_latency,
-                    loss: *loss,
-                },
-                format!("link degrade (+{extra_latency}, {loss} loss)"),
-                format!("{an} - {bn}"),
-            ),
-            Fault::Spike {
-                duration, factor, ..
-            } => (
-                FaultKind::Spike {
-                    duration: *duration,
-                },
-                format!("load spike ×{factor}"),
-                "clients".to_string(),
-            ),
-            Fault::SetWeight {
-                lb, server, weight, ..
-            } => {
-                let lb_index = match target {
+            } => FaultKind::LinkDegrade {
+                a,
+                b,
+                duration,
+                extra: extra_latency,
+                loss,
+            },
+            Fault::Spike { duration, .. } => FaultKind::Spike { duration },
+            Fault::SetWeight { weight, .. } => FaultKind::SetWeight {
+                lb: match target {
                     FaultTarget::Backend { lb, .. } => lb,
                     _ => 0,
-                };
-                (
-                    FaultKind::SetWeight {
-                        lb: lb_index,
-                        node,
-                        weight: *weight,
-                    },
-                    format!("set weight {weight} on {lb}"),
-                    server.clone(),
-                )
-            }
-            Fault::Drain {
-                server, duration, ..
-            } => (
-                FaultKind::Drain {
-                    node,
-                    duration: *duration,
                 },
-                "drain".to_string(),
-                server.clone(),
-            ),
+                node,
+                weight,
+            },
+            Fault::Drain { duration, .. } => FaultKind::Drain { node, duration },
         }
     }
 
@@ -415,6 +351,44 @@ impl World {
                 self.server_admin_changed(cx, node, None);
             }
         }
+    }
+}
+
+/// A fault's label and the name of its target, as reports show them.
+fn describe(spec: &Fault) -> (String, String) {
+    match spec {
+        Fault::Crash { target, mode, .. } => {
+            (format!("crash ({})", mode_name(*mode)), target.clone())
+        }
+        Fault::Random { target, mode, .. } => (
+            format!("random failure ({})", mode_name(*mode)),
+            target.clone(),
+        ),
+        Fault::Degrade {
+            target,
+            slowdown,
+            error_rate,
+            ..
+        } => (
+            format!("degrade (×{slowdown} service, {error_rate} errors)"),
+            target.clone(),
+        ),
+        Fault::Partition { a, b, .. } => ("partition".to_string(), format!("{a} | {b}")),
+        Fault::LinkDegrade {
+            a,
+            b,
+            extra_latency,
+            loss,
+            ..
+        } => (
+            format!("link degrade (+{extra_latency}, {loss} loss)"),
+            format!("{a} - {b}"),
+        ),
+        Fault::Spike { factor, .. } => (format!("load spike ×{factor}"), "clients".to_string()),
+        Fault::SetWeight {
+            lb, server, weight, ..
+        } => (format!("set weight {weight} on {lb}"), server.clone()),
+        Fault::Drain { server, .. } => ("drain".to_string(), server.clone()),
     }
 }
 

@@ -16,6 +16,13 @@
 //! * Failover: none, manual (after an operator's delay) or automatic (k failed checks, then
 //!   promotion of the replica that received the most). Writes acknowledged on the old
 //!   primary but never received by the promoted replica are **lost**, and counted.
+//!
+//! This module holds the nodes' and clusters' state and serves queries; replication is in
+//! `replication`, ProxySQL-like read routing in `routing`, failover in `failover`.
+
+mod failover;
+mod replication;
+mod routing;
 
 use std::collections::VecDeque;
 
@@ -186,9 +193,6 @@ impl Cluster {
     }
 }
 
-/// ProxySQL `shun_recovery_time_sec` default 10 s.
-const SHUN_RECOVERY: SimDuration = SimDuration::from_secs(10);
-
 impl Cluster {
     fn is_replica(&self, db: u32) -> bool {
         db != self.primary
@@ -213,42 +217,6 @@ impl World {
                 cx.schedule_in(c.check_interval, Ev::FailoverCheck { cluster });
             }
         }
-    }
-
-    /// Which node a query goes to.
-    pub(crate) fn db_route(&mut self, now: SimTime, cluster: u32, op: DbOp) -> u32 {
-        let c = &mut self.clusters[cluster as usize];
-        if op == DbOp::Write || c.policy == ReadPolicy::Primary {
-            return c.primary;
-        }
-        // The round-robin cursor stays below `n` (the node list never changes size), so the
-        // wrap-around is a subtraction: this runs on every read, and a division is ~25 cycles.
-        let n = c.nodes.len();
-        let mut idx = c.rr as usize;
-        for _ in 0..n {
-            let here = idx;
-            idx += 1;
-            if idx == n {
-                idx = 0;
-            }
-            let db = c.nodes[here];
-            if db == c.primary || c.shunned_until[here] > now {
-                continue;
-            }
-            if c.policy == ReadPolicy::ReplicasLagBounded && c.sampled_lag[here] > c.max_lag {
-                continue;
-            }
-            c.rr = idx as u32;
-            return db;
-        }
-        c.primary
-    }
-
-    /// ProxySQL shuns a node after connection errors for `shun_recovery_time_sec`.
-    pub(crate) fn db_shun(&mut self, now: SimTime, cluster: u32, db: u32) {
-        let c = &mut self.clusters[cluster as usize];
-        let i = c.local(db);
-        c.shunned_until[i] = now.saturating_add(SHUN_RECOVERY);
     }
 
     pub(crate) fn db_receive(&mut self, cx: &mut Context<'_, Ev>, db: u32, from: Node, msg: Msg) {
@@ -377,225 +345,6 @@ impl World {
         }
     }
 
-    /// Commits a write on the primary: binlog it, stream it to the replicas, and answer —
-    /// at once (async) or after a replica's acknowledgement (semi-sync, AFTER_SYNC).
-    fn db_commit(
-        &mut self,
-        cx: &mut Context<'_, Ev>,
-        cl: u32,
-        db: u32,
-        job: Ref,
-        key: u32,
-        addr: u32,
-    ) {
-        let now = cx.now();
-        let c = &mut self.clusters[cl as usize];
-        c.seq += 1;
-        let seq = c.seq;
-        let ev = Event {
-            seq,
-            key,
-            committed_at: now,
-        };
-        self.dbs[db as usize].version[key as usize] = seq;
-        // By index, not by a collected list of replicas: no allocation per write.
-        for at in 0..c.nodes.len() {
-            let c = &mut self.clusters[cl as usize];
-            let r = c.nodes[at];
-            if r == db {
-                continue;
-            }
-            let d = c.delay.sample(&mut c.rng);
-            let node = &mut self.dbs[r as usize];
-            // The binlog stream is one TCP connection: events arrive in commit order.
-            let arrive = now.saturating_add(d).max(node.stream_tail);
-            node.stream_tail = arrive;
-            self.net.send_after(
-                cx,
-                Node::Db(db),
-                Node::Db(r),
-                Msg::Replicate {
-                    seq,
-                    key,
-                    committed_at: now,
-                },
-                arrive - now,
-            );
-        }
-        let _ = ev;
-        let c = &mut self.clusters[cl as usize];
-        if c.mode == ReplicationMode::SemiSync && c.semi_sync_on {
-            c.waiting.push_back((seq, job));
-            let t = c.semi_sync_timeout;
-            c.last_write[addr as usize] = (key, seq);
-            cx.schedule_in(t, Ev::SemiSyncTimeout { cluster: cl, seq });
-        } else {
-            self.db_make_visible(cl, key, seq, addr);
-            self.db_finish(cx, db, job, Outcome::Ok);
-        }
-    }
-
-    /// The commit is acknowledged to the client and visible to every session.
-    fn db_make_visible(&mut self, cl: u32, key: u32, seq: u64, addr: u32) {
-        let c = &mut self.clusters[cl as usize];
-        if c.committed[key as usize] < seq {
-            c.committed[key as usize] = seq;
-        }
-        c.acked.push_back(seq);
-        c.last_write[addr as usize] = (key, seq);
-    }
-
-    fn db_replicate(&mut self, cx: &mut Context<'_, Ev>, db: u32, from: Node, ev: Event) {
-        let cl = self.dbs[db as usize].cluster;
-        let c = &self.clusters[cl as usize];
-        if from != Node::Db(c.primary) || db == c.primary {
-            return; // from a demoted primary: the replica follows the new one now
-        }
-        if self.state(from).down.is_some() {
-            // The source died before the event reached this relay log: its binlog dump
-            // thread and the connection died with it, so the event never lands (MySQL: what an
-            // async failover loses is exactly what had not reached the promoted replica's
-            // relay log). Should the source come back, the replica re-fetches it then.
-            return;
-        }
-        let semi = c.mode == ReplicationMode::SemiSync;
-        let n = &mut self.dbs[db as usize];
-        if ev.seq <= n.received {
-            return;
-        }
-        n.received = ev.seq;
-        n.relay.push_back(ev);
-        if semi {
-            self.send(cx, Node::Db(db), from, Msg::ReplAck { seq: ev.seq });
-        }
-        self.db_prune_acked(cl);
-        self.db_start_appliers(cx, db);
-    }
-
-    fn db_start_appliers(&mut self, cx: &mut Context<'_, Ev>, db: u32) {
-        let cl = self.dbs[db as usize].cluster;
-        let k = self.net.slowdown(Node::Db(db));
-        let n = &mut self.dbs[db as usize];
-        for a in 0..n.appliers.len() {
-            if n.appliers[a].is_some() {
-                continue;
-            }
-            let Some(ev) = n.relay.pop_front() else {
-                break;
-            };
-            n.appliers[a] = Some(ev);
-            let c = &mut self.clusters[cl as usize];
-            let d = c.apply.sample(&mut c.rng);
-            let d = if k == 1.0 { d } else { d.mul_f64(k) };
-            cx.schedule_in(
-                d,
-                Ev::ApplyDone {
-                    db,
-                    applier: a as u32,
-                },
-            );
-        }
-    }
-
-    pub(crate) fn apply_done(&mut self, cx: &mut Context<'_, Ev>, db: u32, applier: u32) {
-        if self.state(Node::Db(db)).down.is_some() {
-            return;
-        }
-        let n = &mut self.dbs[db as usize];
-        let Some(ev) = n.appliers.get_mut(applier as usize).and_then(Option::take) else {
-            return;
-        };
-        let v = &mut n.version[ev.key as usize];
-        if *v < ev.seq {
-            *v = ev.seq;
-        }
-        self.db_start_appliers(cx, db);
-    }
-
-    /// A replica acknowledged receipt: release the semi-sync commits up to `seq`.
-    fn db_ack(&mut self, cx: &mut Context<'_, Ev>, db: u32, seq: u64) {
-        let cl = self.dbs[db as usize].cluster;
-        if self.clusters[cl as usize].primary != db {
-            return;
-        }
-        let c = &mut self.clusters[cl as usize];
-        if !c.semi_sync_on && c.mode == ReplicationMode::SemiSync && seq >= c.seq {
-            // A semi-sync replica caught up: back to semi-synchronous.
-            c.semi_sync_on = true;
-        }
-        while let Some(&(s, job)) = self.clusters[cl as usize].waiting.front() {
-            if s > seq {
-                break;
-            }
-            self.clusters[cl as usize].waiting.pop_front();
-            self.db_release_commit(cx, cl, db, s, job);
-        }
-    }
-
-    fn db_release_commit(
-        &mut self,
-        cx: &mut Context<'_, Ev>,
-        cl: u32,
-        db: u32,
-        seq: u64,
-        job: Ref,
-    ) {
-        let Some(q) = self.dbs[db as usize].pool.running.get(job) else {
-            return;
-        };
-        let (key, addr) = (q.key, q.addr);
-        self.db_make_visible(cl, key, seq, addr);
-        self.db_finish(cx, db, job, Outcome::Ok);
-    }
-
-    pub(crate) fn semi_sync_timeout(&mut self, cx: &mut Context<'_, Ev>, cl: u32, seq: u64) {
-        let c = &mut self.clusters[cl as usize];
-        if !c.waiting.iter().any(|(s, _)| *s == seq) {
-            return;
-        }
-        // `rpl_semi_sync_source_timeout` expired: fall back to asynchronous replication and
-        // release every waiting commit.
-        c.semi_sync_on = false;
-        let primary = c.primary;
-        let waiting: Vec<(u64, Ref)> = c.waiting.drain(..).collect();
-        self.metrics.semi_sync_fallback(cx.now());
-        for (s, job) in waiting {
-            self.db_release_commit(cx, cl, primary, s, job);
-        }
-    }
-
-    /// Forget acknowledged commits every live replica has received (they cannot be lost).
-    fn db_prune_acked(&mut self, cl: u32) {
-        let c = &self.clusters[cl as usize];
-        let min = c
-            .nodes
-            .iter()
-            .filter(|n| **n != c.primary && self.net.state(Node::Db(**n)).down.is_none())
-            .map(|n| self.dbs[*n as usize].received)
-            .min()
-            .unwrap_or(0);
-        let c = &mut self.clusters[cl as usize];
-        while c.acked.front().is_some_and(|s| *s <= min) {
-            c.acked.pop_front();
-        }
-    }
-
-    pub(crate) fn lag_check(&mut self, cx: &mut Context<'_, Ev>, cl: u32) {
-        let now = cx.now();
-        let nodes = self.clusters[cl as usize].nodes.clone();
-        for (i, db) in nodes.iter().enumerate() {
-            let lag = if self.state(Node::Db(*db)).down.is_some() {
-                // Lag NULL: ProxySQL treats it as `monitor_slave_lag_when_null` = 60 s.
-                SimDuration::from_secs(60)
-            } else {
-                self.dbs[*db as usize].lag(now)
-            };
-            self.clusters[cl as usize].sampled_lag[i] = lag;
-        }
-        let every = self.clusters[cl as usize].lag_check;
-        cx.schedule_in(every, Ev::LagCheck { cluster: cl });
-    }
-
     /// Takes a database node down (crash): its queries are lost; a process crash resets
     /// their connections. For the primary, manual failover starts the operator's clock.
     pub(crate) fn db_crash(&mut self, cx: &mut Context<'_, Ev>, db: u32) {
@@ -662,109 +411,6 @@ impl World {
                 n.appliers.iter_mut().for_each(|a| *a = None);
                 n.stream_tail = cx.now();
             }
-        }
-    }
-
-    pub(crate) fn failover_check(&mut self, cx: &mut Context<'_, Ev>, cl: u32) {
-        let c = &self.clusters[cl as usize];
-        let primary_down = self.state(Node::Db(c.primary)).down.is_some();
-        let c = &mut self.clusters[cl as usize];
-        if primary_down {
-            c.failover.failed_checks += 1;
-            if c.failover.failed_checks >= c.failed_checks_needed && !c.failover.in_progress {
-                c.failover.in_progress = true;
-                let epoch = c.failover.epoch;
-                let d = c.promotion;
-                let primary = c.primary;
-                self.metrics.detected(cx.now(), Node::Db(primary));
-                cx.schedule_in(d, Ev::Promote { cluster: cl, epoch });
-            }
-        } else {
-            c.failover.failed_checks = 0;
-        }
-        let every = self.clusters[cl as usize].check_interval;
-        cx.schedule_in(every, Ev::FailoverCheck { cluster: cl });
-    }
-
-    /// Promotes the live replica that received the most; counts the writes lost.
-    pub(crate) fn promote(&mut self, cx: &mut Context<'_, Ev>, cl: u32, epoch: u32) {
-        let now = cx.now();
-        let c = &self.clusters[cl as usize];
-        if c.failover.epoch != epoch || !c.failover.in_progress {
-            return;
-        }
-        let old = c.primary;
-        if self.state(Node::Db(old)).down.is_none() {
-            // The primary came back before promotion: nothing to do.
-            let c = &mut self.clusters[cl as usize];
-            c.failover.in_progress = false;
-            return;
-        }
-        let best = c
-            .nodes
-            .iter()
-            .copied()
-            .filter(|n| *n != old && self.state(Node::Db(*n)).down.is_none())
-            .max_by_key(|n| (self.dbs[*n as usize].received, std::cmp::Reverse(*n)));
-        let Some(new) = best else {
-            // No live replica: try again at the next check (or an operator retries).
-            let c = &mut self.clusters[cl as usize];
-            c.failover.in_progress = false;
-            c.failover.failed_checks = 0;
-            if c.failover_mode == FailoverMode::Manual {
-                c.failover.in_progress = true;
-                let d = c.operator_delay;
-                cx.schedule_in(d, Ev::Promote { cluster: cl, epoch });
-            }
-            return;
-        };
-        let received = self.dbs[new as usize].received;
-        let lost = self.clusters[cl as usize]
-            .acked
-            .iter()
-            .filter(|s| **s > received)
-            .count() as u64;
-        // The promoted replica applies its relay log before taking writes.
-        let n = &mut self.dbs[new as usize];
-        let pending: Vec<Event> = n
-            .appliers
-            .iter_mut()
-            .filter_map(Option::take)
-            .chain(n.relay.drain(..))
-            .collect();
-        for e in pending {
-            if n.version[e.key as usize] < e.seq {
-                n.version[e.key as usize] = e.seq;
-            }
-        }
-        let data = n.version.clone();
-        let c = &mut self.clusters[cl as usize];
-        c.primary = new;
-        c.committed = data.clone();
-        c.acked.clear();
-        c.waiting.clear();
-        c.failover.in_progress = false;
-        c.failover.failed_checks = 0;
-        c.failover.epoch += 1;
-        c.semi_sync_on = c.mode == ReplicationMode::SemiSync;
-        // The other replicas re-point to the new primary (GTID auto-position).
-        let others: Vec<u32> = c
-            .nodes
-            .iter()
-            .copied()
-            .filter(|n| *n != new && *n != old)
-            .collect();
-        for o in others {
-            let n = &mut self.dbs[o as usize];
-            n.version = data.clone();
-            n.received = received;
-            n.relay.clear();
-            n.appliers.iter_mut().for_each(|a| *a = None);
-            n.stream_tail = now;
-        }
-        self.metrics.failover(now, Node::Db(old), lost);
-        if let Some(obs) = self.observer.as_mut() {
-            obs.state_changed(now, self.names.name(Node::Db(new)), "promoted to primary");
         }
     }
 }

@@ -1,0 +1,81 @@
+//! Confidence intervals across replications: the 95 % interval of each key metric, from
+//! one value per replication (Student's t).
+
+use std::collections::BTreeMap;
+
+use infrasim_engine::stats::ConfidenceInterval;
+
+use super::ratio;
+use super::windows::window_ok;
+use crate::model::measure::RunData;
+use crate::scenario::{Class, Scenario};
+
+/// The intervals, keyed by the metric's path in the report (`availability`,
+/// `latency_ms.p99`, `classes.write.availability`, …); none with a single replication.
+/// `time_avail` holds each replication's time availability.
+pub(super) fn intervals(
+    s: &Scenario,
+    runs: &[RunData],
+    time_avail: &[f64],
+) -> BTreeMap<String, ConfidenceInterval> {
+    let first = &runs[0];
+    let n = runs.len();
+    let width = first.metrics.window;
+    let measured_s = s.duration.as_secs_f64();
+    let per_rep = |f: &dyn Fn(&RunData) -> f64| -> Vec<f64> { runs.iter().map(f).collect() };
+    let mut confidence = BTreeMap::new();
+    if n > 1 {
+        let ci = |v: Vec<f64>| ConfidenceInterval::from_samples(&v, 0.95);
+        let avail = per_rep(&|r| {
+            let o: u64 = r.metrics.classes.iter().map(|c| c.offered).sum();
+            let k: u64 = r.metrics.classes.iter().map(|c| c.succeeded).sum();
+            ratio(k, o)
+        });
+        confidence.insert("availability".into(), ci(avail));
+        confidence.insert("time_availability".into(), ci(time_avail.to_vec()));
+        confidence.insert(
+            "latency_ms.mean".into(),
+            ci(per_rep(&|r| r.latency_all.mean().unwrap_or(0.0) / 1e6)),
+        );
+        for (name, q) in [("p50", 0.5), ("p99", 0.99), ("p999", 0.999)] {
+            confidence.insert(
+                format!("latency_ms.{name}"),
+                ci(per_rep(&|r| {
+                    r.latency_all.quantile(q).unwrap_or(0) as f64 / 1e6
+                })),
+            );
+        }
+        confidence.insert(
+            "throughput_per_s".into(),
+            ci(per_rep(&|r| {
+                r.metrics.classes.iter().map(|c| c.succeeded).sum::<u64>() as f64 / measured_s
+            })),
+        );
+        for c in Class::ALL {
+            let v = per_rep(&|r| {
+                let cs = &r.metrics.classes[c.index()];
+                ratio(cs.succeeded, cs.offered)
+            });
+            confidence.insert(format!("classes.{}.availability", c.name()), ci(v));
+        }
+        confidence.insert(
+            "downtime_s".into(),
+            ci(per_rep(&|r| {
+                let ok = window_ok(&r.metrics.windows, None, s.window_threshold);
+                ok.iter().filter(|x| !**x).count() as f64 * width.as_secs_f64()
+            })),
+        );
+        if first.has_database {
+            confidence.insert(
+                "database.lost_writes".into(),
+                ci(per_rep(&|r| r.metrics.lost_writes as f64)),
+            );
+            confidence.insert(
+                "database.stale_reads".into(),
+                ci(per_rep(&|r| r.metrics.stale_reads as f64)),
+            );
+        }
+    }
+
+    confidence
+}

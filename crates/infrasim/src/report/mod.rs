@@ -1,0 +1,278 @@
+//! The report: what a run (or a set of replications) measured, as Rust values that serialize
+//! to the stable JSON contract documented in `docs/report-format.md`.
+//!
+//! Every map is a `BTreeMap` and every list is in a fixed order, so the same scenario and
+//! seed give byte-identical JSON on any machine and at any thread count.
+//!
+//! Assembling a report from what the replications left ([`RunData`]): what is pooled over
+//! replications (requests per class, components, the database) is in `pooled`; what is
+//! read per window (time availability, outages) in `windows`; each fault's story in
+//! `faults`; confidence intervals across replications in `confidence`; the time series in
+//! `timeseries`. Faults, outages and the time series are the first replication's.
+
+mod confidence;
+mod faults;
+mod pooled;
+mod timeseries;
+mod windows;
+
+use std::collections::BTreeMap;
+
+use infrasim_engine::SimTime;
+use infrasim_engine::stats::{ConfidenceInterval, LatencySummary};
+use serde::{Deserialize, Serialize};
+
+use crate::model::call::FailReason;
+use crate::model::measure::RunData;
+use crate::scenario::Scenario;
+use windows::{frac_true, window_ok};
+
+/// Request counts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RequestCounts {
+    /// Offered after the warm-up.
+    pub offered: u64,
+    /// Of those, succeeded.
+    pub succeeded: u64,
+    /// Of those, failed, by reason (every reason listed, zeros included).
+    pub failed: BTreeMap<String, u64>,
+    /// Of those, still in flight at the end.
+    pub in_flight: u64,
+}
+
+impl RequestCounts {
+    /// Total failures.
+    pub fn failed_total(&self) -> u64 {
+        self.failed.values().sum()
+    }
+}
+
+/// One request class.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClassReport {
+    /// Offered.
+    pub offered: u64,
+    /// Succeeded.
+    pub succeeded: u64,
+    /// Failed, by reason.
+    pub failed: BTreeMap<String, u64>,
+    /// Still in flight at the end.
+    pub in_flight: u64,
+    /// succeeded / offered (1 when nothing was offered).
+    pub availability: f64,
+    /// Fraction of windows whose success ratio met the threshold.
+    pub time_availability: f64,
+    /// Latency of successes.
+    pub latency_ms: LatencySummary,
+}
+
+/// One component.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ComponentReport {
+    /// `load_balancer`, `web_server`, `app_server` or `database`.
+    pub kind: String,
+    /// Mean busy workers (cores for a load balancer) / capacity.
+    pub utilization: f64,
+    /// Time-averaged queue length.
+    pub mean_queue: f64,
+    /// Longest queue.
+    pub max_queue: u64,
+    /// Requests (or queries) served.
+    pub served: u64,
+    /// Requests refused (queue full).
+    pub rejected: u64,
+    /// Requests a load balancer sent to each server.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
+    pub routed: BTreeMap<String, u64>,
+}
+
+/// Replication lag statistics.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LagReport {
+    /// Mean of the samples (one per replica per window).
+    pub mean: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Largest sample.
+    pub max: f64,
+}
+
+/// The database tier.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DatabaseReport {
+    /// Acknowledged writes lost in failovers.
+    pub lost_writes: u64,
+    /// Reads that returned a key older than its latest committed write.
+    pub stale_reads: u64,
+    /// stale_reads / reads.
+    pub stale_read_ratio: f64,
+    /// Reads by a client of a key it wrote that missed its own write.
+    pub read_your_writes_violations: u64,
+    /// Replication lag (ms).
+    pub replication_lag_ms: LagReport,
+    /// Replica promotions.
+    pub failovers: u64,
+    /// Times semi-sync fell back to async.
+    pub semi_sync_fallbacks: u64,
+}
+
+/// One occurrence of a fault and what it cost.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FaultReport {
+    /// What happened (`crash (process)`, `partition`, …).
+    pub fault: String,
+    /// Where.
+    pub target: String,
+    /// When it was injected (simulated seconds since the start).
+    pub injected_at_s: f64,
+    /// When something noticed it, if anything did.
+    pub detected_at_s: Option<f64>,
+    /// What noticed it.
+    pub detected_by: Option<String>,
+    /// When it ended (None: it lasted to the end).
+    pub recovered_at_s: Option<f64>,
+    /// Unavailable windows while it lasted (plus the client timeout after), in seconds.
+    pub downtime_s: f64,
+    /// Requests offered while it lasted that failed.
+    pub failed_requests: u64,
+    /// Writes lost in the failover it caused.
+    pub lost_writes: u64,
+}
+
+/// A maximal run of unavailable windows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Outage {
+    /// Start (simulated seconds since the start of the run).
+    pub start_s: f64,
+    /// End.
+    pub end_s: f64,
+    /// `all`, or the class that was unavailable.
+    pub class: String,
+    /// The most frequent failure reason in it.
+    pub cause: String,
+}
+
+/// One window of the time series.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WindowRow {
+    /// Window start (simulated seconds since the start of the run).
+    pub t_s: f64,
+    /// Requests offered.
+    pub offered: u64,
+    /// Of those, succeeded.
+    pub succeeded: u64,
+    /// Of those, failed by reason (in [`FailReason::ALL`] order).
+    pub failed: Vec<u64>,
+    /// Median latency of the successes that finished in the window (ms).
+    pub p50_ms: f64,
+    /// 99th percentile of the same.
+    pub p99_ms: f64,
+    /// Largest replication lag at the window's end (ms).
+    pub max_lag_ms: f64,
+    /// Per component (in `component_names` order): up, queue length.
+    pub components: Vec<(bool, u32)>,
+}
+
+/// The time series of the first replication.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TimeSeries {
+    /// Window length (s).
+    pub window_s: f64,
+    /// Failure reason names, in the order of [`WindowRow::failed`].
+    pub reasons: Vec<String>,
+    /// Component names, in the order of [`WindowRow::components`].
+    pub component_names: Vec<String>,
+    /// The windows.
+    pub rows: Vec<WindowRow>,
+    /// Fault intervals (start, end, label) for shading.
+    pub faults: Vec<(f64, f64, String)>,
+}
+
+/// What a run measured.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// Scenario name.
+    pub scenario: String,
+    /// Master seed.
+    pub seed: u64,
+    /// Replications pooled in this report.
+    pub replications: u32,
+    /// Measured simulated time per replication (after warm-up).
+    pub simulated_seconds: f64,
+    /// Events processed, all replications.
+    pub events: u64,
+    /// Request counts, all replications pooled.
+    pub requests: RequestCounts,
+    /// succeeded / offered.
+    pub availability: f64,
+    /// Fraction of windows meeting the success threshold.
+    pub time_availability: f64,
+    /// Latency of successes.
+    pub latency_ms: LatencySummary,
+    /// Successes per simulated second (per replication).
+    pub throughput_per_s: f64,
+    /// Per class.
+    pub classes: BTreeMap<String, ClassReport>,
+    /// Per component.
+    pub components: BTreeMap<String, ComponentReport>,
+    /// The database tier, if any.
+    pub database: Option<DatabaseReport>,
+    /// Each fault occurrence (first replication).
+    pub faults: Vec<FaultReport>,
+    /// Outage intervals (first replication).
+    pub outages: Vec<Outage>,
+    /// With replications: mean and 95 % CI of each key metric across replications.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
+    pub confidence: BTreeMap<String, ConfidenceInterval>,
+    /// The time series (first replication); not part of the JSON report.
+    #[serde(skip)]
+    pub timeseries: Option<TimeSeries>,
+}
+
+/// Builds the report of one or more replications.
+pub(crate) fn assemble(s: &Scenario, runs: &[RunData]) -> Report {
+    let first = &runs[0];
+    let n = runs.len();
+    let measured_s = s.duration.as_secs_f64();
+    let pooled = pooled::requests(s, runs);
+    let time_avail: Vec<f64> = runs
+        .iter()
+        .map(|r| frac_true(&window_ok(&r.metrics.windows, None, s.window_threshold)))
+        .collect();
+    let all_ok = window_ok(&first.metrics.windows, None, s.window_threshold);
+    let succeeded = pooled.counts.succeeded;
+    Report {
+        scenario: s.name.clone(),
+        seed: s.seed,
+        replications: n as u32,
+        simulated_seconds: measured_s,
+        events: runs.iter().map(|r| r.events).sum(),
+        availability: ratio(succeeded, pooled.counts.offered),
+        requests: pooled.counts,
+        time_availability: time_avail.iter().sum::<f64>() / n as f64,
+        latency_ms: pooled.latency.summary_ms(),
+        throughput_per_s: succeeded as f64 / measured_s / n as f64,
+        classes: pooled.classes,
+        components: pooled::components(runs),
+        database: pooled::database(runs),
+        faults: faults::reports(s, first, &all_ok),
+        outages: windows::outages_of(s, first, &all_ok),
+        confidence: confidence::intervals(s, runs, &time_avail),
+        timeseries: Some(timeseries::of(first)),
+    }
+}
+
+fn secs(t: SimTime) -> f64 {
+    t.as_secs_f64()
+}
+
+fn reasons_map(failed: &[u64]) -> BTreeMap<String, u64> {
+    FailReason::ALL
+        .iter()
+        .map(|r| (r.name().to_string(), failed[r.index()]))
+        .collect()
+}
+
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 { 1.0 } else { a as f64 / b as f64 }
+}
