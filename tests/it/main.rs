@@ -25,3 +25,4 @@ mod load_balancer;
 mod models_theory;
 mod no_panic;
 mod scenarios;
+mod util;
