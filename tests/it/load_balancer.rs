@@ -10,8 +10,8 @@
 //! Topology of every test: clients → `lb` → app servers that make no database calls, so a
 //! request's latency is client RTT + LB↔server RTT + the LB's CPU cost + queueing + service.
 //!
-//! Run: `cargo test --release --test it load_balancer` (under a second of simulation); add
-//! `-- --nocapture` to see the measured numbers each test prints.
+//! Run: `cargo test --release --test it load_balancer::` (under a second of simulation);
+//! add `-- --nocapture` to see the measured numbers each test prints.
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -1,6 +1,7 @@
 //! The end-to-end tests of infrasim, one binary: `cargo test --release --test it`, or one
-//! topic with its module name as a filter (`cargo test --release --test it database`). Each
-//! module's documentation says what it checks and how.
+//! topic with its module path as a filter (`cargo test --release --test it database::`).
+//! Each module's documentation says what it checks and how; [`util`] holds the helpers they
+//! share.
 //!
 //! * [`database`]: replication lag, stale reads, read routing and query timeouts;
 //! * [`errors`]: the error of every kind of bad scenario file, and the command-line tool's

@@ -1,5 +1,5 @@
 //! The engine's integration tests, one binary (`cargo test --release -p infrasim-engine
-//! --test it`; one topic: add its module name as a filter, e.g. `-- theory::`):
+//! --test it`; one topic: add its module path as a filter, e.g. `theory::`):
 //!
 //! * [`properties`]: property tests of the core guarantees (time order, insertion order of
 //!   ties, cancellation, one trace per seed, every queue kind agreeing) over random
