@@ -30,6 +30,7 @@ pub mod queue;
 pub mod rng;
 pub mod sim;
 pub mod stats;
+pub mod theory;
 pub mod time;
 pub mod timer;
 pub mod ziggurat;

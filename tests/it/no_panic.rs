@@ -14,7 +14,6 @@
 //! reported too.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -23,6 +22,8 @@ use infrasim::scenario::{Arrival, DistSpec, Fault};
 use infrasim::{RunOptions, Scenario};
 use proptest::prelude::*;
 use serde_json::{Value, json};
+
+use crate::util::scenario_files;
 
 /// Proptest cases per test; the whole file runs in well under a minute in release. Set
 /// `INFRASIM_NO_PANIC_CASES` to search longer.
@@ -35,14 +36,7 @@ fn cases() -> u32 {
 
 /// The shipped scenarios, shortened: 1 s warm-up, 2 s measured, faults early and short.
 fn seeds() -> Vec<Value> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("scenarios/")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    files.sort();
-    files
+    scenario_files()
         .iter()
         .map(|p| {
             let mut v: Value =

@@ -23,19 +23,9 @@
 //! at exactly `(λ·apply − 1)·T` — the drain time — and drops to zero. Both laws are asserted.
 
 use infrasim::report::Report;
-use infrasim::{RunOptions, run_with, scenario::parse};
 use serde_json::{Value, json};
 
-/// Runs a scenario with a fixed seed and `reps` replications (in parallel).
-fn run(v: &Value, seed: u64, reps: u32) -> Report {
-    let s = parse(&v.to_string()).expect("valid scenario");
-    let opts = RunOptions {
-        seed: Some(seed),
-        replications: Some(reps),
-        ..RunOptions::default()
-    };
-    run_with(&s, &opts).expect("runs")
-}
+use crate::util::{crash, db_app, run, within};
 
 /// A primary with `replicas` replicas (`db-r1`, `db-r2`, …) behind one app server.
 /// `writes` per second are offered (a Poisson stream), plus `reads` per second.
@@ -55,16 +45,7 @@ fn cluster(writes: f64, reads: f64, policy: &str, replicas: usize) -> Value {
             "addresses": 20,
             "timeout": "5s"
         },
-        "app_servers": [{
-            "name": "app",
-            "workers": 64,
-            "service": {
-                "read": {"constant": "1ms"},
-                "write": {"constant": "1ms"},
-                "static": {"constant": "1ms"}
-            },
-            "db_calls": {"read": 1, "write": 1, "static": 0}
-        }],
+        "app_servers": [db_app("app", 64)],
         "databases": [{
             "name": "db",
             "primary": {"name": "db-primary"},
@@ -93,10 +74,6 @@ fn lag_at(r: &Report, t_s: f64) -> f64 {
 
 fn served(r: &Report, name: &str) -> u64 {
     r.components[name].served
-}
-
-fn within(x: f64, expect: f64, rel: f64) -> bool {
-    (x - expect).abs() <= rel * expect
 }
 
 /// Overload: 800 writes/s against an applier that does 500/s. The lag grows linearly as
@@ -254,21 +231,27 @@ fn read_your_writes_violations_need_replica_reads() {
 /// Availability is counted over the requests that ended (a few are in flight at the end).
 #[test]
 fn reads_move_to_the_other_replica_or_the_primary_when_a_replica_dies() {
-    let crash = |target: &str, mode: &str| {
-        let c = json!({"target": target, "at": "20s", "duration": "20s", "mode": mode});
-        json!({ "crash": c })
-    };
+    // From 20 s to 40 s.
+    let crash_20s = |target: &str, mode: &str| crash(target, 20.0, Some(20.0), mode);
     let mut cases = Vec::new();
     for (name, workers, faults) in [
         ("none", 64, json!([])),
-        ("r1 process", 64, json!([crash("db-r1", "process")])),
-        ("r1 host, 512 workers", 512, json!([crash("db-r1", "host")])),
+        ("r1 process", 64, json!([crash_20s("db-r1", "process")])),
+        (
+            "r1 host, 512 workers",
+            512,
+            json!([crash_20s("db-r1", "host")]),
+        ),
         (
             "both",
             64,
-            json!([crash("db-r1", "process"), crash("db-r2", "process")]),
+            json!([crash_20s("db-r1", "process"), crash_20s("db-r2", "process")]),
         ),
-        ("r1 host, 64 workers", 64, json!([crash("db-r1", "host")])),
+        (
+            "r1 host, 64 workers",
+            64,
+            json!([crash_20s("db-r1", "host")]),
+        ),
     ] {
         let mut v = cluster(50.0, 450.0, "replicas", 2);
         v["app_servers"][0]["workers"] = json!(workers);

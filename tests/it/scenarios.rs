@@ -11,18 +11,19 @@
 //! Regenerate the golden files after an intended change of the model or the report with
 //!
 //! ```text
-//! UPDATE_GOLDEN=1 cargo test --release --test scenarios
+//! UPDATE_GOLDEN=1 cargo test --release --test it scenarios
 //! ```
 //!
 //! and review the diff (`git diff tests/golden`) before committing it. Runs take seconds in
 //! release and minutes unoptimised, so the running tests are ignored in debug builds; CI runs
 //! `cargo test --workspace --release`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use infrasim::report::Report;
 use infrasim::{RunOptions, Scenario};
 use rayon::prelude::*;
+
+use crate::util::{assert_conservation, root, scenario_files, to_json};
 
 /// The seed topologies of the design brief: each must exist as a scenario file.
 const SEED_SCENARIOS: [&str; 6] = [
@@ -34,23 +35,6 @@ const SEED_SCENARIOS: [&str; 6] = [
     "05-remedied",
 ];
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Every `scenarios/*.json`, sorted by name.
-fn scenario_files() -> Vec<PathBuf> {
-    let dir = root().join("scenarios");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
-        .map(|e| e.expect("directory entry").path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "no scenario in {}", dir.display());
-    files
-}
-
 fn stem(path: &Path) -> String {
     path.file_stem()
         .expect("a file name")
@@ -60,45 +44,6 @@ fn stem(path: &Path) -> String {
 
 fn load(path: &Path) -> Scenario {
     infrasim::scenario::load(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-fn to_json(report: &Report) -> String {
-    serde_json::to_string_pretty(report).expect("a report serializes")
-}
-
-/// `offered == succeeded + Σ failed + in_flight`, per class and in total; the classes add up
-/// to the totals.
-fn assert_conservation(name: &str, r: &Report) {
-    let mut sums = [0u64; 4];
-    for (class, c) in &r.classes {
-        let failed: u64 = c.failed.values().sum();
-        assert_eq!(
-            c.offered,
-            c.succeeded + failed + c.in_flight,
-            "{name}: class {class}: offered {} != succeeded {} + failed {failed} + in flight {}",
-            c.offered,
-            c.succeeded,
-            c.in_flight
-        );
-        for (s, x) in sums
-            .iter_mut()
-            .zip([c.offered, c.succeeded, failed, c.in_flight])
-        {
-            *s += x;
-        }
-    }
-    let t = &r.requests;
-    assert_eq!(
-        t.offered,
-        t.succeeded + t.failed_total() + t.in_flight,
-        "{name}: totals do not add up: {t:?}"
-    );
-    assert_eq!(
-        sums,
-        [t.offered, t.succeeded, t.failed_total(), t.in_flight],
-        "{name}: the classes do not add up to the totals"
-    );
-    assert!(t.offered > 0, "{name}: no request was offered");
 }
 
 /// The first line where two texts differ, for a short failure message.
@@ -138,13 +83,13 @@ fn check_golden(name: &str, actual: &str) -> Option<String> {
     match std::fs::read_to_string(&path) {
         Err(e) => Some(format!(
             "{name}: cannot read golden file {} ({e}); create it with \
-             UPDATE_GOLDEN=1 cargo test --release --test scenarios",
+             UPDATE_GOLDEN=1 cargo test --release --test it scenarios",
             path.display()
         )),
         Ok(expected) if expected == actual => None,
         Ok(expected) => Some(format!(
             "{name}: report differs from {}; {}\n  (if the change is intended: \
-             UPDATE_GOLDEN=1 cargo test --release --test scenarios, then review the diff)",
+             UPDATE_GOLDEN=1 cargo test --release --test it scenarios, then review the diff)",
             path.display(),
             first_difference(&expected, &actual)
         )),

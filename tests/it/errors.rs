@@ -10,6 +10,8 @@ use std::process::{Command, Output};
 use infrasim::{Error, ScenarioError};
 use serde_json::{Value, json};
 
+use crate::util::scenario_files;
+
 /// A small valid scenario: one LB, two app servers, a primary and a replica.
 fn base() -> Value {
     json!({
@@ -776,14 +778,10 @@ fn cli_failed_check_exits_1_and_passing_checks_exit_0() {
 
 #[test]
 fn cli_validate_accepts_the_shipped_scenarios() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios");
-    let mut files: Vec<String> = std::fs::read_dir(&dir)
-        .expect("scenarios/")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+    let files: Vec<String> = scenario_files()
+        .iter()
         .map(|p| p.display().to_string())
         .collect();
-    files.sort();
     let mut args = vec!["validate"];
     args.extend(files.iter().map(String::as_str));
     let o = infrasim(&args);

@@ -5,56 +5,17 @@
 //! Every run uses a fixed seed (replications derive theirs from it), so every verdict is
 //! reproducible; the tolerances are justified next to each assertion.
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::OnceLock;
 
-use infrasim::engine::SimTime;
+use infrasim::engine::SimDuration;
 use infrasim::report::{Outage, Report};
-use infrasim::{Observer, RunOptions, run_with, scenario::parse};
 use serde_json::{Value, json};
 
-fn run(v: &Value, seed: u64, reps: u32) -> Report {
-    let s = parse(&v.to_string()).expect("valid scenario");
-    let opts = RunOptions {
-        seed: Some(seed),
-        replications: Some(reps),
-        ..RunOptions::default()
-    };
-    run_with(&s, &opts).expect("runs")
-}
-
-/// Component state changes (VRRP MASTER, promotions, faults), as `(seconds, component, what)`.
-#[derive(Clone, Default)]
-struct StateLog(Arc<Mutex<Vec<(f64, String, String)>>>);
-
-impl Observer for StateLog {
-    fn state_changed(&mut self, at: SimTime, component: &str, what: &str) {
-        let mut v = self.0.lock().unwrap();
-        v.push((at.as_secs_f64(), component.to_string(), what.to_string()));
-    }
-}
-
-/// Runs replication 0 with a state-change log.
-fn run_logged(v: &Value, seed: u64) -> (Report, Vec<(f64, String, String)>) {
-    let s = parse(&v.to_string()).expect("valid scenario");
-    let log = StateLog::default();
-    let handle = log.clone();
-    let opts = RunOptions {
-        seed: Some(seed),
-        replications: Some(1),
-        ..RunOptions::default()
-    }
-    .observe(move |_| Some(Box::new(handle.clone()) as Box<dyn Observer + Send>));
-    let r = run_with(&s, &opts).expect("runs");
-    let entries = log.0.lock().unwrap().clone();
-    (r, entries)
-}
+use crate::util::{Log, app, close, constant, crash, db_app, detection_window, observe, run};
 
 /// Times at which `component` became VRRP master.
-fn masters(log: &[(f64, String, String)], component: &str) -> Vec<f64> {
-    log.iter()
-        .filter(|(_, c, w)| c == component && w.starts_with("VRRP MASTER"))
-        .map(|(t, _, _)| *t)
-        .collect()
+fn masters(log: &Log, component: &str) -> Vec<f64> {
+    log.times_starting(component, "VRRP MASTER")
 }
 
 fn outages<'a>(r: &'a Report, class: &str) -> Vec<&'a Outage> {
@@ -69,24 +30,6 @@ fn failed_between(r: &Report, from: f64, to: f64) -> u64 {
         .filter(|w| w.t_s + ts.window_s > from + 1e-9 && w.t_s < to - 1e-9)
         .map(|w| w.failed.iter().sum::<u64>())
         .sum()
-}
-
-fn close(x: f64, expect: f64, tol: f64) -> bool {
-    (x - expect).abs() <= tol
-}
-
-/// An app server that needs nothing behind it: 1 ms of CPU, no database.
-fn app(name: &str) -> Value {
-    json!({
-        "name": name,
-        "workers": 32,
-        "service": {
-            "read": {"constant": "1ms"},
-            "write": {"constant": "1ms"},
-            "static": {"constant": "1ms"}
-        },
-        "db_calls": {"read": 0, "write": 0, "static": 0}
-    })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -112,7 +55,8 @@ fn algebra(servers: &[&str], lb_check: Option<Value>, window: &str) -> Value {
             "mix": {"read": 0.0, "write": 0.0, "static": 1.0},
             "timeout": "5s"
         },
-        "app_servers": servers.iter().map(|s| app(s)).collect::<Vec<_>>(),
+        // 32 workers, 1 ms of CPU, no database.
+        "app_servers": servers.iter().map(|s| app(s, 32, constant("1ms"))).collect::<Vec<_>>(),
         "faults": servers.iter().map(|s| json!({"random": {
             "target": s,
             "ttf": {"exponential": {"mean": format!("{MTBF}s")}},
@@ -280,8 +224,11 @@ fn slow_detection_pulls_pair_availability_down() {
     let slow = json!({"inter": "2s", "fall": 3, "rise": 1, "downinter": "100ms"});
     let r = run(&algebra(&["app1", "app2"], Some(slow), "250ms"), 8, 16);
     let f = fast_pair();
-    // E[min(D, T)], D ~ Exp(MTTR), T ~ U(4 s, 6 s).
-    let e_t = (-4.0 / MTTR).exp() * (1.0 - (-2.0 / MTTR).exp()) * MTTR / 2.0;
+    // E[min(D, T)], D ~ Exp(MTTR), T ~ U(lo, hi): the detection window of `inter 2s fall 3`
+    // for a dead process (U(4 s, 6 s)).
+    let (lo, hi) = detection_window(SimDuration::from_secs(2), 3, SimDuration::ZERO);
+    let (lo, hi) = (lo.as_secs_f64(), hi.as_secs_f64());
+    let e_t = (-lo / MTTR).exp() * (1.0 - (-(hi - lo) / MTTR).exp()) * MTTR / (hi - lo);
     let exposure = MTTR * (1.0 - e_t);
     let (req_pred, time_pred) = pair_prediction(exposure, 0.25);
     let req = &r.confidence["availability"];
@@ -341,7 +288,7 @@ fn lb_scenario(target: &str, pair: Option<Value>, faults: Value) -> Value {
             {"name": "lb1", "servers": [{"server": "app1"}]},
             {"name": "lb2", "servers": [{"server": "app1"}]}
         ],
-        "app_servers": [app("app1")],
+        "app_servers": [app("app1", 32, constant("1ms"))],
         "faults": faults
     });
     if let Some(p) = pair {
@@ -352,12 +299,6 @@ fn lb_scenario(target: &str, pair: Option<Value>, faults: Value) -> Value {
 
 fn active_passive(preempt: bool) -> Value {
     json!({"name": "vip", "mode": "active-passive", "members": ["lb1", "lb2"], "preempt": preempt})
-}
-
-fn crash(target: &str, at: f64, duration: f64, mode: &str) -> Value {
-    json!({"crash": {
-        "target": target, "at": format!("{at}s"), "duration": format!("{duration}s"), "mode": mode
-    }})
 }
 
 /// The master's host dies. Adverts leave lb1 at whole seconds (0, 1, 2, …) and arrive 100 µs
@@ -378,8 +319,8 @@ fn keepalived_backup_takes_over_after_the_master_down_interval() {
     let mdi = 3.0 * ADVERT + SKEW_BACKUP;
     let mut preempt_failures = 0;
     for at in [20.1, 20.5, 20.9] {
-        let faults = json!([crash("lb1", at, 30.0, "host")]);
-        let (r, log) = run_logged(&lb_scenario("vip", Some(active_passive(true)), faults), 21);
+        let faults = json!([crash("lb1", at, Some(30.0), "host")]);
+        let (r, log) = observe(&lb_scenario("vip", Some(active_passive(true)), faults), 21);
         let f = &r.faults[0];
         let takeover = f.detected_at_s.expect("the backup took over");
         let out = outages(&r, "all");
@@ -417,8 +358,8 @@ fn keepalived_backup_takes_over_after_the_master_down_interval() {
     }
     assert!(preempt_failures > 0, "preemption resets connections");
     // nopreempt: the VIP stays where it is.
-    let faults = json!([crash("lb1", 20.5, 30.0, "host")]);
-    let (r, log) = run_logged(&lb_scenario("vip", Some(active_passive(false)), faults), 21);
+    let faults = json!([crash("lb1", 20.5, Some(30.0), "host")]);
+    let (r, log) = observe(&lb_scenario("vip", Some(active_passive(false)), faults), 21);
     assert!(masters(&log, "lb1").is_empty());
     assert_eq!(outages(&r, "all").len(), 1);
     assert_eq!(failed_between(&r, 25.0, 80.0), 0);
@@ -433,8 +374,8 @@ fn keepalived_backup_takes_over_after_the_master_down_interval() {
 #[test]
 fn keepalived_chk_haproxy_makes_the_master_resign() {
     for at in [20.1, 20.5, 20.9] {
-        let faults = json!([crash("lb1", at, 30.0, "process")]);
-        let (r, log) = run_logged(&lb_scenario("vip", Some(active_passive(true)), faults), 22);
+        let faults = json!([crash("lb1", at, Some(30.0), "process")]);
+        let (r, log) = observe(&lb_scenario("vip", Some(active_passive(true)), faults), 22);
         let takeover = r.faults[0].detected_at_s.expect("the backup took over");
         let out = outages(&r, "all");
         eprintln!(
@@ -465,7 +406,7 @@ fn keepalived_chk_haproxy_makes_the_master_resign() {
 fn single_load_balancer_outage_equals_its_repair_time() {
     for mode in ["process", "host"] {
         let r = run(
-            &lb_scenario("lb1", None, json!([crash("lb1", 20.5, 20.0, mode)])),
+            &lb_scenario("lb1", None, json!([crash("lb1", 20.5, Some(20.0), mode)])),
             23,
             1,
         );
@@ -521,7 +462,7 @@ fn failed_share(r: &Report, from: f64, to: f64) -> f64 {
 /// succeeds.
 #[test]
 fn active_active_dns_clients_fail_while_pointed_at_the_dead_lb() {
-    let faults = json!([crash("lb1", 20.5, 40.0, "process")]);
+    let faults = json!([crash("lb1", 20.5, Some(40.0), "process")]);
     let plain = run(
         &lb_scenario("dns", Some(active_active("10s", false)), faults.clone()),
         24,
@@ -552,7 +493,7 @@ fn active_active_dns_clients_fail_while_pointed_at_the_dead_lb() {
         1,
     );
     assert_eq!(browsers.requests.failed_total(), 0);
-    let host = json!([crash("lb1", 20.5, 40.0, "host")]);
+    let host = json!([crash("lb1", 20.5, Some(40.0), "host")]);
     let mut v = lb_scenario("dns", Some(active_active("10s", true)), host);
     v["clients"]["timeout"] = json!("10s");
     let blackhole = run(&v, 24, 1);
@@ -573,7 +514,7 @@ fn active_active_dns_clients_fail_while_pointed_at_the_dead_lb() {
 /// failures last one TTL (10 s) plus at most 0.5 s of detection.
 #[test]
 fn active_active_dns_failures_last_about_one_ttl() {
-    let faults = json!([crash("lb1", 20.5, 40.0, "process")]);
+    let faults = json!([crash("lb1", 20.5, Some(40.0), "process")]);
     let mut pair = active_active("10s", false);
     pair["dns_check_interval"] = json!("500ms");
     pair["dns_failure_threshold"] = json!(1);
@@ -612,16 +553,7 @@ fn db_scenario(replication: Value, failover: Value, faults: Value) -> Value {
             "keys": {"count": 1000},
             "timeout": "15s"
         },
-        "app_servers": [{
-            "name": "app",
-            "workers": 256,
-            "service": {
-                "read": {"constant": "1ms"},
-                "write": {"constant": "1ms"},
-                "static": {"constant": "1ms"}
-            },
-            "db_calls": {"read": 1, "write": 1, "static": 0}
-        }],
+        "app_servers": [db_app("app", 256)],
         "databases": [{
             "name": "db",
             "primary": {"name": "db-primary"},
@@ -651,7 +583,7 @@ fn automatic() -> Value {
 ///   the round trip on every commit (write latency +20 ms: measured 44 ms vs 24 ms).
 #[test]
 fn async_failover_loses_writes_and_semi_sync_does_not() {
-    let faults = json!([crash("db-primary", 20.5, 20.0, "process")]);
+    let faults = json!([crash("db-primary", 20.5, Some(20.0), "process")]);
     let repl = |mode: &str| json!({"mode": mode, "delay": {"constant": "20ms"}});
     let a = run(
         &db_scenario(repl("async"), automatic(), faults.clone()),
@@ -703,7 +635,7 @@ fn async_failover_loses_writes_and_semi_sync_does_not() {
 /// Each outage is read from the report's `write` outages (100 ms windows: ±0.1 s).
 #[test]
 fn database_failover_modes_bound_the_write_outage() {
-    let faults = json!([crash("db-primary", 20.5, 20.0, "process")]);
+    let faults = json!([crash("db-primary", 20.5, Some(20.0), "process")]);
     let repl = json!({"mode": "async"});
     for (mode, failover, end, failovers) in [
         ("none", json!({"mode": "none"}), 40.5, 0),

@@ -2,65 +2,52 @@
 //!
 //! Each test builds a small scenario in JSON, runs it with a fixed seed and checks specific
 //! numbers: the share of requests each server gets, tail latencies of competing algorithms,
-//! the instant a health check marks a dead server DOWN (observed through an [`Observer`]), the
-//! latency and reason of the requests that hit a dead server, queue timeouts. The references
-//! are HAProxy's configuration manual and sources as summarised in `semantics.md` §1–2.
+//! the instant a health check marks a dead server DOWN (seen by an observer:
+//! `util::observe`), the latency and reason of the requests that hit a dead server, queue
+//! timeouts. The references are HAProxy's configuration manual and sources as summarised in
+//! `semantics.md` §1–2.
 //!
 //! Topology of every test: clients → `lb` → app servers that make no database calls, so a
 //! request's latency is client RTT + LB↔server RTT + the LB's CPU cost + queueing + service.
 //!
-//! Run: `cargo test --release --test load_balancer` (under a second of simulation); add
-//! `-- --nocapture` to see the measured numbers each test prints.
+//! Run: `cargo test --release --test it load_balancer::` (under a second of simulation);
+//! add `-- --nocapture` to see the measured numbers each test prints.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex};
 
-use infrasim::engine::{SimDuration, SimTime};
-use infrasim::{FailReason, Observer, Outcome, Report, RequestRecord, RunOptions, Scenario};
+use infrasim::engine::SimDuration;
+use infrasim::{FailReason, Outcome, Report, RequestRecord};
 use serde_json::{Value, json};
+
+use crate::util::{
+    Log, app, assert_conservation, constant, crash, detection_window, exp, observe, run,
+};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
-
-/// An app server without database calls, `workers` workers, the same service time for every
-/// class.
-fn app(name: &str, workers: u32, service: Value) -> Value {
-    json!({
-        "name": name,
-        "workers": workers,
-        "queue": 10000,
-        "service": { "read": service, "write": service, "static": service },
-        "db_calls": { "read": 0, "write": 0, "static": 0 }
-    })
-}
-
-fn exp(mean: &str) -> Value {
-    json!({ "exponential": { "mean": mean } })
-}
-
-fn constant(d: &str) -> Value {
-    json!({ "constant": d })
-}
 
 /// Poisson arrivals at `rate` (`"500/s"`).
 fn poisson(rate: &str) -> Value {
     json!({ "poisson": { "rate": rate } })
 }
 
-/// A scenario: clients (`arrival`, `addresses` source addresses) → `lb` → `apps`.
+/// A scenario: clients (`arrival`, `addresses` source addresses) → `lb` → `apps`, each app
+/// server with an accept queue of 10 000 (so that only the LB refuses or queues requests).
 /// Latencies: 1 ms client ↔ LB, 100 µs elsewhere.
 fn scenario(
     duration: &str,
     arrival: Value,
     addresses: u32,
-    lb: Value,
-    apps: Vec<Value>,
+    mut lb: Value,
+    mut apps: Vec<Value>,
     faults: Value,
-) -> Scenario {
-    let mut lb = lb;
+) -> Value {
     lb["name"] = json!("lb");
-    let v = json!({
+    for a in &mut apps {
+        a["queue"] = json!(10000);
+    }
+    json!({
         "name": "lb-test",
         "seed": 1,
         "duration": duration,
@@ -75,75 +62,7 @@ fn scenario(
         "app_servers": apps,
         "network": { "latency": "100us", "client_latency": "1ms" },
         "faults": faults
-    });
-    infrasim::scenario::parse(&v.to_string()).expect("valid scenario")
-}
-
-fn run(s: &Scenario, seed: u64) -> Report {
-    infrasim::run_with(
-        s,
-        &RunOptions {
-            seed: Some(seed),
-            ..RunOptions::default()
-        },
-    )
-    .expect("run")
-}
-
-/// What an observer saw: every finished request and every state change.
-#[derive(Default)]
-struct Log {
-    requests: Vec<RequestRecord>,
-    changes: Vec<(SimTime, String, String)>,
-}
-
-impl Log {
-    /// When `component` reported `what` (e.g. "lb", "app1 DOWN"), in order.
-    fn times(&self, component: &str, what: &str) -> Vec<f64> {
-        self.changes
-            .iter()
-            .filter(|(_, c, w)| c == component && w == what)
-            .map(|(t, _, _)| t.as_secs_f64())
-            .collect()
-    }
-
-    fn failed_with(&self, reason: FailReason) -> Vec<&RequestRecord> {
-        self.requests
-            .iter()
-            .filter(|r| r.outcome == Outcome::Failed(reason))
-            .collect()
-    }
-}
-
-struct Recorder(Arc<Mutex<Log>>);
-
-impl Observer for Recorder {
-    fn request_finished(&mut self, record: &RequestRecord) {
-        self.0.lock().unwrap().requests.push(record.clone());
-    }
-    fn state_changed(&mut self, at: SimTime, component: &str, what: &str) {
-        self.0
-            .lock()
-            .unwrap()
-            .changes
-            .push((at, component.to_string(), what.to_string()));
-    }
-}
-
-fn observe(s: &Scenario, seed: u64) -> (Report, Log) {
-    let log = Arc::new(Mutex::new(Log::default()));
-    let handle = log.clone();
-    let opts = RunOptions {
-        seed: Some(seed),
-        replications: Some(1),
-        ..RunOptions::default()
-    }
-    .observe(move |_| {
-        Some(Box::new(Recorder(handle.clone())) as Box<dyn infrasim::Observer + Send>)
-    });
-    let report = infrasim::run_with(s, &opts).expect("observed run");
-    let log = std::mem::take(&mut *log.lock().unwrap());
-    (report, log)
+    })
 }
 
 fn latency_s(r: &RequestRecord) -> f64 {
@@ -156,16 +75,6 @@ fn routed(r: &Report, server: &str) -> u64 {
 
 fn failed(r: &Report, reason: &str) -> u64 {
     r.requests.failed[reason]
-}
-
-/// Every offered request ended exactly once (or is still in flight).
-fn assert_conserved(r: &Report) {
-    let q = &r.requests;
-    assert_eq!(
-        q.offered,
-        q.succeeded + q.failed_total() + q.in_flight,
-        "conservation: {q:?}"
-    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -185,8 +94,8 @@ fn weighted_roundrobin_splits_3_to_1() {
         vec![app("app1", 16, exp("5ms")), app("app2", 16, exp("5ms"))],
         json!([]),
     );
-    let r = run(&s, 7);
-    assert_conserved(&r);
+    let r = run(&s, 7, 1);
+    assert_conservation("weighted roundrobin", &r);
     let (a, b) = (routed(&r, "app1"), routed(&r, "app2"));
     let share = a as f64 / (a + b) as f64;
     eprintln!("weighted rr: app1 {a} app2 {b} share {share:.5}");
@@ -217,12 +126,12 @@ fn leastconn_beats_roundrobin_p99_with_a_slow_server() {
             vec![app("fast", 8, exp("10ms")), app("slow", 8, exp("40ms"))],
             json!([]),
         );
-        run(&s, 11)
+        run(&s, 11, 1)
     };
     let rr = run_algo("roundrobin");
     let lc = run_algo("leastconn");
-    assert_conserved(&rr);
-    assert_conserved(&lc);
+    assert_conservation("roundrobin", &rr);
+    assert_conservation("leastconn", &lc);
     eprintln!(
         "rr: p99 {} ms, slow routed {} util {:.3}; lc: p99 {} ms, slow routed {} util {:.3}",
         rr.latency_ms.p99_ms,
@@ -284,7 +193,7 @@ fn source_keeps_one_client_on_one_server() {
         apps(),
         json!([]),
     );
-    let r = run(&one, 3);
+    let r = run(&one, 3, 1);
     let counts: Vec<u64> = ["app1", "app2", "app3"]
         .iter()
         .map(|a| routed(&r, a))
@@ -302,7 +211,7 @@ fn source_keeps_one_client_on_one_server() {
         apps(),
         json!([]),
     );
-    let r = run(&many, 3);
+    let r = run(&many, 3, 1);
     for a in ["app1", "app2", "app3"] {
         let share = routed(&r, a) as f64 / r.requests.offered as f64;
         assert!((0.25..0.42).contains(&share), "{a} share {share}");
@@ -433,13 +342,13 @@ fn random_two_draws_beats_one_draw_near_saturation() {
                 .collect(),
             json!([]),
         );
-        s.warmup = SimDuration::from_secs(10);
-        run(&s, 13)
+        s["warmup"] = json!("10s");
+        run(&s, 13, 1)
     };
     let one = run_draws(1);
     let two = run_draws(2);
-    assert_conserved(&one);
-    assert_conserved(&two);
+    assert_conservation("random, 1 draw", &one);
+    assert_conservation("random, 2 draws", &two);
     eprintln!(
         "random: draws 1 p99 {} ms mean {} ms; draws 2 p99 {} ms mean {} ms",
         one.latency_ms.p99_ms,
@@ -470,7 +379,7 @@ fn random_two_draws_beats_one_draw_near_saturation() {
 // 5. backup servers
 // ---------------------------------------------------------------------------------------------
 
-fn backup_scenario(allbackups: bool, faults: Value) -> Scenario {
+fn backup_scenario(allbackups: bool, faults: Value) -> Value {
     scenario(
         "25s",
         poisson("200/s"),
@@ -489,7 +398,7 @@ fn backup_scenario(allbackups: bool, faults: Value) -> Scenario {
 /// when the primaries are back UP the backups stop.
 #[test]
 fn backup_servers_only_serve_when_every_primary_is_down() {
-    let calm = run(&backup_scenario(false, json!([])), 17);
+    let calm = run(&backup_scenario(false, json!([])), 17, 1);
     assert_eq!(routed(&calm, "app3"), 0);
     assert_eq!(routed(&calm, "app4"), 0);
     assert_eq!(
@@ -503,7 +412,7 @@ fn backup_servers_only_serve_when_every_primary_is_down() {
     ]);
     for allbackups in [false, true] {
         let (r, log) = observe(&backup_scenario(allbackups, crash.clone()), 17);
-        assert_conserved(&r);
+        assert_conservation(&format!("allbackups {allbackups}"), &r);
         let down = |a: &str| log.times("lb", &format!("{a} DOWN"))[0];
         let up = |a: &str| log.times("lb", &format!("{a} UP"))[0];
         let all_down = down("app1").max(down("app2"));
@@ -548,7 +457,7 @@ fn backup_servers_only_serve_when_every_primary_is_down() {
 /// Round robin over app1 and app2 (constant 1 ms and 2 ms service, see
 /// [`fingerprinted_apps`]) at 100/s, with these LB settings (merged into the LB object) and
 /// faults.
-fn two_servers(duration: &str, lb: Value, faults: Value) -> Scenario {
+fn two_servers(duration: &str, lb: Value, faults: Value) -> Value {
     let mut l = json!({ "balance": "roundrobin",
                         "servers": [ { "server": "app1" }, { "server": "app2" } ] });
     for (k, v) in lb.as_object().expect("an object") {
@@ -564,15 +473,6 @@ fn two_servers(duration: &str, lb: Value, faults: Value) -> Scenario {
     )
 }
 
-fn crash(target: &str, at_s: f64, mode: &str, duration: Option<&str>) -> Value {
-    let mut c =
-        json!({ "target": target, "at": format!("{}us", (at_s * 1e6).round()), "mode": mode });
-    if let Some(d) = duration {
-        c["duration"] = json!(d);
-    }
-    json!({ "crash": c })
-}
-
 /// The LB's dispatch of a request happens this long after the client offered it: the
 /// client ↔ LB latency plus the LB's CPU cost.
 const TO_DISPATCH: f64 = 0.001_006;
@@ -583,14 +483,14 @@ const TO_DISPATCH: f64 = 0.001_006;
 /// ones in service at the crash failed with a 502 (process crash only); all others
 /// succeeded.
 fn crash_and_detect(
-    s: &Scenario,
+    s: &Value,
     seed: u64,
     t_c: f64,
     reason: FailReason,
     fail_after: f64,
 ) -> (f64, Log, Report) {
     let (r, log) = observe(s, seed);
-    assert_conserved(&r);
+    assert_conservation(&format!("crash of app1 at {t_c} s, seed {seed}"), &r);
     let down = log.times("lb", "app1 DOWN");
     assert_eq!(down.len(), 1, "one DOWN: {:?}", log.changes);
     let down = down[0];
@@ -656,7 +556,7 @@ fn health_checks_detect_a_process_crash_within_fall_checks() {
         let s = two_servers(
             "22s",
             json!({}),
-            json!([crash("app1", t_c, "process", None)]),
+            json!([crash("app1", t_c, None, "process")]),
         );
         let (delay, _, _) = crash_and_detect(
             &s,
@@ -701,7 +601,7 @@ fn health_checks_detect_a_host_crash_within_fall_checks_of_deadline_d() {
             let s = two_servers(
                 "30s",
                 json!({ "check": check, "timeouts": { "connect": "1s" } }),
-                json!([crash("app1", t_c, "host", None)]),
+                json!([crash("app1", t_c, None, "host")]),
             );
             let (delay, _, _) =
                 crash_and_detect(&s, 200 + u64::from(k), t_c, FailReason::ConnectTimeout, 4.0);
@@ -739,7 +639,7 @@ fn health_checks_bring_a_restarted_server_up_after_rise_checks() {
             let s = two_servers(
                 "25s",
                 json!({ "check": check }),
-                json!([crash("app1", t_c, "process", Some("8s"))]),
+                json!([crash("app1", t_c, Some(8.0), "process")]),
             );
             let (_, log) = observe(&s, 300 + u64::from(k));
             let down = log.times("lb", "app1 DOWN");
@@ -780,7 +680,7 @@ fn retries_on_a_refused_server_fail_after_three_turnarounds() {
         let s = two_servers(
             "15s",
             json!({ "timeouts": { "connect": connect } }),
-            json!([crash("app1", 5.0, "process", None)]),
+            json!([crash("app1", 5.0, None, "process")]),
         );
         let (delay, log, r) =
             crash_and_detect(&s, 21, 5.0, FailReason::ConnectionRefused, 3.0 * turnaround);
@@ -814,10 +714,10 @@ fn redispatch_moves_refused_requests_to_another_server_at_once() {
         let s = two_servers(
             "15s",
             json!({ "balance": balance, "redispatch": true }),
-            json!([crash("app1", 5.0, "process", None)]),
+            json!([crash("app1", 5.0, None, "process")]),
         );
         let (r, log) = observe(&s, 23);
-        assert_conserved(&r);
+        assert_conservation(balance, &r);
         let down = log.times("lb", "app1 DOWN")[0];
         // app2 answers in 2.206 ms + 2 ms; a redispatched request spent one more LB ↔ server
         // round trip (200 µs) on app1's RST, and no turn-around.
@@ -881,10 +781,10 @@ fn redispatch_with_source_hashing_waits_for_the_last_retry() {
     let s = two_servers(
         "15s",
         json!({ "balance": "source", "hash_type": "consistent", "redispatch": true }),
-        json!([crash("app1", 5.0, "process", None)]),
+        json!([crash("app1", 5.0, None, "process")]),
     );
     let (r, log) = observe(&s, 29);
-    assert_conserved(&r);
+    assert_conservation("source consistent + redispatch", &r);
     let down = log.times("lb", "app1 DOWN")[0];
     let mut two_s = 0;
     for q in &log.requests {
@@ -919,7 +819,7 @@ fn redispatch_with_source_hashing_waits_for_the_last_retry() {
     let s = two_servers(
         "15s",
         json!({ "balance": "source", "redispatch": true }),
-        json!([crash("app1", 5.0, "process", None)]),
+        json!([crash("app1", 5.0, None, "process")]),
     );
     let (r, log) = observe(&s, 29);
     let down = log.times("lb", "app1 DOWN")[0];
@@ -966,7 +866,7 @@ fn maxconn_queues_at_the_lb_and_times_out_after_timeout_queue() {
             json!([]),
         );
         let (r, log) = observe(&s, 31);
-        assert_conserved(&r);
+        assert_conservation(&format!("timeout queue {wait} s"), &r);
         let timed_out = log.failed_with(FailReason::QueueTimeout);
         let expect = wait + 2.0 * 0.001 + 0.000_006;
         for q in &timed_out {
@@ -1006,16 +906,4 @@ fn maxconn_queues_at_the_lb_and_times_out_after_timeout_queue() {
         // A served request waited less than the queue timeout, then 100 ms of service.
         assert!(max_ok < wait + 0.1 + 0.0025, "{max_ok}");
     }
-}
-
-/// The interval after a server's death in which HAProxy marks it DOWN, when each check
-/// fails `d` after it starts (≈ one round trip for a refused connection, the check deadline
-/// for a dead host) and fastinter = inter: the first failing check starts U ∈ (0, inter]
-/// after the death and ends d later, and each of the `fall − 1` further checks starts
-/// `inter` after the previous one ended (HAProxy src/check.c), so
-/// T = U + d + (fall − 1)·(inter + d): with the defaults 4–6 s for a crashed process
-/// (d ≈ 0), 10–12 s for a dead host (d = inter = 2 s).
-fn detection_window(inter: SimDuration, fall: u32, d: SimDuration) -> (SimDuration, SimDuration) {
-    let lo = (inter + d) * u64::from(fall.saturating_sub(1)) + d;
-    (lo, lo + inter)
 }

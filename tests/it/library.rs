@@ -5,6 +5,8 @@ use infrasim::engine::SimDuration;
 use infrasim::scenario::{AppServer, Clients, Database, Fault, LoadBalancer, Rate, Scenario};
 use infrasim::{RunOptions, run_many, run_with};
 
+use crate::util::to_json;
+
 fn seed_design() -> Scenario {
     let s = SimDuration::from_secs;
     Scenario::new(
@@ -18,10 +20,6 @@ fn seed_design() -> Scenario {
     .with_app_server(AppServer::new("app2"))
     .with_database(Database::new("mysql", "db-primary").with_replica("db-replica"))
     .with_fault(Fault::crash("app2", s(20), Some(s(10))))
-}
-
-fn json(r: &infrasim::Report) -> String {
-    serde_json::to_string_pretty(r).expect("reports serialize")
 }
 
 #[test]
@@ -39,10 +37,10 @@ fn replications_are_identical_with_one_thread_and_all_threads() {
     let a = run_with(&scenario, &one).unwrap();
     let b = run_with(&scenario, &all).unwrap();
     assert_eq!(a.replications, 6);
-    assert_eq!(json(&a), json(&b));
+    assert_eq!(to_json(&a), to_json(&b));
     // And run_many (what `compare` uses) gives the same report for the same scenario.
     let c = run_many(std::slice::from_ref(&scenario), &all).unwrap();
-    assert_eq!(json(&a), json(&c[0]));
+    assert_eq!(to_json(&a), to_json(&c[0]));
 }
 
 #[test]
@@ -58,7 +56,7 @@ fn a_scenario_built_in_code_round_trips_through_json_and_runs_the_same() {
     assert_eq!(loaded, built);
     let from_code = infrasim::run(&built).unwrap();
     let from_file = infrasim::run(&loaded).unwrap();
-    assert_eq!(json(&from_code), json(&from_file));
+    assert_eq!(to_json(&from_code), to_json(&from_file));
     assert!(from_code.requests.offered > 15_000);
 }
 

@@ -3,7 +3,8 @@
 //! Each test builds a queueing station on the engine (a [`Model`] driven by a [`Simulation`],
 //! exponential inter-arrival and service times from [`Dist`], measurements with the engine's
 //! [`Histogram`], [`TimeWeighted`] and [`ConfidenceInterval`]) and checks that the 95 %
-//! confidence interval over independent replications contains the closed-form answer:
+//! confidence interval over independent replications contains the closed-form answer of
+//! [`infrasim_engine::theory`]:
 //!
 //! * M/M/1 at ρ = 0.5, 0.8, 0.95: mean response time `1/(μ−λ)` and its p50, p90, p99
 //!   (the response time is exponential with rate `μ−λ`, so its q-quantile is
@@ -41,18 +42,23 @@
 //! closed forms keep the nominal μ, i.e. it injects a known modelling error:
 //!
 //! ```text
-//! INFRASIM_THEORY_MU_SCALE=1.05 cargo test --release --test engine_theory   # must fail
-//! INFRASIM_THEORY_MU_SCALE=0.95 cargo test --release --test engine_theory   # must fail
+//! # each must fail:
+//! INFRASIM_THEORY_MU_SCALE=1.05 cargo test --release -p infrasim-engine --test it theory::
+//! INFRASIM_THEORY_MU_SCALE=0.95 cargo test --release -p infrasim-engine --test it theory::
 //! ```
 //!
 //! Run with `--nocapture` to see every interval. The simulation tests are long (seconds in
-//! release, minutes unoptimised), so they are ignored in unoptimised builds; the closed-form unit
-//! tests always run.
+//! release, minutes unoptimised), so they are ignored in unoptimised builds; the closed forms
+//! themselves are unit-tested in the engine (`infrasim_engine::theory`).
 
 use std::collections::VecDeque;
 
 use infrasim_engine::dist::Dist;
 use infrasim_engine::stats::{ConfidenceInterval, Histogram, TimeWeighted};
+use infrasim_engine::theory::{
+    erlang_c, exponential_quantile, mm1_mean_in_system, mm1_mean_response, mmc_mean_response,
+    mmc_mean_wait, mmck_blocking,
+};
 use infrasim_engine::{Context, Model, RngStreams, SimDuration, SimRng, SimTime, Simulation};
 
 /// Master seed of every simulation in this file (override: `INFRASIM_THEORY_SEED`).
@@ -62,72 +68,6 @@ const LEVEL: f64 = 0.95;
 /// Service rate μ, per millisecond (mean service time 1 ms). Every rate below is per ms and
 /// every time in ms.
 const MU: f64 = 1.0;
-
-// ---------------------------------------------------------------------------------------------
-// Closed forms
-// ---------------------------------------------------------------------------------------------
-
-/// Erlang C: the probability that an arrival to an M/M/c queue with offered load `a = λ/μ`
-/// (`a < c`) has to wait.
-///
-/// `C = (a^c/c! · c/(c−a)) / (Σ_{k<c} a^k/k! + a^c/c! · c/(c−a))`.
-fn erlang_c(c: u32, a: f64) -> f64 {
-    assert!(a > 0.0 && a < f64::from(c), "erlang_c needs 0 < a < c");
-    let mut term = 1.0; // a^k / k!
-    let mut sum = 0.0;
-    for k in 0..c {
-        sum += term;
-        term *= a / f64::from(k + 1);
-    }
-    let top = term * f64::from(c) / (f64::from(c) - a);
-    top / (sum + top)
-}
-
-/// Blocking probability `P_K` of an M/M/c/K queue (c servers, at most K customers in system)
-/// with offered load `a = λ/μ`: the stationary probability of K in system, which by PASTA is
-/// the fraction of arrivals turned away.
-///
-/// `p_n ∝ a^n/n!` for `n ≤ c` and `a^n/(c!·c^(n−c))` for `c ≤ n ≤ K`.
-fn mmck_blocking(c: u32, k: u32, a: f64) -> f64 {
-    assert!(c >= 1 && k >= c && a > 0.0);
-    let mut term = 1.0; // unnormalised p_n
-    let mut sum = 1.0;
-    for n in 1..=k {
-        term *= a / f64::from(n.min(c));
-        sum += term;
-    }
-    term / sum
-}
-
-/// The q-quantile of an exponential distribution with this rate.
-fn exp_quantile(rate: f64, q: f64) -> f64 {
-    -(1.0 - q).ln() / rate
-}
-
-#[test]
-fn erlang_c_matches_hand_computed_values() {
-    // c = 1: the probability of waiting in M/M/1 is ρ.
-    assert!((erlang_c(1, 0.5) - 0.5).abs() < 1e-12);
-    // c = 2, a = 1: Σ_{k<2} = 1 + 1 = 2; a²/2!·2/(2−1) = 1; C = 1/3.
-    assert!((erlang_c(2, 1.0) - 1.0 / 3.0).abs() < 1e-12);
-    // c = 4, a = 3.6 (the case simulated below):
-    // Σ_{k<4} a^k/k! = 1 + 3.6 + 6.48 + 7.776 = 18.856;
-    // a⁴/4! · 4/0.4 = 6.9984 · 10 = 69.984; C = 69.984 / 88.84 = 0.787753…
-    assert!((erlang_c(4, 3.6) - 69.984 / 88.84).abs() < 1e-12);
-}
-
-#[test]
-fn mmck_blocking_matches_hand_computed_values() {
-    // K = c is Erlang B: c = 2, a = 1: (1/2) / (1 + 1 + 1/2) = 0.2.
-    assert!((mmck_blocking(2, 2, 1.0) - 0.2).abs() < 1e-12);
-    // c = 2, K = 3, a = 1: p ∝ 1, 1, 1/2, 1/4 → P_3 = 0.25 / 2.75 = 1/11.
-    assert!((mmck_blocking(2, 3, 1.0) - 1.0 / 11.0).abs() < 1e-12);
-    // c = 2, K = 5, a = 1.8 (the case simulated below):
-    // p ∝ 1, 1.8, 1.62, 1.458, 1.3122, 1.18098 (sum 8.37118) → P_5 = 1.18098 / 8.37118.
-    assert!((mmck_blocking(2, 5, 1.8) - 1.18098 / 8.37118).abs() < 1e-12);
-    // M/M/1/K: P_K = (1−ρ)ρ^K / (1−ρ^(K+1)); ρ = 0.5, K = 2: 0.125 / 0.875 = 1/7.
-    assert!((mmck_blocking(1, 2, 0.5) - 1.0 / 7.0).abs() < 1e-12);
-}
 
 // ---------------------------------------------------------------------------------------------
 // The model: a FIFO station with c exponential servers and an optional capacity
@@ -461,31 +401,42 @@ fn mm1(test_id: u64, rho: f64, window_ms: u64) {
         replications: 20,
     };
     let reps = replicate(test_id, &p);
+    // The response time is exponential with rate μ − λ.
     let rate = MU - p.lambda;
     let mut c = Checks::new(&format!("M/M/1 rho={rho}"));
-    c.ci("mean response (ms)", &reps, |r| r.mean_response, 1.0 / rate);
+    c.ci(
+        "mean response (ms)",
+        &reps,
+        |r| r.mean_response,
+        mm1_mean_response(p.lambda, MU),
+    );
     c.ci(
         "p50 response (ms)",
         &reps,
         |r| r.p50,
-        exp_quantile(rate, 0.50),
+        exponential_quantile(rate, 0.50),
     );
     c.ci(
         "p90 response (ms)",
         &reps,
         |r| r.p90,
-        exp_quantile(rate, 0.90),
+        exponential_quantile(rate, 0.90),
     );
     c.ci(
         "p99 response (ms)",
         &reps,
         |r| r.p99,
-        exp_quantile(rate, 0.99),
+        exponential_quantile(rate, 0.99),
     );
     c.ci("P(wait)", &reps, |r| r.p_wait, rho);
     if rho == 0.8 {
         // Little: L = λW, with W = 1/(μ−λ).
-        c.ci("L (time-avg in system)", &reps, |r| r.l, p.lambda / rate);
+        c.ci(
+            "L (time-avg in system)",
+            &reps,
+            |r| r.l,
+            mm1_mean_in_system(p.lambda, MU),
+        );
         // And on each sample path, up to edge effects, L̂ = λ̂·Ŵ.
         for r in &reps {
             let lw = r.lambda_hat * r.mean_response;
@@ -502,7 +453,7 @@ fn mm1(test_id: u64, rho: f64, window_ms: u64) {
 #[test]
 #[cfg_attr(
     debug_assertions,
-    ignore = "long: cargo test --release --test engine_theory"
+    ignore = "long: cargo test --release -p infrasim-engine --test it"
 )]
 fn mm1_rho_050() {
     mm1(1, 0.5, 50_000);
@@ -511,7 +462,7 @@ fn mm1_rho_050() {
 #[test]
 #[cfg_attr(
     debug_assertions,
-    ignore = "long: cargo test --release --test engine_theory"
+    ignore = "long: cargo test --release -p infrasim-engine --test it"
 )]
 fn mm1_rho_080_and_littles_law() {
     mm1(2, 0.8, 200_000);
@@ -520,7 +471,7 @@ fn mm1_rho_080_and_littles_law() {
 #[test]
 #[cfg_attr(
     debug_assertions,
-    ignore = "long: cargo test --release --test engine_theory"
+    ignore = "long: cargo test --release -p infrasim-engine --test it"
 )]
 fn mm1_rho_095() {
     mm1(3, 0.95, 4_000_000);
@@ -530,7 +481,7 @@ fn mm1_rho_095() {
 #[test]
 #[cfg_attr(
     debug_assertions,
-    ignore = "long: cargo test --release --test engine_theory"
+    ignore = "long: cargo test --release -p infrasim-engine --test it"
 )]
 fn mmc_c4_rho_090() {
     let c = 4;
@@ -544,21 +495,24 @@ fn mmc_c4_rho_090() {
         replications: 20,
     };
     let reps = replicate(4, &p);
-    let a = p.lambda / MU;
-    let erl = erlang_c(c, a);
     let mut checks = Checks::new("M/M/4 rho=0.9");
-    checks.ci("P(wait) (Erlang C)", &reps, |r| r.p_wait, erl);
+    checks.ci(
+        "P(wait) (Erlang C)",
+        &reps,
+        |r| r.p_wait,
+        erlang_c(c, p.lambda / MU),
+    );
     checks.ci(
         "mean wait Wq (ms)",
         &reps,
         |r| r.mean_wait,
-        erl / (f64::from(c) * MU - p.lambda),
+        mmc_mean_wait(c, p.lambda, MU),
     );
     checks.ci(
         "mean response (ms)",
         &reps,
         |r| r.mean_response,
-        erl / (f64::from(c) * MU - p.lambda) + 1.0 / MU,
+        mmc_mean_response(c, p.lambda, MU),
     );
     checks.finish();
 }
@@ -567,7 +521,7 @@ fn mmc_c4_rho_090() {
 #[test]
 #[cfg_attr(
     debug_assertions,
-    ignore = "long: cargo test --release --test engine_theory"
+    ignore = "long: cargo test --release -p infrasim-engine --test it"
 )]
 fn mmck_c2_k5_rho_090() {
     let (c, k) = (2, 5);

@@ -1,0 +1,29 @@
+//! The end-to-end tests of infrasim, one binary: `cargo test --release --test it`, or one
+//! topic with its module path as a filter (`cargo test --release --test it database::`).
+//! Each module's documentation says what it checks and how; [`util`] holds the helpers they
+//! share.
+//!
+//! * [`database`]: replication lag, stale reads, read routing and query timeouts;
+//! * [`errors`]: the error of every kind of bad scenario file, and the command-line tool's
+//!   exit codes;
+//! * [`high_availability`]: availability algebra against closed forms, keepalived and DNS
+//!   pairs, the writes and the write outage of each database failover mode;
+//! * [`library`]: the library face — determinism across thread counts, code ⇄ JSON round
+//!   trips, confidence intervals, the audit;
+//! * [`load_balancer`]: the load balancer against HAProxy's documented behaviour;
+//! * [`models_theory`]: app servers as M/M/c and M/M/c/K queues, against
+//!   [`infrasim_engine::theory`];
+//! * [`no_panic`]: no input makes parsing or running panic (property tests; the failures
+//!   proptest has found are replayed from `tests/proptest-regressions/no_panic.txt`);
+//! * [`scenarios`]: every shipped scenario validates, runs deterministically and matches its
+//!   golden report in `tests/golden/`.
+
+mod database;
+mod errors;
+mod high_availability;
+mod library;
+mod load_balancer;
+mod models_theory;
+mod no_panic;
+mod scenarios;
+mod util;
