@@ -3,6 +3,8 @@
 //! Each module's documentation says what it checks and how; [`util`] holds the helpers they
 //! share.
 //!
+//! * [`common_random_numbers`]: each part of a scenario keeps its draws when another part
+//!   changes, and what that buys a comparison;
 //! * [`database`]: replication lag, stale reads, read routing and query timeouts;
 //! * [`errors`]: the error of every kind of bad scenario file, and the command-line tool's
 //!   exit codes;
@@ -18,6 +20,7 @@
 //! * [`scenarios`]: every shipped scenario validates, runs deterministically and matches its
 //!   golden report in `tests/golden/`.
 
+mod common_random_numbers;
 mod database;
 mod errors;
 mod high_availability;

@@ -2,7 +2,8 @@
 //! arrivals and exponential service is an M/M/c queue (Erlang C); with a bounded accept queue
 //! it is M/M/c/K and refuses the blocked arrivals. The closed forms
 //! ([`infrasim_engine::theory`]) must fall inside the 95 % confidence intervals computed from
-//! independent replications (fixed seeds: deterministic).
+//! independent replications (fixed seeds: deterministic), each interval no wider than 3 % of
+//! the closed form; and a service rate 5 % off must be rejected.
 
 use infrasim::engine::SimDuration;
 use infrasim::scenario::{AppServer, Clients, Network, Rate, Scenario};
@@ -31,13 +32,21 @@ fn app_queue(workers: u32, queue: u32, lambda: f64, mean_service: SimDuration) -
     .with_replications(20)
 }
 
+/// The M/M/4 app server at ρ = 0.9 (λ = 360/s, μ = 100/s per worker) with its mean service
+/// time scaled by `1 / mu_scale`: the 95 % CI of the mean response time, and W by Erlang C.
+fn mmc_response(mu_scale: f64) -> (infrasim::report::Report, f64) {
+    let (c, mu, lambda) = (4u32, 100.0, 360.0);
+    let service = SimDuration::from_secs_f64(0.010 / mu_scale);
+    let s = app_queue(c, 100_000, lambda, service);
+    (
+        infrasim::run(&s).unwrap(),
+        mmc_mean_response(c, lambda, mu) * 1000.0,
+    )
+}
+
 #[test]
 fn app_server_is_an_mmc_queue() {
-    // c = 4, ρ = 0.9: λ = 360/s, μ = 100/s per worker.
-    let (c, mu, lambda) = (4u32, 100.0, 360.0);
-    let s = app_queue(c, 100_000, lambda, SimDuration::from_millis(10));
-    let r = infrasim::run(&s).unwrap();
-    let w_ms = mmc_mean_response(c, lambda, mu) * 1000.0;
+    let (r, w_ms) = mmc_response(1.0);
     let ci = &r.confidence["latency_ms.mean"];
     assert!(
         ci.contains(w_ms),
@@ -46,7 +55,7 @@ fn app_server_is_an_mmc_queue() {
         ci.half_width
     );
     assert!(
-        ci.half_width < 0.03 * ci.mean,
+        ci.half_width < 0.03 * w_ms,
         "tight CI: ±{:.3} ms",
         ci.half_width
     );
@@ -56,6 +65,21 @@ fn app_server_is_an_mmc_queue() {
         r.availability,
         1.0 - r.requests.in_flight as f64 / r.requests.offered as f64
     );
+}
+
+/// The same check catches a service rate 5 % off: its interval then excludes W.
+#[test]
+fn a_five_percent_error_in_the_service_rate_is_caught() {
+    for scale in [1.05, 0.95] {
+        let (r, w_ms) = mmc_response(scale);
+        let ci = &r.confidence["latency_ms.mean"];
+        assert!(
+            !ci.contains(w_ms),
+            "μ × {scale}: W = {w_ms:.3} ms still inside {:.3} ± {:.3}",
+            ci.mean,
+            ci.half_width
+        );
+    }
 }
 
 #[test]
@@ -71,6 +95,11 @@ fn a_full_accept_queue_refuses_like_mmck() {
     assert!(
         lo <= pk && pk <= hi,
         "M/M/2/5: P_K = {pk:.5}, simulated in [{lo:.5}, {hi:.5}]"
+    );
+    assert!(
+        blocked.half_width < 0.03 * pk,
+        "tight CI: ±{:.5} against P_K = {pk:.5}",
+        blocked.half_width
     );
     assert!(r.requests.failed["connection_refused"] > 0);
 }

@@ -6,7 +6,9 @@
 //! * every request is accounted for: per class and in total,
 //!   `offered == succeeded + Σ failed + in_flight`;
 //! * with three replications the report is the same on one thread and on every core;
-//! * the report matches the golden file `tests/golden/<name>.json` byte for byte.
+//! * the report matches the golden file `tests/golden/<name>.json` byte for byte, and the
+//!   three-replication report (its confidence intervals included) matches
+//!   `tests/golden/replications/<name>.json`.
 //!
 //! Regenerate the golden files after an intended change of the model or the report with
 //!
@@ -218,10 +220,12 @@ fn every_golden_file_has_a_scenario() {
     }
 }
 
-/// With replications, the report does not depend on the number of threads.
+/// With replications, the report does not depend on the number of threads, and it matches its
+/// golden file: the confidence intervals (Student-t quantiles included) are pinned too.
 #[test]
 #[cfg_attr(debug_assertions, ignore = "slow unoptimised: cargo test --release")]
 fn replications_give_the_same_report_on_one_thread_and_on_all() {
+    let mut problems = Vec::new();
     for path in scenario_files() {
         let name = stem(&path);
         let s = load(&path);
@@ -242,5 +246,9 @@ fn replications_give_the_same_report_on_one_thread_and_on_all() {
             "{name}: 1 thread vs all threads: {}",
             first_difference(&a, &b)
         );
+        if let Some(problem) = check_golden(&format!("replications/{name}"), &a) {
+            problems.push(problem);
+        }
     }
+    assert!(problems.is_empty(), "{}", problems.join("\n\n"));
 }

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use infrasim::compare::Seeds;
 use infrasim::engine::SimDuration;
 use infrasim::{Check, Report, RunOptions, Scenario};
 
@@ -103,6 +104,10 @@ enum Command {
         /// Worker threads.
         #[arg(long)]
         threads: Option<usize>,
+        /// Give each scenario its own seeds instead of common random numbers (to see what
+        /// common random numbers buy: the differences' intervals widen).
+        #[arg(long)]
+        independent: bool,
     },
     /// Find the single points of failure: crash each component in turn and rank what it costs.
     Audit {
@@ -216,6 +221,7 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
             check_baseline,
             json,
             threads,
+            independent,
         } => {
             let opts = RunOptions {
                 seed,
@@ -224,7 +230,12 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
                 threads,
                 ..RunOptions::default()
             };
-            compare(&files, opts, &checks, check_baseline, json)
+            let seeds = if independent {
+                Seeds::Independent
+            } else {
+                Seeds::Common
+            };
+            compare(&files, &opts, seeds, &checks, check_baseline, json)
         }
         Command::Audit {
             file,
@@ -300,11 +311,12 @@ fn validate(files: &[PathBuf]) -> u8 {
 }
 
 /// `infrasim compare`: every scenario with the same seed and replications (the first
-/// scenario's seed unless given), side by side; the checks apply to all but the baseline
-/// unless asked.
+/// scenario's seed unless given; each its own with `--independent`), side by side, and each
+/// one's difference from the first; the checks apply to all but the baseline unless asked.
 fn compare(
     files: &[PathBuf],
-    mut opts: RunOptions,
+    opts: &RunOptions,
+    seeds: Seeds,
     checks: &[String],
     check_baseline: bool,
     json: bool,
@@ -314,27 +326,28 @@ fn compare(
         .iter()
         .map(|f| load(f))
         .collect::<Result<Vec<_>, _>>()?;
-    opts.seed = Some(opts.seed.unwrap_or(scenarios[0].seed));
-    let reports = with_progress("simulating", &opts, |opts| {
-        infrasim::run_many(&scenarios, opts)
+    let comparison = with_progress("simulating", opts, |opts| {
+        infrasim::compare::compare(&scenarios, opts, seeds)
     })?;
+    let reports = &comparison.reports;
     let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
     if json {
         let v: Vec<_> = names
             .iter()
-            .zip(&reports)
-            .map(|(n, r)| serde_json::json!({"file": n, "report": r}))
+            .zip(reports)
+            .zip(&comparison.differences)
+            .map(|((n, r), d)| serde_json::json!({"file": n, "report": r, "difference": d}))
             .collect();
         emitln!(
             "{}",
             serde_json::to_string_pretty(&v).context("serialising")?
         );
     } else {
-        emit(&output::comparison(&names, &reports));
+        emit(&output::comparison(&names, &comparison, seeds));
     }
     let mut code = 0;
     let skip = usize::from(!check_baseline);
-    for (n, r) in names.iter().zip(&reports).skip(skip) {
+    for (n, r) in names.iter().zip(reports).skip(skip) {
         let results: Vec<_> = check_list.iter().map(|c| c.evaluate(r)).collect();
         if !results.is_empty() && !json {
             emitln!("checks for {n}:");

@@ -6,6 +6,7 @@ use std::path::Path;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Cell, CellAlignment, Table};
 use infrasim::Report;
+use infrasim::compare::{Comparison, Seeds};
 use infrasim::engine::stats::ConfidenceInterval;
 
 fn pct(x: f64) -> String {
@@ -285,47 +286,77 @@ const COMPARED: [(&str, &str, bool); 9] = [
     ("lost writes", "database.lost_writes", false),
 ];
 
-/// Side-by-side table of key metrics with 95 % CIs; `*` marks a difference from the first
-/// scenario whose confidence intervals do not overlap (Welch's t would be sharper; CI
-/// separation is the conservative, easy-to-read criterion).
-pub fn comparison(names: &[String], reports: &[Report]) -> String {
+/// Side-by-side table of key metrics with 95 % CIs, then each scenario's difference from
+/// the first with the 95 % CI of the paired replications' differences; `*` marks a
+/// difference whose interval excludes 0.
+pub fn comparison(names: &[String], comparison: &Comparison, seeds: Seeds) -> String {
+    let reports = &comparison.reports;
     let mut header = vec!["metric".to_string()];
     header.extend(names.iter().cloned());
     let mut t = Table::new();
     t.load_style(UTF8_FULL_CONDENSED);
     t.set_header(header);
     for (label, key, percent) in COMPARED {
-        let Some(base) = reports[0].confidence.get(key) else {
+        if !reports[0].confidence.contains_key(key) {
             continue;
-        };
+        }
         let mut row = vec![label.to_string()];
-        for (i, r) in reports.iter().enumerate() {
-            let Some(c) = r.confidence.get(key) else {
-                row.push("-".into());
-                continue;
-            };
-            let text = if key == "throughput_per_s"
-                || key == "downtime_s"
-                || key.starts_with("database")
-            {
-                format!("{:.2} ± {:.2}", c.mean, c.half_width)
-            } else {
-                ci_text(c, percent)
-            };
-            let significant = i > 0 && (c.low > base.high || c.high < base.low);
-            row.push(if significant {
-                format!("{text} *")
-            } else {
-                text
-            });
+        for r in reports {
+            row.push(
+                r.confidence
+                    .get(key)
+                    .map_or("-".into(), |c| metric_text(key, percent, c)),
+            );
         }
         t.add_row(row);
     }
     right(&mut t, 1);
+    let mut d = Table::new();
+    d.load_style(UTF8_FULL_CONDENSED);
+    let mut header = vec![format!("difference from {}", names[0])];
+    header.extend(names.iter().skip(1).cloned());
+    d.set_header(header);
+    for (label, key, percent) in COMPARED {
+        let cells: Vec<Option<&ConfidenceInterval>> = comparison
+            .differences
+            .iter()
+            .skip(1)
+            .map(|m| m.get(key))
+            .collect();
+        if cells.iter().all(Option::is_none) {
+            continue;
+        }
+        let mut row = vec![label.to_string()];
+        for c in cells {
+            row.push(c.map_or("-".into(), |c| {
+                let text = metric_text(key, percent, c);
+                if c.low > 0.0 || c.high < 0.0 {
+                    format!("{text} *")
+                } else {
+                    text
+                }
+            }));
+        }
+        d.add_row(row);
+    }
+    right(&mut d, 1);
+    let seeds = match seeds {
+        Seeds::Common => "common random numbers (every scenario replication r with the same seed)",
+        Seeds::Independent => "independent seeds per scenario",
+    };
     format!(
-        "{t}\n{} replication(s) each, common random numbers; * = 95% CI does not overlap the first scenario's\n",
+        "{t}\n{d}\n{} replication(s) each, {seeds}; differences from paired replications; * = 95% CI excludes 0\n",
         reports[0].replications
     )
+}
+
+/// A metric's `mean ± half-width`, in its unit.
+fn metric_text(key: &str, percent: bool, c: &ConfidenceInterval) -> String {
+    if key == "throughput_per_s" || key == "downtime_s" || key.starts_with("database") {
+        format!("{:.2} ± {:.2}", c.mean, c.half_width)
+    } else {
+        ci_text(c, percent)
+    }
 }
 
 /// The SPOF audit table.

@@ -22,10 +22,12 @@
 //! * [`ziggurat`]: standard exponential draws without a logarithm (the hot sampler).
 //! * [`stats`]: counters, time-weighted gauges, log-linear histograms, replication summaries.
 //! * [`timer`]: timeout queues — many timers of one kind for the price of one event.
+//! * [`theory`]: closed forms (M/M/1, Erlang B and C, M/M/c/K) to validate models against.
 
 #![warn(missing_docs)]
 
 pub mod dist;
+pub mod math;
 pub mod queue;
 pub mod rng;
 pub mod sim;
@@ -35,7 +37,7 @@ pub mod time;
 pub mod timer;
 pub mod ziggurat;
 
-pub use rng::{RngStreams, SimRng};
+pub use rng::{RngStreams, SimRng, WorkRng};
 pub use sim::{Context, EventId, Model, RunOutcome, Simulation, StopReason};
 pub use time::{SimDuration, SimTime};
 pub use timer::TimeoutQueue;

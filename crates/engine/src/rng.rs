@@ -10,7 +10,7 @@
 //! definition on every platform.
 
 use rand_chacha::ChaCha8Rng;
-use rand_core::{Rng, SeedableRng};
+use rand_core::{Infallible, Rng, SeedableRng, TryRng};
 
 /// The generator behind every stream: ChaCha with 8 rounds (fast, statistically strong, and
 /// its output is fixed by the `rand_chacha` crate's specification).
@@ -42,12 +42,64 @@ impl RngStreams {
         rng
     }
 
+    /// A 64-bit key derived from the master seed and `key`: the root of a family of small
+    /// generators ([`WorkRng`]) that draw what one piece of work needs.
+    pub fn key(&self, key: &str) -> u64 {
+        splitmix64(self.master_seed ^ fnv1a64(key.as_bytes()))
+    }
+
     /// The streams of replication `index` of this run: a new master seed mixed from this one
     /// and the index, so replications are independent yet each is reproducible on its own.
     pub fn replication(&self, index: u64) -> RngStreams {
         RngStreams::new(splitmix64(
             self.master_seed ^ splitmix64(index.wrapping_add(1)),
         ))
+    }
+}
+
+/// A small generator for the few draws one piece of work needs (a request's service demand
+/// at one tier), seeded from a key and the work's coordinates: the same work draws the same
+/// numbers wherever it is served, whatever else happened in the run. SplitMix64's sequence
+/// (Steele, Lea & Flood 2014, "Fast splittable pseudorandom number generators"): a Weyl
+/// sequence through the SplitMix64 finaliser; fixed by its definition on every platform.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WorkRng {
+    state: u64,
+}
+
+impl WorkRng {
+    /// The generator for the work at `coordinates` of the family `key`.
+    #[inline]
+    pub fn new(key: u64, coordinates: u64) -> Self {
+        WorkRng {
+            state: key ^ splitmix64(coordinates),
+        }
+    }
+}
+
+impl TryRng for WorkRng {
+    type Error = Infallible;
+
+    #[inline]
+    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
+        Ok((self.try_next_u64()? >> 32) as u32)
+    }
+
+    #[inline]
+    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
+        self.state = self.state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        Ok(z ^ (z >> 31))
+    }
+
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
+        for chunk in dst.chunks_mut(8) {
+            let bytes = self.try_next_u64()?.to_le_bytes();
+            chunk.copy_from_slice(&bytes[..chunk.len()]);
+        }
+        Ok(())
     }
 }
 
@@ -120,8 +172,33 @@ mod tests {
         // If these change, every golden report changes: a rand_chacha upgrade altered streams.
         assert_eq!(fnv1a64(b""), 0xcbf2_9ce4_8422_2325);
         assert_eq!(fnv1a64(b"a"), 0xaf63_dc4c_8601_ec8c);
-        let first = RngStreams::new(1).stream("k").next_u64();
-        assert_eq!(first, RngStreams::new(1).stream("k").next_u64());
+        let mut k = RngStreams::new(1).stream("k");
+        let first: [u64; 3] = [k.next_u64(), k.next_u64(), k.next_u64()];
+        assert_eq!(
+            first,
+            [
+                2892986119324412776,
+                11204980009924472599,
+                13566086465494817132
+            ],
+            "ChaCha8, seed 1, stream \"k\""
+        );
+        assert_eq!(splitmix64(0), 16294208416658607535, "SplitMix64 finaliser");
+        assert_eq!(
+            RngStreams::new(1).key("k"),
+            4657029333753147970,
+            "a derived key"
+        );
+        let mut w = WorkRng::new(1, 2);
+        assert_eq!(
+            [w.next_u64(), w.next_u64()],
+            [16171810823986729605, 15267791707863995792],
+            "the work generator"
+        );
+        assert_eq!(
+            RngStreams::new(1).replication(1).master_seed(),
+            16171810823986729605
+        );
     }
 
     #[test]

@@ -273,10 +273,11 @@ pub enum ParseDurationError {
 impl FromStr for SimDuration {
     type Err = ParseDurationError;
 
-    /// Parses `<number><unit>` with an optional space between, where the number may have a
-    /// decimal fraction (`"1.5s"`) and the unit is one of `ns`, `us` (or `µs`), `ms`, `s`,
-    /// `m`, `h`, `d`. Decimal arithmetic is exact (no float rounding): `"0.1s"` is exactly
-    /// 100 000 000 ns.
+    /// Parses exactly the documented grammar: optional surrounding whitespace, a number,
+    /// optional whitespace, a unit. The number is decimal digits with an optional fraction
+    /// (`"2"`, `"1.5"`, `"1."`, `".5"`: at least one digit, no sign, no exponent); the unit is
+    /// one of `ns`, `us` (or `µs`), `ms`, `s`, `m` (or `min`), `h`, `d`. Decimal arithmetic is
+    /// exact (no float rounding): `"0.1s"` is exactly 100 000 000 ns.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let input = s.trim();
         if input.is_empty() {
@@ -285,15 +286,17 @@ impl FromStr for SimDuration {
         if input.starts_with('-') {
             return Err(ParseDurationError::Negative(input.to_string()));
         }
-        let split = input
-            .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '+'))
-            .unwrap_or(input.len());
-        let (number, unit) = input.split_at(split);
-        let number = number.strip_prefix('+').unwrap_or(number);
-        let unit = unit.trim();
-        if number.is_empty() || number == "." {
+        let digits = |t: &str| t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+        let int_len = digits(input);
+        let (int_part, rest) = input.split_at(int_len);
+        let (frac_part, rest) = match rest.strip_prefix('.') {
+            Some(after) => after.split_at(digits(after)),
+            None => ("", rest),
+        };
+        if int_part.is_empty() && frac_part.is_empty() {
             return Err(ParseDurationError::NoNumber(input.to_string()));
         }
+        let unit = rest.trim_start();
         let scale = match unit {
             "ns" => 1,
             "us" | "µs" => NS_PER_US,
@@ -309,13 +312,6 @@ impl FromStr for SimDuration {
                 });
             }
         };
-        let (int_part, frac_part) = match number.split_once('.') {
-            Some((i, f)) => (i, f),
-            None => (number, ""),
-        };
-        if frac_part.contains('.') {
-            return Err(ParseDurationError::NoNumber(input.to_string()));
-        }
         let out_of_range = || ParseDurationError::OutOfRange(input.to_string());
         let int: u64 = if int_part.is_empty() {
             0
@@ -325,8 +321,7 @@ impl FromStr for SimDuration {
         let mut ns = int.checked_mul(scale).ok_or_else(out_of_range)?;
         // Exact decimal fraction: digits beyond the unit's resolution must be zero.
         let mut place = scale;
-        for c in frac_part.chars() {
-            let digit = u64::from(c as u8 - b'0');
+        for digit in frac_part.bytes().map(|b| u64::from(b - b'0')) {
             if !place.is_multiple_of(10) {
                 if digit != 0 {
                     return Err(ParseDurationError::SubNanosecond(input.to_string()));
@@ -525,8 +520,76 @@ mod tests {
         ));
         assert!(matches!(
             "1.2.3s".parse::<SimDuration>(),
-            Err(ParseDurationError::NoNumber(_))
+            Err(ParseDurationError::BadUnit { .. })
         ));
+        // A sign or an exponent inside the number is not part of the grammar (a `+` once
+        // slipped through and "1.+5s" ran for 26 s).
+        for bad in ["1.+5s", "+5s", "1e3ms", "1.5.s", "5 s s", "0x10s", "5s5"] {
+            assert!(bad.parse::<SimDuration>().is_err(), "{bad:?} parsed");
+        }
+        assert_eq!(p("1.s"), SimDuration::from_secs(1));
+        assert_eq!(p(".5s"), SimDuration::from_millis(500));
+        assert_eq!(p(" 2 ms "), SimDuration::from_millis(2));
+    }
+
+    /// The documented grammar, written independently as a regular expression, with the
+    /// value computed in 128-bit integers.
+    fn reference(s: &str) -> Option<Result<u64, ()>> {
+        let re = regex::Regex::new(
+            r"^\s*(?<int>[0-9]*)(?:\.(?<frac>[0-9]*))?\s*(?<unit>ns|us|µs|ms|s|min|m|h|d)\s*$",
+        )
+        .unwrap();
+        let c = re.captures(s)?;
+        let (int, frac) = (&c["int"], c.name("frac").map_or("", |m| m.as_str()));
+        if int.is_empty() && frac.is_empty() {
+            return None;
+        }
+        let scale: u128 = match &c["unit"] {
+            "ns" => 1,
+            "us" | "µs" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" | "min" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
+            _ => 86_400_000_000_000,
+        };
+        // value × 10^len(frac) = digits, exactly.
+        let digits: u128 = format!("0{int}{frac}").parse().ok()?;
+        let den = 10u128.pow(frac.len() as u32);
+        let ns = digits.checked_mul(scale).map(|x| (x, x % den));
+        Some(match ns {
+            Some((x, 0)) => u64::try_from(x / den).map_err(|_| ()),
+            _ => Err(()),
+        })
+    }
+
+    proptest::proptest! {
+        /// The parser accepts exactly the documented grammar, with the exact value; random
+        /// strings built from the characters and units that matter.
+        #[test]
+        fn parser_follows_the_documented_grammar(
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "0", "1", "5", "9", "00", "12", ".", "+", "-", "e", " ", "ns", "us", "µs",
+                    "ms", "s", "m", "min", "h", "d", "x", "99999999999999999999",
+                ]),
+                0..7,
+            )
+        ) {
+            let s: String = parts.concat();
+            let got = s.parse::<SimDuration>();
+            match reference(&s) {
+                None => proptest::prop_assert!(got.is_err(), "{s:?} parsed as {got:?}"),
+                Some(Ok(ns)) => proptest::prop_assert_eq!(got, Ok(SimDuration(ns)), "{:?}", s),
+                Some(Err(())) => proptest::prop_assert!(
+                    matches!(
+                        got,
+                        Err(ParseDurationError::OutOfRange(_) | ParseDurationError::SubNanosecond(_))
+                    ),
+                    "{s:?}: {got:?}"
+                ),
+            }
+        }
     }
 
     #[test]

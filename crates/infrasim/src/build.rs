@@ -3,12 +3,14 @@
 //! streams keyed by (seed, its own name), so adding a component leaves the others' draws
 //! unchanged. Nothing here can fail: validation already found every problem.
 
+use std::collections::BTreeMap;
+
 use infrasim_engine::RngStreams;
 
 use crate::model::client::Clients;
 use crate::model::database::{Cluster, DbNode};
 use crate::model::dns::DnsPair;
-use crate::model::fault::FaultState;
+use crate::model::fault::{self, FaultState};
 use crate::model::load_balancer::LoadBalancer;
 use crate::model::network::Network;
 use crate::model::server::{AppServer, WebServer};
@@ -46,12 +48,16 @@ pub(crate) fn build(v: &Validated<'_>, seed: u64) -> World {
         .map(|(spec, &cluster)| AppServer::new(spec, cluster, &streams))
         .collect();
     let (clusters, dbs) = databases(v, &streams);
+    let mut ordinals: BTreeMap<String, u32> = BTreeMap::new();
     let faults = s
         .faults
         .iter()
         .zip(&v.fault_targets)
-        .enumerate()
-        .map(|(i, (spec, &target))| FaultState::new(spec, target, i, &streams))
+        .map(|(spec, &target)| {
+            let ordinal = ordinals.entry(fault::stream_key(spec)).or_insert(0);
+            *ordinal += 1;
+            FaultState::new(spec, target, *ordinal - 1, &streams)
+        })
         .collect();
     World::new(
         Components {
@@ -66,6 +72,7 @@ pub(crate) fn build(v: &Validated<'_>, seed: u64) -> World {
             net: Network::of(&s.network, &v.names, &v.links, &streams),
             faults,
             names: v.names.clone(),
+            work_key: streams.key("clients/work"),
         },
         s.warmup,
         s.duration,

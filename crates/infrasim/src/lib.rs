@@ -95,6 +95,7 @@
 
 pub mod audit;
 mod build;
+pub mod compare;
 pub mod error;
 mod model;
 pub mod report;

@@ -7,12 +7,8 @@
 //! (different seeds) and reporting `mean ± half_width` makes that uncertainty visible.
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use statrs::distribution::{ContinuousCDF, Normal, StudentsT};
 
-/// Above this many degrees of freedom [`ConfidenceInterval::t_quantile`] uses a series
-/// expansion instead of statrs' Student-t inverse CDF. statrs is accurate to ~1e-7 up to
-/// 1e4 but drifts beyond (3e-6 off at 1e5); the expansion's error at 1e3 is below 1e-12.
-const LARGE_DF: usize = 1_000;
+use crate::math;
 
 /// Running count, mean, variance, min and max of a stream of `f64`, in one pass and O(1)
 /// memory (Welford's algorithm).
@@ -227,7 +223,8 @@ impl ConfidenceInterval {
     }
 
     /// The two-sided Student-t multiplier: the `1 − (1 − level)/2` quantile of the t
-    /// distribution with `df` degrees of freedom (2.262 for `df = 9`, `level = 0.95`).
+    /// distribution with `df` degrees of freedom (2.262 for `df = 9`, `level = 0.95`),
+    /// computed in-house ([`math::student_t_quantile`]) so it is the same bits everywhere.
     /// `df = 0` gives `+∞`.
     ///
     /// # Panics
@@ -239,21 +236,7 @@ impl ConfidenceInterval {
             return f64::INFINITY;
         }
         let p = 1.0 - (1.0 - level) / 2.0;
-        if df > LARGE_DF {
-            // statrs' inverse-beta route loses accuracy for large df (off by 1e-4 at 1e6);
-            // the Cornish–Fisher expansion around the normal quantile is accurate to
-            // O(df⁻⁴) there.
-            let z = Normal::standard().inverse_cdf(p);
-            let nu = df as f64;
-            let (z3, z5, z7) = (z.powi(3), z.powi(5), z.powi(7));
-            return z
-                + (z3 + z) / (4.0 * nu)
-                + (5.0 * z5 + 16.0 * z3 + 3.0 * z) / (96.0 * nu * nu)
-                + (3.0 * z7 + 19.0 * z5 + 17.0 * z3 - 15.0 * z) / (384.0 * nu * nu * nu);
-        }
-        StudentsT::new(0.0, 1.0, df as f64)
-            .expect("Student-t with location 0, scale 1 and df ≥ 1 is valid")
-            .inverse_cdf(p)
+        math::student_t_quantile(p, df as f64)
     }
 
     /// Whether `x` lies in `[low, high]`.
@@ -325,7 +308,7 @@ mod tests {
         }
         fn normal(&mut self, mean: f64, sd: f64) -> f64 {
             let (u1, u2) = (self.unit(), self.unit());
-            let z = (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos();
+            let z = (-2.0 * math::ln(u1)).sqrt() * math::sin_cos(2.0 * std::f64::consts::PI * u2).1;
             mean + sd * z
         }
     }
@@ -342,7 +325,7 @@ mod tests {
         let mut s = OnlineStats::new();
         xs.iter().for_each(|&x| s.push(x));
         let mean = xs.iter().sum::<f64>() / xs.len() as f64;
-        let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (xs.len() - 1) as f64;
+        let var = xs.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (xs.len() - 1) as f64;
         assert_eq!(s.count(), 10_000);
         assert!(close(s.mean(), mean, 1e-9 * mean), "{} vs {mean}", s.mean());
         assert!(

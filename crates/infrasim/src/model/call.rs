@@ -12,6 +12,7 @@
 //! and the slots are reused: the hot path allocates nothing once the slabs have grown.
 
 use infrasim_engine::SimTime;
+use infrasim_engine::rng::splitmix64;
 
 use crate::scenario::Class;
 use crate::scenario::Node;
@@ -236,6 +237,8 @@ pub enum DbOp {
 pub(crate) struct Request {
     pub class: Class,
     pub key: u32,
+    /// The request's work: which service demand it carries to every tier (see [`Call::work`]).
+    pub work: u32,
     /// Client source address (also the client's identity for read-your-writes).
     pub addr: u32,
     /// Closed-loop user, if any.
@@ -244,13 +247,14 @@ pub(crate) struct Request {
     pub offered_at: SimTime,
     /// Whether it was offered after the warm-up (only those are reported).
     pub measured: bool,
-    /// Client attempts made so far (1 + retries).
-    pub attempts: u32,
+    /// Client attempts made so far (1 + retries; at most 101, validation bounds retries).
+    pub attempts: u16,
     /// Whether the current attempt's timeout is armed (disarmed lazily: the deadline stays
     /// in the client's timeout queue and is ignored when it expires).
     pub armed: bool,
-    /// Generation of the arming, so an old deadline never fires a later attempt.
-    pub arm: u32,
+    /// Generation of the arming, so an old deadline never fires a later attempt (wrapping:
+    /// a request is armed a few times, never 65 536).
+    pub arm: u16,
     /// The current attempt's call.
     pub call: Option<Ref>,
     /// The entry point the current attempt went to (for DNS fail-over bookkeeping).
@@ -279,8 +283,14 @@ pub(crate) struct Call {
     pub db_op: Option<DbOp>,
     /// Caller's index of the target (backend server slot of an LB, database node).
     pub slot: u32,
-    /// Attempt number at the caller (LB retries): 0 for the first.
-    pub attempt: u32,
+    /// Attempt number at the caller (LB retries): 0 for the first (at most 100: validation
+    /// bounds `retries`).
+    pub attempt: u8,
+    /// The work this call asks of its callee: the request's serial number, or for a database
+    /// query the request's work mixed with the query's index. The callee draws its service
+    /// time from a generator seeded with it ([`infrasim_engine::WorkRng`]), so a request
+    /// costs the same wherever it is routed (common random numbers).
+    pub work: u32,
     /// When the callee accepted the connection; [`NOT_CONNECTED`] while connecting (a
     /// sentinel rather than an `Option`: 8 bytes instead of 16 in a record every hop makes).
     pub connected_at: SimTime,
@@ -288,20 +298,36 @@ pub(crate) struct Call {
     pub queued: bool,
 }
 
+/// The tiers whose service time a request's work decides (the seed of each tier's draws
+/// differs, so the same work draws independent times at each).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Tier {
+    Web = 1,
+    App = 2,
+    Db = 3,
+}
+
+/// The work of query number `index` of a request whose work is `work`: a 32-bit mix of the
+/// two (SplitMix64's finaliser), so a request's queries draw independent service times and a
+/// query retried on another node draws the same.
+#[inline]
+fn query_work(work: u32, index: u32) -> u32 {
+    (splitmix64(u64::from(work) << 32 | u64::from(index)) >> 32) as u32
+}
+
 /// [`Call::connected_at`] of a call its callee has not accepted yet.
 pub(crate) const NOT_CONNECTED: SimTime = SimTime::MAX;
 
 impl Call {
     /// A connection from `caller` to `callee` on behalf of `parent`, carrying the request's
-    /// class, key and client address: not yet accepted, not queued, the first attempt.
+    /// class, key, client address and work: not yet accepted, not queued, the first attempt.
     #[inline]
     pub(crate) fn new(
         parent: Parent,
         caller: Node,
         callee: Node,
-        class: Class,
-        key: u32,
-        addr: u32,
+        (class, key, addr, work): (Class, u32, u32, u32),
     ) -> Call {
         Call {
             parent,
@@ -310,6 +336,7 @@ impl Call {
             class,
             key,
             addr,
+            work,
             db_op: None,
             slot: 0,
             attempt: 0,
@@ -323,19 +350,26 @@ impl Call {
     pub(crate) fn on_slot(self, slot: u32, attempt: u32) -> Call {
         Call {
             slot,
-            attempt,
+            attempt: attempt.min(u32::from(u8::MAX)) as u8,
             ..self
         }
     }
 
-    /// The same call, as a database query `op` to database node `db`.
+    /// The same call, as query number `index` of the request (`op`, to database node `db`).
     #[inline]
-    pub(crate) fn query(self, op: DbOp, db: u32) -> Call {
+    pub(crate) fn query(self, op: DbOp, db: u32, index: u32) -> Call {
         Call {
             db_op: Some(op),
             slot: db,
+            work: query_work(self.work, index),
             ..self
         }
+    }
+
+    /// What the call carries of its request: class, key, client address, work.
+    #[inline]
+    pub(crate) fn carried(&self) -> (Class, u32, u32, u32) {
+        (self.class, self.key, self.addr, self.work)
     }
 
     /// When the callee accepted the connection, if it has.

@@ -81,25 +81,32 @@ pub(crate) struct FaultState {
 }
 
 impl FaultState {
-    /// Fault `index` of the scenario, acting on its resolved `target`. Its random stream
-    /// (random failures' times) is keyed by its position in the file.
+    /// A fault of the scenario, acting on its resolved `target`. Its random stream (random
+    /// failures' times) is keyed by what the fault is — its kind and target — and `ordinal`,
+    /// its rank among the scenario's faults of that kind on that target: inserting or
+    /// reordering other faults leaves its failure and repair times unchanged.
     pub(crate) fn new(
         spec: &Fault,
         target: FaultTarget,
-        index: usize,
+        ordinal: u32,
         streams: &RngStreams,
     ) -> Self {
         let (label, target_name) = describe(spec);
         FaultState {
             kind: FaultKind::of(spec, target),
+            rng: streams.stream(&format!("{}#{ordinal}", stream_key(spec))),
             label,
             target: target_name,
             first_at: spec.starts_at().map(|d| SimTime::ZERO.saturating_add(d)),
-            rng: streams.stream(&format!("fault/{index}")),
             active: false,
             owns_down: false,
         }
     }
+}
+
+/// The key of a fault's random stream before its ordinal: `fault/<kind>/<target>`.
+pub(crate) fn stream_key(spec: &Fault) -> String {
+    format!("fault/{}/{}", spec.kind(), describe(spec).1)
 }
 
 impl FaultKind {

@@ -34,10 +34,10 @@ pub(crate) mod vocabulary;
 pub(crate) mod vrrp;
 pub(crate) mod worker_pool;
 
-use infrasim_engine::{Context, Model, SimDuration, SimTime};
+use infrasim_engine::{Context, Model, SimDuration, SimTime, WorkRng};
 
 use crate::scenario::{CrashMode, Names};
-use call::{Call, Outcome, Ref, Request, Slab};
+use call::{Call, Outcome, Ref, Request, Slab, Tier};
 use client::Clients;
 use database::{Cluster, DbNode};
 use dns::DnsPair;
@@ -81,6 +81,8 @@ pub(crate) struct World {
     end: SimTime,
     /// Index of the window the next tick closes.
     next_window: usize,
+    /// The root of the generators that draw each request's service demands.
+    work_key: u64,
 }
 
 /// The components a world is made of, each built from its spec (`crate::build`).
@@ -96,6 +98,8 @@ pub(crate) struct Components {
     pub net: Network,
     pub faults: Vec<FaultState>,
     pub names: Names,
+    /// The root of the generators of requests' service demands (the workload's).
+    pub work_key: u64,
 }
 
 impl World {
@@ -129,6 +133,7 @@ impl World {
             warmup_end,
             end: warmup_end.saturating_add(duration),
             next_window: 0,
+            work_key: c.work_key,
         }
     }
 
@@ -180,6 +185,15 @@ impl World {
             Node::Db(i) => self.db_restart(cx, i),
             Node::Web(_) | Node::App(_) | Node::Clients => {}
         }
+    }
+
+    /// The generator of the service demand that `work` makes at `tier`: the same request
+    /// draws the same numbers at a tier wherever it is served (each server applies its own
+    /// distribution and speed to them), so two designs compared see the same requests doing
+    /// the same work.
+    #[inline]
+    fn demand(&self, work: u32, tier: Tier) -> WorkRng {
+        WorkRng::new(self.work_key, u64::from(work) << 8 | tier as u64)
     }
 
     /// Liveness of a node.

@@ -6,6 +6,8 @@
 //! dense matrix over component indices: a lookup, not a search, on the hot path.
 
 use infrasim_engine::rng::open01;
+use std::collections::BTreeMap;
+
 use infrasim_engine::{Context, RngStreams, SimDuration, SimRng};
 
 use crate::model::vocabulary::{Ev, Msg, Node, NodeState};
@@ -28,7 +30,13 @@ pub(crate) struct Network {
     /// names its ends by dense index, which keeps the event small and spares the receiving
     /// side an index computation.
     nodes: Vec<Node>,
-    rng: SimRng,
+    /// Each node's name, by dense index (the keys of the links' random streams).
+    names: Vec<String>,
+    streams: RngStreams,
+    /// The loss draws of each directed link that has lost a message so far, keyed by the
+    /// link's ends: a stream per link (`link/<from>><to>`), so that traffic on one link
+    /// leaves the draws of every other unchanged.
+    loss_rngs: BTreeMap<(usize, usize), SimRng>,
     /// Any loss configured at all (skips the draw on the hot path when not).
     lossy_links: u32,
     /// Nodes down in any mode.
@@ -60,11 +68,18 @@ impl Network {
             names.app.len() as u32,
             names.db_count(),
         ];
+        let node_names = std::iter::once("clients".to_string())
+            .chain(names.lb.iter().cloned())
+            .chain(names.web.iter().cloned())
+            .chain(names.app.iter().cloned())
+            .chain(names.db.iter().cloned())
+            .collect();
         let mut net = Network::new(
             counts,
             spec.latency,
             spec.client_latency,
-            streams.stream("network"),
+            *streams,
+            node_names,
         );
         for (link, &(a, b)) in spec.links.iter().zip(ends) {
             net.set_latency(a, b, link.latency);
@@ -78,7 +93,8 @@ impl Network {
         counts: [u32; 4],
         default_latency: SimDuration,
         client_latency: SimDuration,
-        rng: SimRng,
+        streams: RngStreams,
+        names: Vec<String>,
     ) -> Self {
         let [n_lb, n_web, n_app, n_db] = counts;
         let n = 1 + (n_lb + n_web + n_app + n_db) as usize;
@@ -110,7 +126,9 @@ impl Network {
             partitions: vec![0; n * n],
             states: vec![NodeState::default(); n],
             nodes,
-            rng,
+            names,
+            streams,
+            loss_rngs: BTreeMap::new(),
             lossy_links: 0,
             nodes_down: 0,
             degraded: 0,
@@ -323,7 +341,15 @@ impl Network {
             return false;
         }
         let p = self.loss[i * self.n + j];
-        p > 0.0 && open01(&mut self.rng) < p
+        if p <= 0.0 {
+            return false;
+        }
+        let (streams, names) = (&self.streams, &self.names);
+        let rng = self
+            .loss_rngs
+            .entry((i, j))
+            .or_insert_with(|| streams.stream(&format!("link/{}>{}", names[i], names[j])));
+        open01(rng) < p
     }
 }
 
@@ -353,7 +379,8 @@ mod tests {
             [1, 0, 1, 1],
             SimDuration::from_micros(100),
             SimDuration::from_millis(10),
-            RngStreams::new(1).stream("network"),
+            RngStreams::new(1),
+            ["clients", "lb", "app", "db"].map(String::from).to_vec(),
         )
     }
 
@@ -404,5 +431,30 @@ mod tests {
         assert!(n.impaired && n.drops(a, d) && n.drops(d, a) && !n.drops(l, a));
         n.degrade(app, db, SimDuration::ZERO, 1.0, false);
         assert!(!n.impaired && !n.drops(a, d));
+    }
+
+    /// Each directed link draws its losses from its own stream: loss on another link, and
+    /// the messages it carries, leave a link's drop decisions unchanged.
+    #[test]
+    fn a_link_s_losses_do_not_depend_on_other_links() {
+        let (lb, app, db) = (Node::Lb(0), Node::App(0), Node::Db(0));
+        let mut alone = net();
+        let mut busy = net();
+        let (l, a, d) = (alone.idx(lb), alone.idx(app), alone.idx(db));
+        alone.degrade(lb, app, SimDuration::ZERO, 0.5, true);
+        busy.degrade(lb, app, SimDuration::ZERO, 0.5, true);
+        busy.degrade(app, db, SimDuration::ZERO, 0.5, true);
+        let mut decisions = (Vec::new(), Vec::new());
+        for k in 0..400 {
+            decisions.0.push(alone.drops(l, a));
+            if k % 3 == 0 {
+                busy.drops(a, d);
+                busy.drops(a, l);
+            }
+            decisions.1.push(busy.drops(l, a));
+        }
+        assert_eq!(decisions.0, decisions.1);
+        let lost = decisions.0.iter().filter(|x| **x).count();
+        assert!((150..250).contains(&lost), "{lost} of 400 lost at p = 0.5");
     }
 }

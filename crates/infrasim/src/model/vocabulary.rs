@@ -29,7 +29,7 @@ pub(crate) enum Ev {
     /// A client retries a failed request after its backoff.
     ClientRetry { req: Ref },
     /// A message arrives (the network already applied latency). The ends are dense network
-    /// indices ([`Network::node`] names them): two `u16`s instead of two 8-byte [`Node`]s
+    /// indices (`Network::node` names them): two `u16`s instead of two 8-byte [`Node`]s
     /// keep the event, which the queue moves several times, at 32 bytes with its own tag
     /// byte (validation bounds the components to 4096).
     Deliver { from: u16, to: u16, msg: Msg },

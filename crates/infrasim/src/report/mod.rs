@@ -4,7 +4,7 @@
 //! Every map is a `BTreeMap` and every list is in a fixed order, so the same scenario and
 //! seed give byte-identical JSON on any machine and at any thread count.
 //!
-//! Assembling a report from what the replications left ([`RunData`]): what is pooled over
+//! Assembling a report from what the replications left (`RunData`): what is pooled over
 //! replications (requests per class, components, the database) is in `pooled`; what is
 //! read per window (time availability, outages) in `windows`; each fault's story in
 //! `faults`; confidence intervals across replications in `confidence`; the time series in
@@ -224,6 +224,11 @@ pub struct Report {
     /// With replications: mean and 95 % CI of each key metric across replications.
     #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
     pub confidence: BTreeMap<String, ConfidenceInterval>,
+    /// Each key metric's value in each replication, in replication order (keys of
+    /// [`Report::confidence`]): what paired comparisons between scenarios run with common
+    /// random numbers need. Not part of the JSON report.
+    #[serde(skip)]
+    pub replicates: BTreeMap<String, Vec<f64>>,
     /// The time series (first replication); not part of the JSON report.
     #[serde(skip)]
     pub timeseries: Option<TimeSeries>,
@@ -241,6 +246,7 @@ pub(crate) fn assemble(s: &Scenario, runs: &[RunData]) -> Report {
         .collect();
     let all_ok = window_ok(&first.metrics.windows, None, s.window_threshold);
     let succeeded = pooled.counts.succeeded;
+    let replicates = confidence::per_replication(s, runs, &time_avail);
     Report {
         scenario: s.name.clone(),
         seed: s.seed,
@@ -257,7 +263,8 @@ pub(crate) fn assemble(s: &Scenario, runs: &[RunData]) -> Report {
         database: pooled::database(runs),
         faults: faults::reports(s, first, &all_ok),
         outages: windows::outages_of(s, first, &all_ok),
-        confidence: confidence::intervals(s, runs, &time_avail),
+        confidence: confidence::intervals(&replicates),
+        replicates,
         timeseries: Some(timeseries::of(first)),
     }
 }

@@ -50,9 +50,10 @@ pub(crate) fn run_replication(
             (u128::from(end.as_nanos()) * u128::from(k) / u128::from(PROGRESS_STEPS)) as u64,
         );
         if !warm && t >= warmup_end {
-            sim.run_until(warmup_end);
-            let now = sim.now();
-            sim.model_mut().reset_stats(now);
+            // Every event before the warm-up's end, none at it: a request offered exactly at
+            // the end is measured, so the statistics restart before it is counted.
+            sim.run_until(SimTime::from_nanos(warmup_end.as_nanos() - 1));
+            sim.model_mut().reset_stats(warmup_end);
             warm = true;
         }
         sim.run_until(t);

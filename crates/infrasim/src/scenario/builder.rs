@@ -373,6 +373,21 @@ impl Database {
 }
 
 impl Fault {
+    /// The fault's kind, as its key in a file (`crash`, `random`, `degrade`, `partition`,
+    /// `link_degrade`, `spike`, `set_weight`, `drain`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Fault::Crash { .. } => "crash",
+            Fault::Random { .. } => "random",
+            Fault::Degrade { .. } => "degrade",
+            Fault::Partition { .. } => "partition",
+            Fault::LinkDegrade { .. } => "link_degrade",
+            Fault::Spike { .. } => "spike",
+            Fault::SetWeight { .. } => "set_weight",
+            Fault::Drain { .. } => "drain",
+        }
+    }
+
     /// When the fault starts, for the faults that start at a planned time (random failures
     /// have none).
     pub fn starts_at(&self) -> Option<SimDuration> {

@@ -123,7 +123,7 @@ pub(crate) enum FaultTarget {
 }
 
 /// A scenario that validation accepted, with every reference resolved: what building the
-/// model consumes. Obtained only from [`super::validate`].
+/// model consumes. Obtained only from [`super::validate()`].
 #[derive(Debug)]
 pub struct Validated<'a> {
     pub(crate) scenario: &'a Scenario,

@@ -31,7 +31,7 @@ use infrasim_engine::rng::open01;
 use infrasim_engine::{Context, RngStreams, SimDuration, SimRng, SimTime};
 
 use crate::model::World;
-use crate::model::call::{DbOp, FailReason, Outcome, Ref};
+use crate::model::call::{DbOp, FailReason, Outcome, Ref, Tier};
 use crate::model::vocabulary::{Ev, Msg, Node};
 use crate::model::worker_pool::WorkerPool;
 use crate::scenario::{self, FailoverMode, ReadPolicy, ReplicationMode};
@@ -51,6 +51,8 @@ pub(crate) struct Query {
     pub op: DbOp,
     pub key: u32,
     pub addr: u32,
+    /// The query's work (see [`crate::model::call::Call::work`]).
+    pub work: u32,
 }
 
 /// One database server.
@@ -69,7 +71,12 @@ pub(crate) struct DbNode {
     pub appliers: Vec<Option<Event>>,
     /// When the last event sent to this node arrives (the stream is FIFO).
     pub stream_tail: SimTime,
+    /// Gray-failure error draws.
     pub rng: SimRng,
+    /// The binlog's transit delay to this node (as a replica), and its appliers' times: each
+    /// replica's own streams, so adding a replica leaves the others' draws unchanged.
+    pub delay_rng: SimRng,
+    pub apply_rng: SimRng,
 }
 
 impl DbNode {
@@ -128,7 +135,6 @@ pub(crate) struct Cluster {
     /// Last sampled lag of each node (ProxySQL `monitor_replication_lag_interval`).
     pub sampled_lag: Vec<SimDuration>,
     pub rr: u32,
-    pub rng: SimRng,
 }
 
 impl Cluster {
@@ -158,6 +164,8 @@ impl Cluster {
                 appliers: vec![None; spec.replication.appliers as usize],
                 stream_tail: SimTime::ZERO,
                 rng: streams.stream(&format!("db/{}", n.name)),
+                delay_rng: streams.stream(&format!("replication/{}/delay", n.name)),
+                apply_rng: streams.stream(&format!("replication/{}/apply", n.name)),
             })
             .collect();
         let n = dbs.len();
@@ -187,7 +195,6 @@ impl Cluster {
             shunned_until: vec![SimTime::ZERO; n],
             sampled_lag: vec![SimDuration::ZERO; n],
             rr: 0,
-            rng: streams.stream(&format!("cluster/{}", spec.name)),
         };
         (cluster, dbs)
     }
@@ -251,6 +258,7 @@ impl World {
             op: c.db_op.unwrap_or(DbOp::Read),
             key: c.key,
             addr: c.addr,
+            work: c.work,
         };
         match self.dbs[db as usize].pool.admit(now, q) {
             Ok(start) => {
@@ -268,13 +276,14 @@ impl World {
 
     fn db_start(&mut self, cx: &mut Context<'_, Ev>, db: u32, job: Ref) {
         let k = self.net.slowdown(Node::Db(db));
-        let n = &mut self.dbs[db as usize];
+        let n = &self.dbs[db as usize];
         let Some(q) = n.pool.running.get(job) else {
             return;
         };
+        let mut demand = self.demand(q.work, Tier::Db);
         let d = match q.op {
-            DbOp::Read => n.read_service.sample(&mut n.rng),
-            DbOp::Write => n.write_service.sample(&mut n.rng),
+            DbOp::Read => n.read_service.sample(&mut demand),
+            DbOp::Write => n.write_service.sample(&mut demand),
         };
         let d = if k == 1.0 { d } else { d.mul_f64(k) };
         cx.schedule_in(

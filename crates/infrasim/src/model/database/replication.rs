@@ -44,8 +44,8 @@ impl World {
             if r == db {
                 continue;
             }
-            let d = c.delay.sample(&mut c.rng);
             let node = &mut self.dbs[r as usize];
+            let d = c.delay.sample(&mut node.delay_rng);
             // The binlog stream is one TCP connection: events arrive in commit order.
             let arrive = now.saturating_add(d).max(node.stream_tail);
             node.stream_tail = arrive;
@@ -129,8 +129,7 @@ impl World {
                 break;
             };
             n.appliers[a] = Some(ev);
-            let c = &mut self.clusters[cl as usize];
-            let d = c.apply.sample(&mut c.rng);
+            let d = self.clusters[cl as usize].apply.sample(&mut n.apply_rng);
             let d = if k == 1.0 { d } else { d.mul_f64(k) };
             cx.schedule_in(
                 d,

@@ -226,7 +226,7 @@ impl World {
             self.lb_close_frontend(lb);
             return;
         };
-        let (class, key, addr) = (p.class, p.key, p.addr);
+        let carried = p.carried();
         let l = &mut self.lbs[lb as usize];
         let s = slot as usize;
         l.conns[s] += 1;
@@ -234,7 +234,7 @@ impl World {
         let server = l.servers[s].node;
         let connect = l.cfg.timeouts.connect;
         let now = cx.now();
-        let call = Call::new(Parent::Call(parent), Node::Lb(lb), server, class, key, addr);
+        let call = Call::new(Parent::Call(parent), Node::Lb(lb), server, carried);
         let child = self.calls.insert(call.on_slot(slot, attempt));
         let calls = &self.calls;
         self.lbs[lb as usize].timeouts.push_discarding(
@@ -278,7 +278,7 @@ impl World {
         Some(Attempt {
             parent,
             slot: c.slot,
-            attempt: c.attempt,
+            attempt: u32::from(c.attempt),
             connected: c.connected().is_some(),
         })
     }

@@ -5,11 +5,11 @@
 //! shunned); a query not answered within `db_timeout` fails the request.
 
 use infrasim_engine::dist::Dist;
-use infrasim_engine::{Context, RngStreams, SimDuration, SimRng, TimeoutQueue};
+use infrasim_engine::{Context, RngStreams, SimDuration, SimRng, TimeoutQueue, WorkRng};
 
 use super::{Job, sub_call_ended};
 use crate::model::World;
-use crate::model::call::{Call, DbOp, FailReason, Outcome, Parent, Ref};
+use crate::model::call::{Call, DbOp, FailReason, Outcome, Parent, Ref, Tier};
 use crate::model::vocabulary::{Ev, Msg, Node};
 use crate::model::worker_pool::WorkerPool;
 use crate::scenario::{self, Class};
@@ -105,12 +105,14 @@ impl World {
 
     pub(super) fn app_start(&mut self, cx: &mut Context<'_, Ev>, i: u32, job: Ref) {
         let k = self.slowdown(Node::App(i));
+        let work_key = self.work_key;
         let a = &mut self.apps[i as usize];
         let Some(j) = a.pool.running.get_mut(job) else {
             return;
         };
         j.db_left = a.db_calls[j.class.index()];
-        let d = a.service[j.class.index()].sample(&mut a.rng);
+        let mut demand = WorkRng::new(work_key, u64::from(j.work) << 8 | Tier::App as u64);
+        let d = a.service[j.class.index()].sample(&mut demand);
         let d = if k == 1.0 { d } else { d.mul_f64(k) };
         cx.schedule_in(
             d,
@@ -157,7 +159,10 @@ impl World {
         } else {
             DbOp::Read
         };
-        let (key, addr, class, parent) = (j.key, j.addr, j.class, j.call);
+        let carried = (j.class, j.key, j.addr, j.work);
+        let parent = j.call;
+        // Queries are numbered within the request, so a read retried elsewhere is the same work.
+        let index = a.db_calls[j.class.index()] - j.db_left;
         let connect_wait = a.db_connect_wait();
         let target = self.db_route(cx.now(), cluster, op);
         let now = cx.now();
@@ -165,11 +170,9 @@ impl World {
             Parent::Call(parent),
             Node::App(i),
             Node::Db(target),
-            class,
-            key,
-            addr,
+            carried,
         );
-        let sub = self.calls.insert(call.query(op, target));
+        let sub = self.calls.insert(call.query(op, target, index));
         let deadline = now + connect_wait;
         let calls = &self.calls;
         self.apps[i as usize].timeouts.push_discarding(

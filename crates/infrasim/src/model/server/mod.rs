@@ -25,6 +25,8 @@ pub(crate) struct Job {
     pub class: Class,
     pub key: u32,
     pub addr: u32,
+    /// The request's work (see [`crate::model::call::Call::work`]).
+    pub work: u32,
     /// Database calls still to make (app servers).
     pub db_left: u32,
     /// The outstanding call to the upstream or the database.
@@ -41,6 +43,7 @@ impl World {
             class: c.class,
             key: c.key,
             addr: c.addr,
+            work: c.work,
             db_left: 0,
             sub: None,
             db_retries: 0,

@@ -7,7 +7,7 @@ use infrasim_engine::{Context, RngStreams, SimDuration, SimRng, TimeoutQueue};
 
 use super::{Job, sub_call_ended};
 use crate::model::World;
-use crate::model::call::{Call, FailReason, Outcome, Parent, Ref};
+use crate::model::call::{Call, FailReason, Outcome, Parent, Ref, Tier};
 use crate::model::vocabulary::{Ev, Msg, Node};
 use crate::model::worker_pool::WorkerPool;
 use crate::scenario::{self, Class};
@@ -68,14 +68,15 @@ impl World {
 
     pub(super) fn web_start(&mut self, cx: &mut Context<'_, Ev>, i: u32, job: Ref) {
         let k = self.slowdown(Node::Web(i));
-        let w = &mut self.webs[i as usize];
+        let w = &self.webs[i as usize];
         let Some(j) = w.pool.running.get(job) else {
             return;
         };
+        let mut demand = self.demand(j.work, Tier::Web);
         let d = if j.class == Class::Static || w.upstream.is_none() {
-            w.static_service.sample(&mut w.rng)
+            w.static_service.sample(&mut demand)
         } else {
-            w.proxy_service.sample(&mut w.rng)
+            w.proxy_service.sample(&mut demand)
         };
         let d = if k == 1.0 { d } else { d.mul_f64(k) };
         cx.schedule_in(
@@ -103,16 +104,9 @@ impl World {
         }
         let upstream = w.upstream.expect("checked");
         let timeout = w.upstream_timeout;
-        let (class, key, addr) = (j.class, j.key, j.addr);
+        let carried = (j.class, j.key, j.addr, j.work);
         let now = cx.now();
-        let call = Call::new(
-            Parent::Call(j.call),
-            Node::Web(i),
-            upstream,
-            class,
-            key,
-            addr,
-        );
+        let call = Call::new(Parent::Call(j.call), Node::Web(i), upstream, carried);
         let sub = self.calls.insert(call);
         let calls = &self.calls;
         self.webs[i as usize].timeouts.push_discarding(

@@ -31,8 +31,8 @@ impl Validator {
         horizon: SimDuration,
     ) -> Option<FaultTarget> {
         let start = |v: &mut Self| {
-            if let Some((field, at)) = starts(f) {
-                v.at_in_run(p, field, at, horizon);
+            if let Some(at) = f.starts_at() {
+                v.at_in_run(p, &format!("{}.at", f.kind()), at, horizon);
             }
         };
         match f {
@@ -206,19 +206,4 @@ impl Validator {
             server: node,
         })
     }
-}
-
-/// The planned start of a fault and the field that holds it (random failures have none).
-fn starts(f: &Fault) -> Option<(&'static str, SimDuration)> {
-    let field = match f {
-        Fault::Crash { .. } => "crash.at",
-        Fault::Random { .. } => return None,
-        Fault::Degrade { .. } => "degrade.at",
-        Fault::Partition { .. } => "partition.at",
-        Fault::LinkDegrade { .. } => "link_degrade.at",
-        Fault::Spike { .. } => "spike.at",
-        Fault::SetWeight { .. } => "set_weight.at",
-        Fault::Drain { .. } => "drain.at",
-    };
-    f.starts_at().map(|at| (field, at))
 }
