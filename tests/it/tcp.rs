@@ -79,6 +79,64 @@ fn loss_on_a_hop_costs_retransmission_delays_not_requests() {
     assert!(one_syn_loss > 0.8 * p_syn, "{one_syn_loss}");
 }
 
+/// The same hop with heavy loss (p = 0.3) and a client that gives up after 2.5 s: a request
+/// fails exactly when its retransmissions outlast the timeout. Its SYN handshake succeeds on
+/// transmission k (at 0 or 1 s; the next, at 3 s, is too late) with probability
+/// (1 − q)qᵏ, q = 1 − (1 − p)²; its request and its response are each lost m times with
+/// probability pᵐ(1 − p), costing 0.22·(2ᵐ − 1) s; it succeeds when 0.021 s plus those delays
+/// stay below 2.5 s. Summing over the cases gives the success probability the run must show.
+#[test]
+fn heavy_loss_fails_what_the_retransmissions_cannot_deliver_in_time() {
+    let (p, timeout, base, rto) = (0.3_f64, 2.5, 0.021, 0.22);
+    let v = json!({
+        "name": "lossy", "duration": "100s", "warmup": "0s",
+        "clients": { "target": "app1", "arrival": { "poisson": { "rate": "200/s" } },
+                     "mix": { "read": 0.0, "write": 0.0, "static": 1.0 }, "timeout": "2500ms" },
+        "network": { "latency": "100us", "client_latency": "10ms" },
+        "app_servers": [ app("app1", 64, constant("1ms")) ],
+        "faults": [ { "link_degrade": { "a": "app1", "b": "clients", "at": "0s", "loss": p } } ]
+    });
+    let (r, log) = observe(&v, 36);
+    assert_conservation("heavy loss", &r);
+    let q = 1.0 - (1.0 - p) * (1.0 - p);
+    let mut success = 0.0;
+    let mut p_syn = 1.0 - q;
+    for syn in [0.0, 1.0] {
+        let mut p_req = 1.0 - p;
+        for a in 0..12 {
+            let mut p_rep = 1.0 - p;
+            for b in 0..12 {
+                let delay = |m: i32| rto * (f64::from(1 << m) - 1.0);
+                if base + syn + delay(a) + delay(b) < timeout {
+                    success += p_syn * p_req * p_rep;
+                }
+                p_rep *= p;
+            }
+            p_req *= p;
+        }
+        p_syn *= q;
+    }
+    // Requests offered in the last 2.5 s may still be in flight at the end, the slow ones
+    // first: count only those that had their whole timeout inside the run.
+    let done: Vec<_> = log
+        .requests
+        .iter()
+        .filter(|q| q.offered_at.as_secs_f64() < 97.0)
+        .collect();
+    let n = done.len();
+    let ok = done.iter().filter(|q| q.outcome == Outcome::Ok).count() as f64 / n as f64;
+    eprintln!("p = {p}: success {ok:.4}, expected {success:.4} ({n} requests)");
+    assert!(
+        binomial_close(ok, success, n),
+        "success {ok}, expected {success}"
+    );
+    let timed_out = done
+        .iter()
+        .filter(|q| q.outcome == Outcome::Failed(FailReason::Timeout))
+        .count();
+    assert_eq!(timed_out + (ok * n as f64).round() as usize, n);
+}
+
 /// A keepalived pair; the master's host dies at 20.5 s and the backup takes the VIP at
 /// 23.609 s (3 × advert_int + skew). A client SYN sent to the VIP meanwhile reaches the dead
 /// host and is lost; its retransmissions (1, 3, 7 s after it) go wherever the VIP points when
