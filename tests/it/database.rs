@@ -220,9 +220,11 @@ fn read_your_writes_violations_need_replica_reads() {
 ///   serves the dead replica's share meanwhile.
 /// * `db-r1`'s host vanishes instead: each read sent there waits the app's 1 s connect
 ///   timeout, then goes elsewhere; shunning (10 s) bounds how many do. With 64 app workers
-///   those hung reads (≈ 225/s for 1 s) exhaust the pool and the app refuses connections
-///   (measured 494 reads refused: the classic cascade of a blackholed dependency); with 512
-///   workers reads ride it out (none fails).
+///   those hung reads (≈ 225/s for 1 s) exhaust the pool and its backlog — the classic
+///   cascade of a blackholed dependency — and the app's kernel drops new connections' SYNs:
+///   the clients retransmit them 1 s later, so the cascade costs latency, not requests
+///   (measured DROPPED SYNs dropped, read p99 P99 ms, none failed); with 512 workers reads
+///   ride it out.
 /// * Both replicas die (process): reads go to the primary, which serves them all meanwhile;
 ///   only reads running on the replicas at the crash fail (measured 1).
 ///
@@ -322,13 +324,15 @@ fn reads_move_to_the_other_replica_or_the_primary_when_a_replica_dies() {
         within(extra, reads / 3.0, 0.06),
         "primary served {extra} reads of {reads}"
     );
-    // A blackholed replica with a small worker pool: the app refuses connections.
-    let cascade = &cases[4].classes["read"];
-    assert!(
-        cascade.failed["connection_refused"] > 100,
-        "{:?}",
-        cascade.failed
-    );
+    // A blackholed replica with a small worker pool: the app's workers hang, its backlog
+    // fills and its kernel drops SYNs; the clients retransmit them a second later.
+    let cascade = &cases[4];
+    let dropped = cascade.components["app"].rejected;
+    let p99 = cascade.classes["read"].latency_ms.p99_ms;
+    eprintln!("cascade: {dropped} SYNs dropped, read p99 {p99} ms");
+    assert!(dropped > 100, "{dropped} SYNs dropped");
+    assert!(p99 >= 1000.0, "read p99 {p99} ms");
+    assert_eq!(failed(cascade), 0);
 }
 
 /// ProxySQL-like `replicas-lag-bounded` routing with `max_replication_lag` 1 s sampled every

@@ -275,7 +275,7 @@ impl World {
         let held: Vec<_> = self
             .calls
             .iter()
-            .filter(|(_, c)| c.callee == lb && c.caller == Node::Clients)
+            .filter(|(_, c)| c.callee == lb && c.caller == Node::Clients && c.connected().is_some())
             .map(|(r, _)| r)
             .collect();
         for r in held {

@@ -13,11 +13,14 @@ use std::collections::VecDeque;
 use infrasim_engine::stats::TimeWeighted;
 use infrasim_engine::{Context, EventId, RngStreams, SimDuration, SimRng, SimTime, TimeoutQueue};
 
-use crate::model::World;
 use crate::model::call::Ref;
 use crate::model::vocabulary::{Ev, Msg, Node};
+use crate::model::{Received, World};
 use crate::scenario::{self, Balance, CrashMode, HealthCheck, LbTimeouts, Observe};
 use balance::{Algorithm, Balancer, ServerView};
+
+/// Linux `net.core.somaxconn` default since 5.4 (ip-sysctl): the largest listen backlog.
+const SOMAXCONN: u32 = 4096;
 
 /// Marks an unpinned queue entry (any server will do).
 const ANY_SERVER: u32 = u32::MAX;
@@ -53,6 +56,8 @@ pub(crate) struct Health {
     pub errors: u32,
     /// `on-error` forced `fastinter` for the next check.
     pub force_fast: bool,
+    /// The connection of the HTTP check in progress (a call a server worker serves).
+    pub call: Option<Ref>,
 }
 
 /// The load balancer's configuration, resolved.
@@ -86,13 +91,18 @@ pub(crate) struct LoadBalancer {
     pub cpu_queue: VecDeque<Ref>,
     /// Client connections held (frontend `maxconn`).
     pub frontend: u32,
+    /// Client connections the kernel completed while the frontend was at `maxconn`, waiting
+    /// in the listening socket's backlog to be accepted.
+    pub backlog: VecDeque<Ref>,
+    /// Whether an [`Ev::LbAcceptBacklog`] is scheduled.
+    pub accept_pending: bool,
     /// Busy cores over time.
     pub busy: TimeWeighted,
     /// Backend queue length over time.
     pub queued: TimeWeighted,
     /// Requests answered.
     pub served: u64,
-    /// Client connections refused (frontend `maxconn`).
+    /// Client SYNs dropped because the frontend was at `maxconn` and its backlog full.
     pub rejected: u64,
     /// Deadlines of the connections to servers.
     pub timeouts: TimeoutQueue<Ref>,
@@ -156,6 +166,7 @@ impl LoadBalancer {
                     checking: false,
                     errors: 0,
                     force_fast: false,
+                    call: None,
                 };
                 n
             ],
@@ -165,6 +176,8 @@ impl LoadBalancer {
             cpu_busy: 0,
             cpu_queue: VecDeque::new(),
             frontend: 0,
+            backlog: VecDeque::new(),
+            accept_pending: false,
             busy: TimeWeighted::new(SimTime::ZERO, 0),
             queued: TimeWeighted::new(SimTime::ZERO, 0),
             served: 0,
@@ -189,6 +202,13 @@ impl LoadBalancer {
         self.cfg.timeouts.queue.unwrap_or(self.cfg.timeouts.connect)
     }
 
+    /// The listening socket's backlog: HAProxy's `backlog` defaults to the frontend's
+    /// `maxconn` (configuration manual, `backlog`), and Linux caps a listen backlog at
+    /// `net.core.somaxconn` (4096 since Linux 5.4).
+    fn backlog_limit(&self) -> usize {
+        self.cfg.maxconn.min(SOMAXCONN) as usize
+    }
+
     fn slot_full(&self, slot: usize) -> bool {
         let m = self.servers[slot].maxconn;
         m > 0 && self.conns[slot] >= m
@@ -210,10 +230,12 @@ impl World {
     pub(crate) fn lb_crash(&mut self, cx: &mut Context<'_, Ev>, lb: u32) {
         let me = Node::Lb(lb);
         let process = self.state(me).down == Some(CrashMode::Process);
+        // Connections it accepted (or its kernel completed, in the backlog) and connections
+        // it opened; a client SYN still being retransmitted towards it is held by nobody.
         let held: Vec<(Ref, bool)> = self
             .calls
             .iter()
-            .filter(|(_, c)| c.callee == me || c.caller == me)
+            .filter(|(_, c)| (c.callee == me && c.connected().is_some()) || c.caller == me)
             .map(|(r, c)| (r, c.callee == me))
             .collect();
         for (r, incoming) in held {
@@ -230,8 +252,10 @@ impl World {
                 cx.cancel(t);
             }
             h.checking = false;
+            h.call = None;
         }
         l.queue.clear();
+        l.backlog.clear();
         l.cpu_queue.clear();
         l.cpu_busy = 0;
         l.frontend = 0;
@@ -262,9 +286,15 @@ impl World {
         }
     }
 
-    pub(crate) fn lb_receive(&mut self, cx: &mut Context<'_, Ev>, lb: u32, from: Node, msg: Msg) {
+    pub(crate) fn lb_receive(
+        &mut self,
+        cx: &mut Context<'_, Ev>,
+        lb: u32,
+        from: Node,
+        msg: Msg,
+    ) -> Received {
         match msg {
-            Msg::Call(call) => self.lb_accept(cx, lb, call),
+            Msg::Call(call) => return self.lb_accept(cx, lb, call),
             Msg::Reply { call, outcome } => self.lb_child_reply(cx, lb, call, outcome),
             Msg::Reset(call) => self.lb_child_reset(cx, lb, call),
             Msg::ProbeReply {
@@ -285,6 +315,7 @@ impl World {
             } => self.vrrp_receive(cx, pair, member, priority, from),
             _ => {}
         }
+        Received::Taken
     }
 
     /// An operator changed a server's weight (on load balancer `weight.0`, to `weight.1`) or

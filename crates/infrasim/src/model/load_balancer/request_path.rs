@@ -24,9 +24,9 @@
 use infrasim_engine::{Context, EventId, SimDuration, SimTime};
 
 use super::{ANY_SERVER, REDISPATCH};
-use crate::model::World;
 use crate::model::call::{Call, FailReason, Outcome, Parent, Ref, Slab};
 use crate::model::vocabulary::{Ev, Msg, Node};
+use crate::model::{Received, World};
 
 /// A finished attempt to reach a server, as the request path needs it: the request it
 /// served, the server slot, the attempt number, and whether the server had accepted it.
@@ -39,19 +39,39 @@ struct Attempt {
 }
 
 impl World {
-    pub(super) fn lb_accept(&mut self, cx: &mut Context<'_, Ev>, lb: u32, call: Ref) {
+    /// A client's connection reaches the frontend. Below `maxconn` HAProxy takes it at once;
+    /// at `maxconn` it stops accepting and the connection waits in the listening socket's
+    /// backlog (HAProxy configuration manual, `maxconn` and `backlog`: the backlog defaults
+    /// to the frontend's `maxconn`, and Linux caps it at `net.core.somaxconn`); when that is
+    /// full too the kernel drops the SYN and the client retransmits it.
+    pub(super) fn lb_accept(&mut self, cx: &mut Context<'_, Ev>, lb: u32, call: Ref) -> Received {
         let now = cx.now();
         let l = &mut self.lbs[lb as usize];
         if l.cfg.maxconn > 0 && l.frontend >= l.cfg.maxconn {
-            // Beyond the frontend's maxconn the kernel's backlog overflows: refused.
-            l.rejected += 1;
-            self.reset(cx, call);
-            return;
+            if l.backlog.len() >= l.backlog_limit() {
+                l.rejected += 1;
+                return Received::Dropped;
+            }
+            if let Some(c) = self.calls.get_mut(call) {
+                // The kernel completed the handshake: the client is connected.
+                c.connected_at = now;
+                l.backlog.push_back(call);
+            }
+            return Received::Taken;
         }
+        self.lb_take(cx, lb, call);
+        Received::Taken
+    }
+
+    /// HAProxy takes a client connection: it holds a frontend slot, and a core spends the
+    /// per-request CPU on it before the request is dispatched.
+    fn lb_take(&mut self, cx: &mut Context<'_, Ev>, lb: u32, call: Ref) {
+        let now = cx.now();
+        let l = &mut self.lbs[lb as usize];
         let Some(c) = self.calls.get_mut(call) else {
             return;
         };
-        c.connected_at = now;
+        c.connected_at = c.connected().unwrap_or(now);
         c.slot = ANY_SERVER;
         l.frontend += 1;
         if l.cfg.cost.is_zero() {
@@ -63,6 +83,28 @@ impl World {
             cx.schedule_in(cost, Ev::LbCpuDone { lb, call });
         } else {
             l.cpu_queue.push_back(call);
+        }
+    }
+
+    /// A frontend slot freed while connections wait in the backlog: HAProxy resumes its
+    /// listener and accepts them, oldest first, up to `maxconn` (on the next turn of its
+    /// event loop: an event, so that a connection closing never re-enters the request path).
+    pub(crate) fn lb_accept_backlog(&mut self, cx: &mut Context<'_, Ev>, lb: u32) {
+        self.lbs[lb as usize].accept_pending = false;
+        if self.state(Node::Lb(lb)).down.is_some() {
+            return;
+        }
+        loop {
+            let l = &mut self.lbs[lb as usize];
+            if l.cfg.maxconn > 0 && l.frontend >= l.cfg.maxconn {
+                return;
+            }
+            let Some(call) = l.backlog.pop_front() else {
+                return;
+            };
+            if self.calls.get(call).is_some() {
+                self.lb_take(cx, lb, call);
+            }
         }
     }
 
@@ -79,28 +121,32 @@ impl World {
         if self.calls.get(call).is_some() {
             self.lb_dispatch(cx, lb, call);
         } else {
-            self.lb_close_frontend(lb);
+            self.lb_close_frontend(cx, lb);
         }
     }
 
     /// Answers the client side of a request and forgets it.
     fn lb_respond(&mut self, cx: &mut Context<'_, Ev>, lb: u32, parent: Ref, outcome: Outcome) {
-        self.lb_close_frontend(lb);
+        self.lb_close_frontend(cx, lb);
         self.lbs[lb as usize].served += 1;
         self.reply(cx, parent, outcome);
     }
 
     /// A client connection the load balancer held is closed: answered, or its client has
     /// gone (timed out, or reset) while the request was being handled.
-    fn lb_close_frontend(&mut self, lb: u32) {
+    fn lb_close_frontend(&mut self, cx: &mut Context<'_, Ev>, lb: u32) {
         let l = &mut self.lbs[lb as usize];
         l.frontend = l.frontend.saturating_sub(1);
+        if !l.backlog.is_empty() && !l.accept_pending {
+            l.accept_pending = true;
+            cx.schedule_in(SimDuration::ZERO, Ev::LbAcceptBacklog { lb });
+        }
     }
 
     /// Chooses a server for a request (or queues it, or fails it with 503).
     fn lb_dispatch(&mut self, cx: &mut Context<'_, Ev>, lb: u32, parent: Ref) {
         let Some(addr) = self.calls.get(parent).map(|c| c.addr) else {
-            self.lb_close_frontend(lb);
+            self.lb_close_frontend(cx, lb);
             return;
         };
         let l = &mut self.lbs[lb as usize];
@@ -208,7 +254,7 @@ impl World {
                     cx.cancel(timer);
                     self.lb_connect(cx, lb, parent, slot as u32, 0);
                 }
-                None => self.lb_close_frontend(lb),
+                None => self.lb_close_frontend(cx, lb),
             }
         }
     }
@@ -223,7 +269,7 @@ impl World {
         attempt: u32,
     ) {
         let Some(p) = self.calls.get(parent) else {
-            self.lb_close_frontend(lb);
+            self.lb_close_frontend(cx, lb);
             return;
         };
         let carried = p.carried();
@@ -262,6 +308,11 @@ impl World {
         layer7: bool,
     ) -> Option<Attempt> {
         let c = self.calls.remove(child)?;
+        if let Parent::Check { seq } = c.parent {
+            // An HTTP health check's connection: it holds no server slot.
+            self.check_result(cx, lb, c.slot, seq, !error);
+            return None;
+        }
         let l = &mut self.lbs[lb as usize];
         let s = c.slot as usize;
         l.conns[s] = l.conns[s].saturating_sub(1);
@@ -272,7 +323,7 @@ impl World {
         self.lb_observe(cx, lb, c.slot, error, layer7);
         self.lb_dequeue(cx, lb, s);
         if self.calls.get(parent).is_none() {
-            self.lb_close_frontend(lb);
+            self.lb_close_frontend(cx, lb);
             return None;
         }
         Some(Attempt {
@@ -448,7 +499,7 @@ impl World {
             return;
         }
         if self.calls.get(parent).is_none() {
-            self.lb_close_frontend(lb);
+            self.lb_close_frontend(cx, lb);
             return;
         }
         if slot & REDISPATCH != 0 {
@@ -470,7 +521,7 @@ impl World {
                     cx.cancel(timer);
                     self.lb_respond(cx, lb, parent, Outcome::Failed(FailReason::NoBackend));
                 } else {
-                    self.lb_close_frontend(lb);
+                    self.lb_close_frontend(cx, lb);
                 }
             }
         }
