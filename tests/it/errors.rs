@@ -596,6 +596,36 @@ fn vrrp_pair_of_app_servers() {
     );
 }
 
+/// The base scenario with a pair of `lb` and `lb2` (keepalived) as the clients' entry.
+fn pair_base() -> Value {
+    let mut v = base();
+    let lb2 = json!({ "name": "lb2", "servers": [ { "server": "app1" } ] });
+    v["load_balancers"]
+        .as_array_mut()
+        .expect("a list")
+        .push(lb2);
+    v["lb_pairs"] =
+        json!([ { "name": "vip", "mode": "active-passive", "members": ["lb", "lb2"] } ]);
+    v["clients"]["target"] = json!("vip");
+    v
+}
+
+/// Route 53 has eight health-checking regions: between 1 and 8 checker regions.
+#[test]
+fn dns_checker_regions_out_of_range() {
+    let mut v = pair_base();
+    v["lb_pairs"][0]["mode"] = json!("active-active");
+    for n in [0, 9] {
+        v["lb_pairs"][0]["dns_checker_regions"] = json!(n);
+        expect_invalid(
+            &v,
+            "lb_pairs[0].dns_checker_regions",
+            &[&n.to_string()],
+            &["between 1 and 8"],
+        );
+    }
+}
+
 #[test]
 fn several_errors_are_collected_at_once() {
     let mut v = base();

@@ -578,6 +578,91 @@ fn active_active_dns_failures_last_about_one_ttl() {
 }
 
 // ---------------------------------------------------------------------------------------
+// (b″) DNS: Route 53-like health checks
+// ---------------------------------------------------------------------------------------
+
+/// A health-checked active-active record with 1 s checks and a 1 s TTL.
+fn checked_dns(regions: u32, interval: &str, threshold: u32) -> Value {
+    let mut pair = active_active("1s", false);
+    pair["dns_checker_regions"] = json!(regions);
+    pair["dns_check_interval"] = json!(interval);
+    pair["dns_failure_threshold"] = json!(threshold);
+    pair
+}
+
+/// Route 53's `FailureThreshold` holds both ways ("the number of consecutive health checks
+/// that an endpoint must pass or fail … to change the current status … from unhealthy to
+/// healthy or vice versa"). One checker region, a check every second (the first at 1 s),
+/// threshold 3; lb1's HAProxy is down from 20.5 to 30.5 s:
+///
+/// * the checks at 21, 22 and 23 s fail: the address is withdrawn at 23 s; with a 1 s TTL
+///   nothing fails from 24.5 s until lb1 is back;
+/// * the checks at 31, 32 and 33 s pass: the address is handed out again at 33 s — not at
+///   31 s, as it was when one passing check restored it;
+/// * a 1.5 s crash fails two checks only (21 and 22 s): nothing is withdrawn.
+#[test]
+fn dns_record_returns_only_after_threshold_passing_checks() {
+    let faults = json!([crash("lb1", 20.5, Some(10.0), "process")]);
+    let (r, log) = observe(
+        &lb_scenario("dns", Some(checked_dns(1, "1s", 3)), faults),
+        32,
+    );
+    let (out, back) = (
+        log.times("lb1", "DNS withdraws its address"),
+        log.times("lb1", "DNS hands out its address again"),
+    );
+    eprintln!(
+        "threshold 3: withdrawn {out:?}, back {back:?}; failing share while withdrawn {:.4}",
+        failed_share(&r, 24.5, 30.5)
+    );
+    assert_eq!((out, back), (vec![23.0], vec![33.0]));
+    assert_eq!(failed_share(&r, 24.5, 30.5), 0.0);
+    let faults = json!([crash("lb1", 20.5, Some(1.5), "process")]);
+    let (_, log) = observe(
+        &lb_scenario("dns", Some(checked_dns(1, "1s", 3)), faults),
+        32,
+    );
+    assert!(log.times_starting("lb1", "DNS").is_empty());
+}
+
+/// Checker regions combine as Route 53 documents: an address is healthy while more than 18 %
+/// of the checkers report it healthy. Three regions (the default), each checking every 3 s,
+/// staggered by a third of the interval — region r at (r + 1) s + 3k s — threshold 2. lb1 is
+/// down from 20.5 to 30.5 s:
+///
+/// * the region checking at 21 and 24 s turns its verdict at 24 s, the one at 22/25 s at 25 s,
+///   the one at 23/26 s at 26 s. With one or two regions down the third still makes 33 % >
+///   18 %: the address is withdrawn only at 26 s, when none sees it healthy;
+/// * back at 30.5 s, the first region to see two passes (31, 34 s) is enough (33 %): handed
+///   out again at 34 s, the others following at 35 and 36 s;
+/// * a partition between the clients and lb1 fails every region's check as the crash does
+///   (the checkers see the LB from the clients' side): the same 26 s and 34 s.
+///
+/// That one region alone cut off from an LB cannot withdraw it is the 18 % rule itself
+/// (unit test `dns::tests::more_than_18_percent_of_checkers_keep_an_address`): the model
+/// places every region on the clients' side, so a partition between one region and an LB
+/// cannot be written.
+#[test]
+fn dns_checker_regions_stagger_and_combine() {
+    for fault in [
+        crash("lb1", 20.5, Some(10.0), "process"),
+        json!({"partition": {"a": "clients", "b": "lb1", "at": "20500ms", "duration": "10s"}}),
+    ] {
+        let faults = json!([fault]);
+        let (_, log) = observe(
+            &lb_scenario("dns", Some(checked_dns(3, "3s", 2)), faults),
+            33,
+        );
+        let (out, back) = (
+            log.times("lb1", "DNS withdraws its address"),
+            log.times("lb1", "DNS hands out its address again"),
+        );
+        eprintln!("3 regions, threshold 2: withdrawn {out:?}, back {back:?}");
+        assert_eq!((out, back), (vec![26.0], vec![34.0]));
+    }
+}
+
+// ---------------------------------------------------------------------------------------
 // (c), (d) Database failover
 // ---------------------------------------------------------------------------------------
 

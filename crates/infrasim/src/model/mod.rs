@@ -303,7 +303,7 @@ impl Model for World {
             Ev::FailoverCheck { cluster } => self.failover_check(cx, cluster),
             Ev::Promote { cluster, epoch } => self.promote(cx, cluster, epoch),
             Ev::VrrpAdvert { pair, member } => self.vrrp_advert(cx, pair, member),
-            Ev::DnsCheck { pair } => self.dns_check(cx, pair),
+            Ev::DnsCheck { pair, region } => self.dns_check(cx, pair, region),
             Ev::VrrpMasterDown {
                 pair,
                 member,

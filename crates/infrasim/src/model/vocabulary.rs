@@ -66,8 +66,8 @@ pub(crate) enum Ev {
     FailoverCheck { cluster: u32 },
     /// The failover manager (or operator) promotes a replica.
     Promote { cluster: u32, epoch: u32 },
-    /// The DNS service health-checks an active-active pair's addresses.
-    DnsCheck { pair: u32 },
+    /// One checker region of the DNS service health-checks an active-active pair's addresses.
+    DnsCheck { pair: u32, region: u32 },
     /// A keepalived node sends its advertisement.
     VrrpAdvert { pair: u32, member: u32 },
     /// A keepalived backup's master-down timer expired.

@@ -256,6 +256,7 @@ impl LbPair {
             client_failover: false,
             dns_check_interval: dns_check_interval_default(),
             dns_failure_threshold: dns_failure_threshold_default(),
+            dns_checker_regions: dns_checker_regions_default(),
         }
     }
     /// Two load balancers behind DNS round robin with this TTL.

@@ -117,6 +117,14 @@ pub(super) fn dns_check_interval_default() -> SimDuration {
 pub(super) fn dns_failure_threshold_default() -> u32 {
     3
 }
+/// Route 53 health checks: checker regions. Route 53 checks from all eight of its
+/// health-checking regions unless told which; chosen regions must number at least three
+/// (API reference, HealthCheckConfig `Regions`). Three, one checker each, is the smallest
+/// configuration Route 53 accepts and keeps the 18 % rule meaningful (one healthy region of
+/// three is 33 %: healthy; none is 0 %: unhealthy).
+pub(super) fn dns_checker_regions_default() -> u32 {
+    3
+}
 pub(super) fn dns_ttl_default() -> SimDuration {
     SimDuration::from_secs(60)
 }

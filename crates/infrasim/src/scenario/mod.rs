@@ -524,10 +524,16 @@ pub struct LbPair {
     /// `RequestInterval`, default 30 s). A failing address stops being handed out.
     #[serde(default = "dns_check_interval_default")]
     pub dns_check_interval: SimDuration,
-    /// Active-active: consecutive failed checks before an address is withdrawn (Route 53
-    /// `FailureThreshold`, default 3); one passing check brings it back.
+    /// Active-active: consecutive failed checks before a checker considers an address
+    /// unhealthy, and consecutive passing checks before it considers it healthy again
+    /// (Route 53 `FailureThreshold`, default 3: the same threshold both ways).
     #[serde(default = "dns_failure_threshold_default")]
     pub dns_failure_threshold: u32,
+    /// Active-active: how many regions' health checkers check each address (1–8; default 3,
+    /// the fewest Route 53 lets you choose), staggered across `dns_check_interval`. An
+    /// address is handed out while more than 18 % of them consider it healthy.
+    #[serde(default = "dns_checker_regions_default")]
+    pub dns_checker_regions: u32,
 }
 
 /// How an LB pair shares the traffic.

@@ -131,6 +131,14 @@ impl Validator {
                     "at most 1000 failed checks",
                 );
             }
+            // Route 53 has eight health-checking regions (HealthCheckConfig `Regions`).
+            if !(1..=8).contains(&pair.dns_checker_regions) {
+                self.err(
+                    format!("{p}.dns_checker_regions"),
+                    pair.dns_checker_regions,
+                    "between 1 and 8 checker regions (Route 53 has eight)",
+                );
+            }
             // VRRPv3 carries the interval in centiseconds (RFC 5798 §5.2.7), v2 in seconds.
             self.period(
                 format!("{p}.advert_int"),
@@ -140,7 +148,7 @@ impl Validator {
             );
             if pair.mode == PairMode::ActivePassive
                 && pair.vrrp_version == 2
-                && pair.advert_int.as_nanos() % 1_000_000_000 != 0
+                && !pair.advert_int.as_nanos().is_multiple_of(1_000_000_000)
             {
                 self.err(
                     format!("{p}.advert_int"),
