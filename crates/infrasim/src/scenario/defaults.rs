@@ -108,6 +108,11 @@ pub(super) fn priorities_default() -> [u32; 2] {
 pub(super) fn vrrp_version_default() -> u32 {
     2
 }
+/// keepalived `vrrp_script` `interval` default 1 s (`VRRP_SCRIPT_DI`, vrrp_track.h;
+/// keepalived.conf(5): "default: 1 second").
+pub(super) fn script_interval_default() -> SimDuration {
+    SimDuration::from_secs(1)
+}
 /// Route 53 health checks: `RequestInterval` default 30 s (AWS Route 53 API reference,
 /// HealthCheckConfig).
 pub(super) fn dns_check_interval_default() -> SimDuration {
