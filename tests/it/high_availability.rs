@@ -817,7 +817,7 @@ fn lb_partition_heals_and_the_vip_returns_to_the_higher_priority() {
             failed_between(&r, 30.5, 30.7),
             failed_between(&r, 51.0, 80.0)
         );
-        assert_eq!(masters(&log, "lb2")[0], lb2_master);
+        assert!(close(masters(&log, "lb2")[0], lb2_master, 1e-6));
         assert!(close(
             log.times("lb1", "VRRP MASTER (reclaims the VIP)")[0],
             reclaim,
@@ -941,7 +941,8 @@ fn initial_state_decides_the_first_master_but_not_a_restart() {
     assert_eq!(failed_between(&r, MDI_MASTER + 0.1, 80.0), 0);
     pair["initial_state"] = json!(["MASTER", "MASTER"]);
     let (r, log) = observe(&lb_scenario("vip", Some(pair), json!([])), 31);
-    assert_eq!(log.times("lb2", "VRRP BACKUP"), vec![HOP]);
+    let lb2 = log.times("lb2", "VRRP BACKUP");
+    assert!(lb2.len() == 1 && close(lb2[0], HOP, 1e-9), "{lb2:?}");
     assert!(masters(&log, "lb1").is_empty() && masters(&log, "lb2").is_empty());
     assert_eq!(r.requests.failed_total(), 0);
     for states in [json!(["MASTER", "BACKUP"]), json!(["BACKUP", "BACKUP"])] {

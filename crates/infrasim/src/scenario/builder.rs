@@ -252,7 +252,7 @@ impl LbPair {
             priorities: priorities_default(),
             vrrp_version: vrrp_version_default(),
             preempt: true,
-            preempt_delay: SimDuration::ZERO,
+            preempt_delay: preempt_delay_default(),
             initial_state: None,
             vrrp_script: VrrpScript::default(),
             dns_ttl: dns_ttl_default(),

@@ -519,7 +519,7 @@ pub struct LbPair {
     /// starts or becomes BACKUP, a higher-priority node keeps accepting a lower-priority
     /// master's adverts for this long before it discards them and preempts. Needs
     /// `initial_state` BACKUP on both members (keepalived clears it on a MASTER instance).
-    #[serde(default)]
+    #[serde(default = "preempt_delay_default")]
     pub preempt_delay: SimDuration,
     /// keepalived `state` of each member (`MASTER` or `BACKUP`). Absent: `["MASTER",
     /// "BACKUP"]`, or `["BACKUP", "BACKUP"]` when `preempt` is off or `preempt_delay` is set
@@ -592,16 +592,16 @@ pub struct VrrpScript {
     #[serde(default = "script_interval_default")]
     pub interval: SimDuration,
     /// Consecutive failures before the script is considered failed (`fall`, default 1).
-    #[serde(default = "one_u32")]
+    #[serde(default = "script_fall_default")]
     pub fall: u32,
     /// Consecutive successes before a failed script is considered good again (`rise`,
     /// default 1).
-    #[serde(default = "one_u32")]
+    #[serde(default = "script_rise_default")]
     pub rise: u32,
     /// `weight`, −253…253 (default 0). 0: a failed script puts the instance in FAULT (a
     /// master resigns with a priority-0 advert). Negative: the priority drops by |weight|
     /// while the script fails; positive: it rises by `weight` while the script succeeds.
-    #[serde(default)]
+    #[serde(default = "script_weight_default")]
     pub weight: i32,
 }
 
@@ -609,9 +609,9 @@ impl Default for VrrpScript {
     fn default() -> Self {
         VrrpScript {
             interval: script_interval_default(),
-            fall: 1,
-            rise: 1,
-            weight: 0,
+            fall: script_fall_default(),
+            rise: script_rise_default(),
+            weight: script_weight_default(),
         }
     }
 }
