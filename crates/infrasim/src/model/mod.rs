@@ -402,13 +402,23 @@ impl Model for World {
             Ev::LagCheck { cluster } => self.lag_check(cx, cluster),
             Ev::FailoverCheck { cluster } => self.failover_check(cx, cluster),
             Ev::Promote { cluster, epoch } => self.promote(cx, cluster, epoch),
-            Ev::VrrpAdvert { pair, member } => self.vrrp_advert(cx, pair, member),
-            Ev::DnsCheck { pair } => self.dns_check(cx, pair),
+            Ev::VrrpAdvert {
+                pair,
+                member,
+                epoch,
+            } => self.vrrp_advert(cx, pair, member, epoch),
+            Ev::DnsCheck { pair, region } => self.dns_check(cx, pair, region),
             Ev::VrrpMasterDown {
                 pair,
                 member,
                 epoch,
             } => self.vrrp_master_down(cx, pair, member, epoch),
+            Ev::VrrpScript {
+                pair,
+                member,
+                epoch,
+            } => self.vrrp_script(cx, pair, member, epoch),
+            Ev::VrrpArp { pair, epoch } => self.vrrp_arp_resolved(cx, pair, epoch),
             Ev::Fault { idx, start } => self.on_fault(cx, idx, start),
             Ev::WindowTick => self.on_window_tick(cx),
         }

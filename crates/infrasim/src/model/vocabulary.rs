@@ -83,12 +83,16 @@ pub(crate) enum Ev {
     FailoverCheck { cluster: u32 },
     /// The failover manager (or operator) promotes a replica.
     Promote { cluster: u32, epoch: u32 },
-    /// The DNS service health-checks an active-active pair's addresses.
-    DnsCheck { pair: u32 },
-    /// A keepalived node sends its advertisement.
-    VrrpAdvert { pair: u32, member: u32 },
+    /// One checker region of the DNS service health-checks an active-active pair's addresses.
+    DnsCheck { pair: u32, region: u32 },
+    /// A keepalived master sends its advertisement (`epoch`: its advert chain's generation).
+    VrrpAdvert { pair: u32, member: u32, epoch: u32 },
     /// A keepalived backup's master-down timer expired.
     VrrpMasterDown { pair: u32, member: u32, epoch: u32 },
+    /// A keepalived node runs its tracked script (`epoch`: keepalived's incarnation there).
+    VrrpScript { pair: u32, member: u32, epoch: u32 },
+    /// The gateway re-resolves a keepalived pair's VIP (its ARP entry went stale).
+    VrrpArp { pair: u32, epoch: u32 },
     /// A fault starts or ends.
     Fault { idx: u32, start: bool },
     /// The end of a measurement window.
