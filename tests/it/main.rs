@@ -3,6 +3,7 @@
 //! Each module's documentation says what it checks and how; [`util`] holds the helpers they
 //! share.
 //!
+//! * [`audit`]: single points of failure on the topology graph, each proved by a run;
 //! * [`common_random_numbers`]: each part of a scenario keeps its draws when another part
 //!   changes, and what that buys a comparison;
 //! * [`database`]: replication lag, stale reads, read routing and query timeouts;
@@ -11,7 +12,7 @@
 //! * [`high_availability`]: availability algebra against closed forms, keepalived and DNS
 //!   pairs, the writes and the write outage of each database failover mode;
 //! * [`library`]: the library face — determinism across thread counts, code ⇄ JSON round
-//!   trips, confidence intervals, the audit;
+//!   trips, confidence intervals;
 //! * [`load_balancer`]: the load balancer against HAProxy's documented behaviour;
 //! * [`models_theory`]: app servers as M/M/c and M/M/c/K queues, against
 //!   [`infrasim_engine::theory`];
@@ -22,6 +23,7 @@
 //! * [`tcp`]: loss, dead peers, full accept queues and a frontend at `maxconn` cost
 //!   retransmission time, not requests; health checks go through the server.
 
+mod audit;
 mod common_random_numbers;
 mod database;
 mod errors;

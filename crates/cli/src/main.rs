@@ -371,13 +371,13 @@ fn audit(
     } else {
         infrasim::scenario::CrashMode::Process
     };
-    let rows = with_progress("auditing", opts, |opts| {
+    let audit = with_progress("auditing", opts, |opts| {
         infrasim::audit::audit(&scenario, crash, mode, opts)
     })?;
     if json {
-        emit(&(serde_json::to_string_pretty(&rows).context("serialising the audit")? + "\n"));
+        emit(&(serde_json::to_string_pretty(&audit).context("serialising the audit")? + "\n"));
     } else {
-        emit(&output::audit(&scenario.name, crash, &rows));
+        emit(&output::audit(&scenario.name, crash, &audit));
     }
     Ok(0)
 }
