@@ -18,6 +18,8 @@
 //!   [`infrasim_engine::theory`];
 //! * [`no_panic`]: no input makes parsing or running panic (property tests; the failures
 //!   proptest has found are replayed from `tests/proptest-regressions/no_panic.txt`);
+//! * [`page`]: `report.html` of a run and of an audit, self-contained, rendered by headless
+//!   Chromium (required where `INFRASIM_REQUIRE_BROWSER` is set, as in CI);
 //! * [`scenarios`]: every shipped scenario validates, runs deterministically and matches its
 //!   golden report in `tests/golden/`;
 //! * [`tcp`]: loss, dead peers, full accept queues and a frontend at `maxconn` cost
@@ -32,6 +34,7 @@ mod library;
 mod load_balancer;
 mod models_theory;
 mod no_panic;
+mod page;
 mod scenarios;
 mod tcp;
 mod util;
