@@ -78,6 +78,35 @@ fn seed_design_1_has_the_lb_and_the_primary_as_single_points_proved_by_runs() {
     assert!(row("app1").spof_for.is_empty());
 }
 
+/// Seed design 1 as the write-ups draw it, with a single app server: that server joins the
+/// load balancer as a single point of failure for every class.
+#[test]
+fn with_one_app_server_the_app_server_is_a_single_point_too() {
+    let text =
+        std::fs::read_to_string(crate::util::root().join("scenarios/01-single-lb.json")).unwrap();
+    let mut v: Value = serde_json::from_str(&text).unwrap();
+    v["app_servers"].as_array_mut().unwrap().truncate(1);
+    v["load_balancers"][0]["servers"]
+        .as_array_mut()
+        .unwrap()
+        .truncate(1);
+    let s: Scenario = serde_json::from_value(v).unwrap();
+    let a = audited(&s, 60, CrashMode::Process);
+    let found = spofs(&a);
+    for class in ["read", "write", "static"] {
+        assert!(
+            found.contains(&("app1".to_string(), class.to_string())),
+            "{found:?}"
+        );
+    }
+    assert!(found.contains(&("db-primary".to_string(), "write".to_string())));
+    let app1 = a.findings.iter().filter(|f| f.exposure.element == "app1");
+    for f in app1 {
+        assert_eq!(f.proof, Proof::Confirmed, "{f:?}");
+        assert!(f.measured_loss > 0.9, "{f:?}");
+    }
+}
+
 /// The remedied design (a keepalived pair, three app servers, automatic failover): no
 /// single point of failure, and the runs agree.
 #[test]
