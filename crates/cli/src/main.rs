@@ -136,6 +136,11 @@ enum Command {
         /// Also write audit.json and the verdict page report.html to this directory.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Candidate designs (scenario files, typically with the same faults): each is run
+        /// against FILE with common random numbers and the remedies are ranked by measured
+        /// availability gain.
+        #[arg(long, num_args = 1.., value_name = "CANDIDATE")]
+        against: Vec<PathBuf>,
     },
     /// Print the JSON Schema of scenario files.
     Schema,
@@ -251,6 +256,7 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
             duration,
             json,
             out,
+            against,
         } => {
             let opts = RunOptions {
                 seed,
@@ -258,7 +264,12 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
                 duration,
                 ..RunOptions::default()
             };
-            audit(&file, crash, host, &opts, json, out.as_deref())
+            let outputs = AuditOutputs {
+                json,
+                out: out.as_deref(),
+                against: &against,
+            };
+            audit(&file, crash, host, &opts, &outputs)
         }
         Command::Schema => {
             emit(&(infrasim::scenario::schema_json() + "\n"));
@@ -369,17 +380,24 @@ fn audit(
     crash: SimDuration,
     host: bool,
     opts: &RunOptions,
-    json: bool,
-    out: Option<&Path>,
+    outputs: &AuditOutputs<'_>,
 ) -> Result<u8, Failure> {
+    let AuditOutputs { json, out, against } = *outputs;
     let scenario = load(file)?;
+    let candidates = against
+        .iter()
+        .map(|f| load(f))
+        .collect::<Result<Vec<_>, _>>()?;
     let mode = if host {
         infrasim::scenario::CrashMode::Host
     } else {
         infrasim::scenario::CrashMode::Process
     };
-    let audit = with_progress("auditing", opts, |opts| {
+    let mut audit = with_progress("auditing", opts, |opts| {
         infrasim::audit::audit(&scenario, crash, mode, opts)
+    })?;
+    audit.remedies = with_progress("running the candidates", opts, |opts| {
+        infrasim::audit::remedies(&scenario, &candidates, opts)
     })?;
     let text = serde_json::to_string_pretty(&audit).context("serialising the audit")? + "\n";
     if let Some(dir) = out {
@@ -397,6 +415,13 @@ fn audit(
         }
     }
     Ok(0)
+}
+
+/// Where `infrasim audit` writes, and the designs it ranks against the audited one.
+struct AuditOutputs<'a> {
+    json: bool,
+    out: Option<&'a Path>,
+    against: &'a [PathBuf],
 }
 
 /// Writes to stdout; a closed pipe (`infrasim … | head`) ends the program quietly, as Unix

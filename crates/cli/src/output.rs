@@ -396,7 +396,58 @@ pub fn audit(
     let mut out =
         format!("{name}: each component crashed for {crash}, one at a time (same seed)\n{t}\n");
     out.push_str(&findings(audit));
+    if !audit.remedies.is_empty() {
+        out.push_str(&remedies(name, &audit.remedies));
+    }
     out
+}
+
+/// The candidate designs, ranked by measured availability gain.
+fn remedies(name: &str, remedies: &[infrasim::audit::Remedy]) -> String {
+    let mut t = table(&[
+        "rank",
+        "design",
+        "availability",
+        "gain",
+        "p99 change",
+        "lost writes change",
+        "SPOFs removed",
+        "SPOFs kept",
+        "SPOFs added",
+    ]);
+    let list = |v: &[String]| {
+        if v.is_empty() {
+            "-".to_string()
+        } else {
+            v.join(", ")
+        }
+    };
+    for (i, r) in remedies.iter().enumerate() {
+        let gain = match &r.availability_gain_ci {
+            Some(ci) if ci.half_width.is_finite() => format!(
+                "{:+.4}% ± {:.4}%",
+                r.availability_gain * 100.0,
+                ci.half_width * 100.0
+            ),
+            _ => format!("{:+.4}%", r.availability_gain * 100.0),
+        };
+        t.add_row(vec![
+            (i + 1).to_string(),
+            r.scenario.clone(),
+            pct(r.availability),
+            gain,
+            format!("{:+.2}ms", r.p99_change_ms),
+            format!("{:+}", r.lost_writes_change),
+            list(&r.spofs_removed),
+            list(&r.spofs_kept),
+            list(&r.spofs_added),
+        ]);
+    }
+    right(&mut t, 2);
+    format!(
+        "\nRemedies, ranked by measured availability gain over {name} (common random numbers; \
+         ± = 95 % interval of the paired difference)\n{t}\n"
+    )
 }
 
 /// The graph's findings, single points of failure first, each with the run that checks it.

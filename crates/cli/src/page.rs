@@ -439,8 +439,58 @@ pub fn audit(name: &str, file: &str, crash: SimDuration, a: &Audit) -> String {
         ]);
     }
     t.finish(&mut out);
+    if !a.remedies.is_empty() {
+        remedies(&mut out, &a.remedies);
+    }
     close(&mut out);
     out
+}
+
+fn remedies(out: &mut String, remedies: &[infrasim::audit::Remedy]) {
+    out.push_str("<h2>Remedies, ranked by measured gain</h2>\n");
+    let mut t = Table::new(
+        "remedies",
+        &[
+            "rank",
+            "design",
+            "availability",
+            "gain",
+            "p99 change",
+            "lost writes change",
+            "single points removed",
+            "kept",
+            "added",
+        ],
+    );
+    let list = |v: &[String]| {
+        if v.is_empty() {
+            "—".to_string()
+        } else {
+            v.join(", ")
+        }
+    };
+    for (i, r) in remedies.iter().enumerate() {
+        let gain = match &r.availability_gain_ci {
+            Some(ci) if ci.half_width.is_finite() => format!(
+                "{:+.4} % ± {:.4} %",
+                r.availability_gain * 100.0,
+                ci.half_width * 100.0
+            ),
+            _ => format!("{:+.4} %", r.availability_gain * 100.0),
+        };
+        t.row(&[
+            Cell::Num((i + 1).to_string()),
+            Cell::Text(r.scenario.clone()),
+            Cell::Num(pct(r.availability)),
+            Cell::Num(gain),
+            Cell::Num(format!("{:+.2} ms", r.p99_change_ms)),
+            Cell::Num(format!("{:+}", r.lost_writes_change)),
+            Cell::Styled("good", list(&r.spofs_removed)),
+            Cell::Styled("bad", list(&r.spofs_kept)),
+            Cell::Styled("bad", list(&r.spofs_added)),
+        ]);
+    }
+    t.finish(out);
 }
 
 #[cfg(test)]

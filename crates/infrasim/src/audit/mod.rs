@@ -9,6 +9,7 @@
 //! [`audit`] proves each finding by the run that crashes (or, for a link, partitions) it,
 //! and reports a finding that the run contradicts as such.
 
+pub mod remedies;
 pub mod topology;
 
 use serde::{Deserialize, Serialize};
@@ -20,6 +21,7 @@ use crate::report::Report;
 use crate::run::{RunOptions, run_many};
 use crate::scenario::{CrashMode, Fault, Scenario};
 
+pub use remedies::{Remedy, remedies};
 pub use topology::{Exposure, exposures};
 
 /// The audit of a scenario: what each crash cost, and the graph's findings with their proof.
@@ -30,6 +32,10 @@ pub struct Audit {
     /// Every component and link each class depends on, as the graph sees it, with the run
     /// that checks it: single points of failure first.
     pub findings: Vec<Finding>,
+    /// Candidate designs ranked by measured availability gain ([`remedies()`]); empty when
+    /// none were given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remedies: Vec<Remedy>,
 }
 
 impl Audit {
@@ -224,7 +230,11 @@ pub fn audit(
     let mut findings = findings;
     // Single points of failure first; the graph's order otherwise (a stable sort).
     findings.sort_by_key(|f| !f.exposure.is_spof());
-    Ok(Audit { rows, findings })
+    Ok(Audit {
+        rows,
+        findings,
+        remedies: Vec::new(),
+    })
 }
 
 /// The two ends of each link finding, each link once, in order of appearance.
