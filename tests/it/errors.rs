@@ -193,6 +193,23 @@ fn backend_naming_a_database_node() {
     );
 }
 
+/// `init-state down` without health checks would leave the server DOWN for good: only a
+/// passing check brings it up.
+#[test]
+fn init_state_down_without_health_checks() {
+    let mut v = base();
+    v["load_balancers"][0]["check"] = json!({ "enabled": false });
+    v["load_balancers"][0]["servers"][1]["init_state"] = json!("fully-down");
+    expect_invalid(
+        &v,
+        "load_balancers[0].servers[1].init_state",
+        &["\"fully-down\""],
+        &["health checks are off"],
+    );
+    v["load_balancers"][0]["servers"][1]["init_state"] = json!("fully-up");
+    parse(&v).expect("fully-up is fine without checks");
+}
+
 #[test]
 fn negative_rate() {
     let mut v = base();

@@ -175,6 +175,7 @@ impl BackendServer {
             maxconn: 0,
             maxqueue: 0,
             backup: false,
+            init_state: InitState::None,
         }
     }
     /// Sets the weight.

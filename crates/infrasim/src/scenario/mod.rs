@@ -341,6 +341,42 @@ pub struct BackendServer {
     /// `backup`: used only when every non-backup server is down.
     #[serde(default)]
     pub backup: bool,
+    /// `init-state`: the state the server is in when the load balancer (re)starts (HAProxy
+    /// configuration manual, `init-state`; src/server.c). Default `none`: UP at health
+    /// `rise`, so the first failed check marks it DOWN.
+    #[serde(default)]
+    pub init_state: InitState,
+}
+
+/// HAProxy `init-state` (include/haproxy/server.h `srv_set_init_state()`): a server's state
+/// and health counter when the load balancer (re)starts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum InitState {
+    /// HAProxy's default (no `init-state`): UP with health `rise` ("up, but will fall down
+    /// at first failure", src/server.c) — the same as `up`.
+    #[default]
+    None,
+    /// UP with full health (`rise + fall − 1`): DOWN after `fall` failed checks.
+    FullyUp,
+    /// UP with health `rise`: DOWN at the first failed check.
+    Up,
+    /// DOWN with health `rise − 1`: UP at the first passing check.
+    Down,
+    /// DOWN with health 0: UP after `rise` passing checks.
+    FullyDown,
+}
+
+impl InitState {
+    /// The (health, up) a server starts with, `rise`/`fall` being its check's.
+    pub(crate) fn health(self, rise: u32, fall: u32) -> (u32, bool) {
+        match self {
+            InitState::None | InitState::Up => (rise, true),
+            InitState::FullyUp => (rise + fall - 1, true),
+            InitState::Down => (rise - 1, false),
+            InitState::FullyDown => (0, false),
+        }
+    }
 }
 
 /// HAProxy active health checks (`check`, `inter`, `fastinter`, `downinter`, `rise`, `fall`,

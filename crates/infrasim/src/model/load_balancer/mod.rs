@@ -16,7 +16,7 @@ use infrasim_engine::{Context, EventId, RngStreams, SimDuration, SimRng, SimTime
 use crate::model::World;
 use crate::model::call::Ref;
 use crate::model::vocabulary::{Ev, Msg, Node};
-use crate::scenario::{self, Balance, CrashMode, HealthCheck, LbTimeouts, Observe};
+use crate::scenario::{self, Balance, CrashMode, HealthCheck, InitState, LbTimeouts, Observe};
 use balance::{Algorithm, Balancer, ServerView};
 
 /// Marks an unpinned queue entry (any server will do).
@@ -34,6 +34,8 @@ pub(crate) struct Backend {
     pub maxconn: u32,
     pub maxqueue: u32,
     pub backup: bool,
+    /// `init-state`: the health and state the server starts with.
+    pub init_state: InitState,
 }
 
 /// HAProxy's health state of one server.
@@ -49,10 +51,14 @@ pub(crate) struct Health {
     pub timer: Option<EventId>,
     /// Whether a check is in progress.
     pub checking: bool,
-    /// Consecutive errors observed on real traffic.
+    /// When the next check is due, while none is in progress (HAProxy: the check task's
+    /// expiry, which a forced `fastinter` may only bring forward).
+    pub next_at: SimTime,
+    /// Consecutive errors observed on real traffic (HAProxy `consecutive_errors`).
     pub errors: u32,
-    /// `on-error` forced `fastinter` for the next check.
-    pub force_fast: bool,
+    /// `on-error` forced `fastinter` (HAProxy `CHK_ST_FASTINTER`), until the next check's
+    /// timer is set.
+    pub fastinter: bool,
 }
 
 /// The load balancer's configuration, resolved.
@@ -101,8 +107,8 @@ pub(crate) struct LoadBalancer {
 }
 
 impl LoadBalancer {
-    /// A load balancer as the scenario describes it, its backend's servers resolved.
-    /// Every server starts UP with full health, as HAProxy does at start-up.
+    /// A load balancer as the scenario describes it, its backend's servers resolved, each
+    /// server in its `init-state`.
     pub(crate) fn new(
         spec: &scenario::LoadBalancer,
         servers: &[Node],
@@ -118,6 +124,7 @@ impl LoadBalancer {
                 maxconn: b.maxconn,
                 maxqueue: b.maxqueue,
                 backup: b.backup,
+                init_state: b.init_state,
             })
             .collect();
         let cfg = LbConfig {
@@ -132,7 +139,6 @@ impl LoadBalancer {
             hashing: spec.balance == Balance::Source,
         };
         let n = servers.len();
-        let full = cfg.check.rise + cfg.check.fall - 1;
         let views = servers
             .iter()
             .map(|s| ServerView {
@@ -143,22 +149,21 @@ impl LoadBalancer {
                 maxconn: s.maxconn,
             })
             .collect();
+        let health = Health {
+            health: 0,
+            up: true,
+            seq: 0,
+            timer: None,
+            checking: false,
+            next_at: SimTime::ZERO,
+            errors: 0,
+            fastinter: false,
+        };
         let mut lb = LoadBalancer {
             cfg,
             balancer: Balancer::new(Algorithm::of(spec), spec.allbackups, n),
             views,
-            health: vec![
-                Health {
-                    health: full,
-                    up: true,
-                    seq: 0,
-                    timer: None,
-                    checking: false,
-                    errors: 0,
-                    force_fast: false,
-                };
-                n
-            ],
+            health: vec![health; n],
             conns: vec![0; n],
             queue: VecDeque::new(),
             queued_on: vec![0; n],
@@ -173,8 +178,32 @@ impl LoadBalancer {
             rng: streams.stream(&format!("lb/{}", spec.name)),
             servers,
         };
-        lb.balancer.refresh(&lb.views);
+        lb.init_health();
         lb
+    }
+
+    /// Every server's health and state at start-up, per its `init-state` (HAProxy:
+    /// health `rise` by default, src/server.c "up, but will fall down at first failure";
+    /// include/haproxy/server.h `srv_set_init_state()`). Without health checks every server
+    /// is UP (validation allows no `init-state` that starts DOWN then).
+    fn init_health(&mut self) {
+        let (rise, fall) = (self.cfg.check.rise, self.cfg.check.fall);
+        for ((h, v), s) in self
+            .health
+            .iter_mut()
+            .zip(&mut self.views)
+            .zip(&self.servers)
+        {
+            (h.health, h.up) = if self.cfg.check.enabled {
+                s.init_state.health(rise, fall)
+            } else {
+                (rise + fall - 1, true)
+            };
+            h.errors = 0;
+            h.fastinter = false;
+            v.usable = h.up;
+        }
+        self.balancer.refresh(&self.views);
     }
 
     /// Restart the statistics at the end of the warm-up.
@@ -242,23 +271,21 @@ impl World {
         }
     }
 
-    /// The load balancer restarts with every server UP at full health, as HAProxy does at
-    /// start-up, and resumes its checks.
+    /// The load balancer restarts: every server in its `init-state` (by default UP at health
+    /// `rise`, so one failed check marks a dead server DOWN), as HAProxy starts, and the
+    /// checks resume, staggered.
     pub(crate) fn lb_restart(&mut self, cx: &mut Context<'_, Ev>, lb: u32) {
         let l = &mut self.lbs[lb as usize];
-        let full = l.cfg.check.rise + l.cfg.check.fall - 1;
-        for (h, v) in l.health.iter_mut().zip(l.views.iter_mut()) {
-            h.health = full;
-            h.up = true;
-            h.errors = 0;
-            h.force_fast = false;
-            v.usable = true;
+        l.init_health();
+        for (s, v) in l.views.iter_mut().enumerate() {
+            v.usable = l.health[s].up && !self.net.state(l.servers[s].node).drained;
         }
         l.balancer.refresh(&l.views);
         self.start_checks(cx, lb);
         for slot in 0..self.lbs[lb as usize].servers.len() {
-            let node = self.lbs[lb as usize].servers[slot].node;
-            self.metrics.lb_belief(cx.now(), Node::Lb(lb), node, true);
+            let l = &self.lbs[lb as usize];
+            let (node, up) = (l.servers[slot].node, l.health[slot].up);
+            self.metrics.lb_belief(cx.now(), Node::Lb(lb), node, up);
         }
     }
 

@@ -23,6 +23,7 @@
 
 use infrasim_engine::{Context, EventId, SimDuration, SimTime};
 
+use super::health::Observed;
 use super::{ANY_SERVER, REDISPATCH};
 use crate::model::World;
 use crate::model::call::{Call, FailReason, Outcome, Parent, Ref, Slab};
@@ -249,17 +250,17 @@ impl World {
     }
 
     /// A connection to a server ended — answered, reset, or past its deadline: frees its
-    /// slot, tells passive health what was observed (`error`, and whether only layer 7 saw
-    /// it), and hands the slot to the oldest queued request that may use it. Returns the
-    /// attempt that ended, or None when there is nothing left to answer: the connection was
-    /// already gone, or the client left meanwhile (its connection is closed then).
+    /// slot, tells passive health what was observed (a failed connection; or an
+    /// established one, then `answer`: what the response, or its absence, was), and hands
+    /// the slot to the oldest queued request that may use it. Returns the attempt that
+    /// ended, or None when there is nothing left to answer: the connection was already
+    /// gone, or the client left meanwhile (its connection is closed then).
     fn lb_child_ended(
         &mut self,
         cx: &mut Context<'_, Ev>,
         lb: u32,
         child: Ref,
-        error: bool,
-        layer7: bool,
+        answer: Observed,
     ) -> Option<Attempt> {
         let c = self.calls.remove(child)?;
         let l = &mut self.lbs[lb as usize];
@@ -269,7 +270,12 @@ impl World {
         let Parent::Call(parent) = c.parent else {
             return None;
         };
-        self.lb_observe(cx, lb, c.slot, error, layer7);
+        if c.connected().is_some() {
+            self.lb_observe(cx, lb, c.slot, Observed::L4Ok);
+            self.lb_observe(cx, lb, c.slot, answer);
+        } else {
+            self.lb_observe(cx, lb, c.slot, Observed::L4Err);
+        }
         self.lb_dequeue(cx, lb, s);
         if self.calls.get(parent).is_none() {
             self.lb_close_frontend(lb);
@@ -290,14 +296,17 @@ impl World {
         child: Ref,
         outcome: Outcome,
     ) {
-        let error = matches!(outcome, Outcome::Failed(_));
-        if let Some(a) = self.lb_child_ended(cx, lb, child, error, true) {
+        let answer = match outcome {
+            Outcome::Ok => Observed::HttpOk,
+            Outcome::Failed(_) => Observed::HttpErr,
+        };
+        if let Some(a) = self.lb_child_ended(cx, lb, child, answer) {
             self.lb_respond(cx, lb, a.parent, outcome);
         }
     }
 
     pub(super) fn lb_child_reset(&mut self, cx: &mut Context<'_, Ev>, lb: u32, child: Ref) {
-        let Some(a) = self.lb_child_ended(cx, lb, child, true, false) else {
+        let Some(a) = self.lb_child_ended(cx, lb, child, Observed::HttpErr) else {
             return;
         };
         if a.connected {
@@ -346,13 +355,13 @@ impl World {
                     .push(cx, deadline, child, || Ev::LbTimeouts { lb });
             }
             Some(_) => {
-                if let Some(a) = self.lb_child_ended(cx, lb, child, true, true) {
+                if let Some(a) = self.lb_child_ended(cx, lb, child, Observed::HttpErr) {
                     let timeout = Outcome::Failed(FailReason::ServerTimeout);
                     self.lb_respond(cx, lb, a.parent, timeout);
                 }
             }
             None => {
-                if let Some(a) = self.lb_child_ended(cx, lb, child, true, false) {
+                if let Some(a) = self.lb_child_ended(cx, lb, child, Observed::HttpErr) {
                     self.lb_retry_or_fail(cx, lb, a, true);
                 }
             }

@@ -9,7 +9,10 @@ use petgraph::graph::DiGraph;
 
 use super::{Kind, Named, Validator};
 use crate::scenario::resolve::Node;
-use crate::scenario::{Class, FailoverMode, PairMode, ReplicationMode, Scenario};
+use crate::scenario::{
+    BackendServer, Class, FailoverMode, InitState, LoadBalancer, PairMode, ReplicationMode,
+    Scenario,
+};
 
 impl Validator {
     /// Load balancers: their backends (resolved), checks, timeouts, retries and CPU.
@@ -44,6 +47,7 @@ impl Validator {
                         "a weight between 0 and 256 (HAProxy)",
                     );
                 }
+                self.backend_server(&sp, srv, lb);
             }
             self.backends.push(servers);
             if lb.draws == 0 || lb.draws > 100 {
@@ -76,6 +80,18 @@ impl Validator {
             if lb.cpu.cores > 1024 {
                 self.err(format!("{p}.cpu.cores"), lb.cpu.cores, "at most 1024 cores");
             }
+        }
+    }
+
+    /// One `servers[]` entry's HAProxy server options that depend on the backend.
+    fn backend_server(&mut self, sp: &str, srv: &BackendServer, lb: &LoadBalancer) {
+        if !lb.check.enabled && matches!(srv.init_state, InitState::Down | InitState::FullyDown) {
+            self.err(
+                format!("{sp}.init_state"),
+                format!("{:?}", kebab(&srv.init_state)),
+                "`none`, `up` or `fully-up` when health checks are off: only a passing check \
+                 brings a server that starts DOWN up",
+            );
         }
     }
 
@@ -377,4 +393,12 @@ impl Validator {
             }
         }
     }
+}
+
+/// A unit enum's value as it is spelled in a scenario file (`"fully-down"`).
+fn kebab<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
 }
