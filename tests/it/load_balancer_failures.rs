@@ -16,7 +16,7 @@
 //! Run: `cargo test --release --test it load_balancer_failures::` (add `-- --nocapture` for
 //! the measured numbers).
 
-use infrasim::{FailReason, Report, RequestRecord};
+use infrasim::{FailReason, Outcome, Report, RequestRecord};
 use serde_json::{Value, json};
 
 use crate::util::{Log, app, assert_conservation, constant, crash, observe};
@@ -60,6 +60,11 @@ fn scenario(
 /// Requests at a constant rate (`"100/s"`).
 fn constant_rate(rate: &str) -> Value {
     json!({ "constant": { "rate": rate } })
+}
+
+/// Poisson arrivals at `rate`.
+fn poisson(rate: &str) -> Value {
+    json!({ "poisson": { "rate": rate } })
 }
 
 /// Two app servers of 16 workers with a constant 1 ms service.
@@ -307,4 +312,165 @@ fn init_state_down_waits_for_the_first_passing_check() {
         .collect();
     assert!(on_app2.iter().all(|&t| t > up[0] - 0.002), "{on_app2:?}");
     assert!(on_app2.len() > 130, "{}", on_app2.len());
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. Saturated servers: each algorithm as its HAProxy lookup treats them
+// ---------------------------------------------------------------------------------------------
+
+/// The share of successful requests that waited in the LB's queue: their latency exceeds
+/// the 100 ms service plus the round trips.
+fn queued_share(log: &Log) -> f64 {
+    let ok: Vec<f64> = log
+        .requests
+        .iter()
+        .filter(|q| q.outcome == Outcome::Ok)
+        .map(latency_s)
+        .collect();
+    ok.iter().filter(|&&l| l > 0.1 + 0.0025).count() as f64 / ok.len() as f64
+}
+
+/// `balance random(1)` over two servers of `maxconn 1` (100 ms each, 8 requests/s): HAProxy's
+/// `get_server_rnd()` draws a server and, if it is full, "pretend[s] we have none so that we
+/// reach the backend's queue" — no second draw. A request arriving while one server is busy
+/// waits one time in two although the other is free; only when both are busy did the old
+/// model queue (it drew again up to once per server). Measured: 41 % of the requests
+/// queued, 27 % with the old model.
+#[test]
+fn random_queues_when_its_pick_is_full() {
+    let s = scenario(
+        "120s",
+        poisson("8/s"),
+        json!({ "balance": "random", "draws": 1,
+                "servers": [ { "server": "app1", "maxconn": 1 }, { "server": "app2", "maxconn": 1 } ] }),
+        vec![
+            app("app1", 4, constant("100ms")),
+            app("app2", 4, constant("100ms")),
+        ],
+        json!([]),
+    );
+    let (r, log) = observe(&s, 71);
+    assert_conservation("random full pick", &r);
+    let share = queued_share(&log);
+    eprintln!("random(1), maxconn 1: {:.3} of the requests queued", share);
+    assert!(share > 0.35, "{share}");
+}
+
+/// `balance leastconn` with app1 (weight 3, `maxconn 1`) and app2 (weight 1, `maxconn 10`):
+/// app1's key stays the lowest while it serves its one request, but src/lb_fwlc.c skips a
+/// server whose `served + queued` reached `maxconn + maxqueue`, so requests go to app2 and
+/// none waits. The old model picked the full app1 again and again and queued them.
+#[test]
+fn leastconn_skips_full_servers() {
+    let s = scenario(
+        "60s",
+        poisson("15/s"),
+        json!({ "balance": "leastconn",
+                "servers": [ { "server": "app1", "weight": 3, "maxconn": 1 },
+                             { "server": "app2", "weight": 1, "maxconn": 10 } ] }),
+        vec![
+            app("app1", 16, constant("100ms")),
+            app("app2", 16, constant("100ms")),
+        ],
+        json!([]),
+    );
+    let (r, log) = observe(&s, 73);
+    assert_conservation("leastconn maxconn", &r);
+    let share = queued_share(&log);
+    eprintln!("leastconn, app1 full: {share:.4} of the requests queued");
+    // app2 (10 slots, about 1 in use on average) is full only with a burst of 10.
+    assert!(share < 0.001, "{share}");
+    assert_eq!(r.requests.failed_total(), 0);
+}
+
+/// A redispatched retry goes through the dispatcher like a new request
+/// (`assign_server_and_queue()`): a full server takes it into its queue, it does not get
+/// one connection more than its `maxconn`. `balance source` (consistent) with `option
+/// redispatch`; app1's process dies at 10 s; app2 has `maxconn 1`, one worker and no accept
+/// queue, so a second concurrent connection would be refused. The retries of app1's
+/// requests are redispatched (on the last retry, or once app1 is DOWN) to app2: queued,
+/// never refused by app2. The old model connected them to app2 at once: app2 refused some.
+#[test]
+fn a_redispatched_retry_respects_maxconn() {
+    let mut apps = vec![
+        app("app1", 4, constant("100ms")),
+        app("app2", 1, constant("100ms")),
+    ];
+    let s = {
+        let mut s = scenario(
+            "30s",
+            poisson("8/s"),
+            json!({ "balance": "source", "hash_type": "consistent", "redispatch": true,
+                    "servers": [ { "server": "app1" }, { "server": "app2", "maxconn": 1 } ] }),
+            std::mem::take(&mut apps),
+            json!([crash("app1", 10.0, None, "process")]),
+        );
+        s["app_servers"][1]["queue"] = json!(0);
+        s
+    };
+    let (r, log) = observe(&s, 79);
+    assert_conservation("redispatch maxconn", &r);
+    eprintln!(
+        "redispatch to a full server: app2 refused {}, failed {:?}",
+        r.components["app2"].rejected, r.requests.failed
+    );
+    assert!(first_after(&log, "app1 DOWN", 10.0).is_some());
+    assert_eq!(r.components["app2"].rejected, 0);
+    assert_eq!(failed(&r, "connection_refused"), 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 6. The queue of a server marked DOWN (src/queue.c pendconn_redistribute())
+// ---------------------------------------------------------------------------------------------
+
+/// `balance source` over two servers of `maxconn 4` (50 ms each, 40 requests/s): a request
+/// hashed to a full server waits in that server's queue. app1's host dies at 10 s: its four
+/// requests in service hang, and the requests hashed to it queue behind them until the
+/// checks (inter 500 ms, fall 2) mark it DOWN, about 1.5 s later. With `option redispatch`
+/// HAProxy then hands them back to the dispatcher (`pendconn_redistribute()`): they are
+/// served by app2. Without it they stay in app1's queue and fail at `timeout queue`. The old
+/// model left them there in both cases.
+#[test]
+fn requests_queued_on_a_server_marked_down_are_redispatched() {
+    let run = |redispatch: bool| {
+        let s = scenario(
+            "25s",
+            poisson("40/s"),
+            json!({ "balance": "source", "redispatch": redispatch,
+                    "check": { "inter": "500ms", "fall": 2 },
+                    "timeouts": { "queue": "8s", "server": "20s" },
+                    "servers": [ { "server": "app1", "maxconn": 4 },
+                                 { "server": "app2", "maxconn": 4 } ] }),
+            vec![
+                app("app1", 16, constant("50ms")),
+                app("app2", 16, constant("50ms")),
+            ],
+            json!([crash("app1", 10.0, None, "host")]),
+        );
+        let (r, log) = observe(&s, 83);
+        assert_conservation(&format!("redistribute, redispatch {redispatch}"), &r);
+        let down = first_after(&log, "app1 DOWN", 10.0).expect("app1 DOWN");
+        // Requests offered between the crash and DOWN that waited and then succeeded.
+        let moved = log
+            .requests
+            .iter()
+            .filter(|q| {
+                let t = q.offered_at.as_secs_f64();
+                t > 10.0 && t < down - 0.01 && q.outcome == Outcome::Ok && latency_s(q) > 0.1
+            })
+            .count();
+        eprintln!(
+            "redispatch {redispatch}: DOWN after {:.3} s, {moved} queued requests served \
+             elsewhere, failed {:?}",
+            down - 10.0,
+            r.requests.failed
+        );
+        (moved, failed(&r, "queue_timeout"))
+    };
+    let (moved, timed_out) = run(true);
+    assert!(moved > 15, "{moved}");
+    assert_eq!(timed_out, 0);
+    let (moved, timed_out) = run(false);
+    assert_eq!(moved, 0);
+    assert!(timed_out > 15, "{timed_out}");
 }

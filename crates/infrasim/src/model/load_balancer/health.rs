@@ -342,7 +342,7 @@ impl World {
         if up {
             self.lb_dequeue(cx, lb, s);
         } else {
-            self.lb_flush_queue_if_unusable(cx, lb);
+            self.lb_redistribute(cx, lb, s);
         }
     }
 }

@@ -1,14 +1,17 @@
-//! The load balancer, with HAProxy's semantics. Its request path (accept, CPU, pick a
-//! server, queue, connect, retry, answer) is in `request_path`, its health checking (active
-//! checks and passive observation) in `health`, its `balance` algorithms in `balance`; this
-//! module holds its state, builds it from the scenario, routes its messages, and handles
-//! its crash and restart and an operator's weight changes and drains.
+//! The load balancer, with HAProxy's semantics. Its request path (accept, CPU, assign a
+//! server, connect, answer) is in `request_path`, its queues in `queue`, its retries in
+//! `retry`, its health checking (active checks and passive observation) in `health`, its
+//! `balance` algorithms in `balance`; this module holds its state, builds it from the
+//! scenario, routes its messages, and handles its crash and restart and an operator's
+//! weight changes and drains.
 
 mod balance;
 mod health;
+mod queue;
 mod request_path;
+mod retry;
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 
 use infrasim_engine::stats::TimeWeighted;
 use infrasim_engine::{Context, EventId, RngStreams, SimDuration, SimRng, SimTime, TimeoutQueue};
@@ -80,14 +83,18 @@ pub(crate) struct LoadBalancer {
     pub cfg: LbConfig,
     pub servers: Vec<Backend>,
     pub balancer: Balancer,
+    /// What the balancer sees of each server, and the LB's count of the requests holding a
+    /// slot on it (`served`) and queued on it (`queued`).
     pub views: Vec<ServerView>,
     pub health: Vec<Health>,
-    /// Requests being served by each server (HAProxy `cur_sess`).
-    pub conns: Vec<u32>,
-    /// Requests waiting for a server slot, with their `timeout queue` events (the server
-    /// they are pinned to, or [`ANY_SERVER`], is the call's `slot`).
+    /// Requests waiting for a server slot, with their `timeout queue` events: the backend
+    /// queue and every server's queue in one FIFO (the server a request is queued on, or
+    /// [`ANY_SERVER`] for the backend queue, is the call's `slot`; the call's `attempt`
+    /// holds its retry count).
     pub queue: VecDeque<(Ref, EventId)>,
-    pub queued_on: Vec<u32>,
+    /// Requests in their retry turn-around (src/backend.c `back_handle_st_cer()`, state
+    /// `SC_ST_TAR`): an `Ev::LbRetry` is due for each; a crash forgets them.
+    pub turnaround: BTreeSet<Ref>,
     pub cpu_busy: u32,
     pub cpu_queue: VecDeque<Ref>,
     /// Client connections held (frontend `maxconn`).
@@ -145,8 +152,10 @@ impl LoadBalancer {
                 weight: s.weight,
                 usable: true,
                 backup: s.backup,
-                load: 0,
+                served: 0,
+                queued: 0,
                 maxconn: s.maxconn,
+                maxqueue: s.maxqueue,
             })
             .collect();
         let health = Health {
@@ -164,9 +173,8 @@ impl LoadBalancer {
             balancer: Balancer::new(Algorithm::of(spec), spec.allbackups, n),
             views,
             health: vec![health; n],
-            conns: vec![0; n],
             queue: VecDeque::new(),
-            queued_on: vec![0; n],
+            turnaround: BTreeSet::new(),
             cpu_busy: 0,
             cpu_queue: VecDeque::new(),
             frontend: 0,
@@ -218,9 +226,25 @@ impl LoadBalancer {
         self.cfg.timeouts.queue.unwrap_or(self.cfg.timeouts.connect)
     }
 
+    /// Whether server `slot` has no free connection slot (`served` ≥ its current
+    /// `maxconn`; never with `maxconn` 0).
     fn slot_full(&self, slot: usize) -> bool {
-        let m = self.servers[slot].maxconn;
-        m > 0 && self.conns[slot] >= m
+        let v = &self.views[slot];
+        v.maxconn > 0 && v.served >= v.maxconn
+    }
+
+    /// Requests in the backend queue (not queued on a server).
+    fn backend_queued(&self) -> usize {
+        let pinned: u32 = self.views.iter().map(|v| v.queued).sum();
+        self.queue.len() - pinned as usize
+    }
+
+    /// Active (non-backup) servers taking traffic: HAProxy's `srv_act`.
+    fn active_servers(&self) -> usize {
+        self.views
+            .iter()
+            .filter(|v| v.usable && !v.backup && v.weight > 0)
+            .count()
     }
 }
 
@@ -246,10 +270,15 @@ impl World {
             .map(|(r, c)| (r, c.callee == me))
             .collect();
         for (r, incoming) in held {
-            if incoming && process {
-                self.reset(cx, r);
-            }
-            if !incoming {
+            if incoming {
+                // The stream is gone with the process: not queued any more.
+                if let Some(c) = self.calls.get_mut(r) {
+                    c.queued = false;
+                }
+                if process {
+                    self.reset(cx, r);
+                }
+            } else {
                 self.calls.remove(r);
             }
         }
@@ -261,13 +290,13 @@ impl World {
             h.checking = false;
         }
         l.queue.clear();
+        l.turnaround.clear();
         l.cpu_queue.clear();
         l.cpu_busy = 0;
         l.frontend = 0;
-        l.conns.iter_mut().for_each(|c| *c = 0);
-        l.queued_on.iter_mut().for_each(|c| *c = 0);
         for v in &mut l.views {
-            v.load = 0;
+            v.served = 0;
+            v.queued = 0;
         }
     }
 
