@@ -176,6 +176,7 @@ impl BackendServer {
             maxqueue: 0,
             backup: false,
             init_state: InitState::None,
+            slowstart: SimDuration::ZERO,
         }
     }
     /// Sets the weight.

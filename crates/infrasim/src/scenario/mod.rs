@@ -346,6 +346,12 @@ pub struct BackendServer {
     /// `rise`, so the first failed check marks it DOWN.
     #[serde(default)]
     pub init_state: InitState,
+    /// `slowstart`: after the server comes back UP, its effective weight and its `maxconn`
+    /// ramp up linearly over this time (HAProxy configuration manual, `slowstart`; src/server.c
+    /// `server_recalc_eweight()`, src/queue.c `srv_dynamic_maxconn()`). HAProxy keeps it in
+    /// whole seconds, rounded up. Default 0: off, the server takes its full share at once.
+    #[serde(default)]
+    pub slowstart: SimDuration,
 }
 
 /// HAProxy `init-state` (include/haproxy/server.h `srv_set_init_state()`): a server's state

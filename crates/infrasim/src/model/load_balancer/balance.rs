@@ -104,6 +104,19 @@ pub enum Algorithm {
 }
 
 impl Algorithm {
+    /// Whether weights may change at run time (HAProxy's `BE_LB_PROP_DYN`): all but
+    /// `static-rr` and map-based hashing. Only dynamic algorithms ramp a server's weight
+    /// during `slowstart`.
+    pub fn is_dynamic(&self) -> bool {
+        !matches!(
+            self,
+            Algorithm::StaticRr
+                | Algorithm::Source {
+                    hash_type: HashType::MapBased
+                }
+        )
+    }
+
     /// The algorithm a scenario's load balancer asks for.
     pub(crate) fn of(spec: &scenario::LoadBalancer) -> Self {
         match spec.balance {
@@ -143,12 +156,28 @@ pub struct ServerView {
     pub maxconn: u32,
     /// The server's `maxqueue` (0 = unlimited).
     pub maxqueue: u32,
+    /// The weight step of a server warming up after `slowstart`, 1 to [`BE_WEIGHT_SCALE`]:
+    /// its effective weight is `weight × warmup` where a running server's is `weight × 16`
+    /// (src/server.c `server_recalc_eweight()`); 0 = not warming up. Dynamic algorithms
+    /// only: static ones ignore it.
+    pub warmup: u32,
 }
 
 impl ServerView {
     /// The weight the algorithms use: `weight` clamped to [`MAX_WEIGHT`].
     fn clamped_weight(&self) -> u32 {
         self.weight.min(MAX_WEIGHT)
+    }
+
+    /// The effective weight of dynamic algorithms, HAProxy's `eweight`: `weight × 16`, or
+    /// `weight × warmup` while warming up.
+    fn eweight(&self) -> u32 {
+        let step = if self.warmup == 0 {
+            BE_WEIGHT_SCALE
+        } else {
+            self.warmup.min(BE_WEIGHT_SCALE)
+        };
+        self.clamped_weight() * step
     }
 
     /// May take new traffic at all: believed UP and weight > 0 (HAProxy's
@@ -281,20 +310,15 @@ impl Balancer {
             self.in_pool[i] = true;
         }
 
-        // Weights: static algorithms use the latched weight, dynamic ones the live weight.
-        let static_weights = matches!(
-            self.algorithm,
-            Algorithm::StaticRr
-                | Algorithm::Source {
-                    hash_type: HashType::MapBased
-                }
-        );
+        // Weights: static algorithms use the latched user weight, dynamic ones the live
+        // effective weight (`weight × 16`, less while warming up).
+        let dynamic = self.algorithm.is_dynamic();
         self.pool_weights.clear();
         for &i in &self.pool {
-            let w = if static_weights {
-                self.latched[i]
+            let w = if dynamic {
+                servers[i].eweight()
             } else {
-                servers[i].clamped_weight()
+                self.latched[i]
             };
             self.pool_weights.push(w.max(1));
         }
@@ -349,7 +373,8 @@ impl Balancer {
     }
 
     /// The consistent-hash rings (`src/lb_chash.c`): every server with weight > 0 appears
-    /// `16 × weight` times, at keys `full_hash(puid × 4096 + replica)` with `puid = index + 1`.
+    /// eweight times (`16 × weight`; less while warming up after `slowstart`), at keys
+    /// `full_hash(puid × 4096 + replica)` with `puid = index + 1`.
     /// Down servers stay on the ring and are skipped at lookup, so their points keep their
     /// places; rebuilt only when a weight or backup flag changed.
     fn rebuild_rings(&mut self, servers: &[ServerView]) {
@@ -358,20 +383,20 @@ impl Balancer {
                 .ring_basis
                 .iter()
                 .zip(servers)
-                .all(|(&(w, b), s)| w == s.clamped_weight() && b == s.backup);
+                .all(|(&(w, b), s)| w == s.eweight() && b == s.backup);
         if basis_unchanged {
             return;
         }
         self.ring_basis.clear();
         self.ring_basis
-            .extend(servers.iter().map(|s| (s.clamped_weight(), s.backup)));
+            .extend(servers.iter().map(|s| (s.eweight(), s.backup)));
         for ring in &mut self.rings {
             ring.clear();
         }
         for (i, s) in servers.iter().enumerate() {
             let puid = (i as u32).wrapping_add(1);
             let ring = &mut self.rings[usize::from(s.backup)];
-            for replica in 0..s.clamped_weight() * BE_WEIGHT_SCALE {
+            for replica in 0..s.eweight() {
                 let key = full_hash(puid.wrapping_mul(SRV_EWGHT_RANGE).wrapping_add(replica));
                 ring.push((key, i as u32));
             }
@@ -559,15 +584,15 @@ impl Balancer {
 
     /// HAProxy's leastconn tree key (src/lb_fwlc.c `fwlc_queue_srv()`): 0 for an idle server,
     /// else (inflight + 1) × `SRV_EWGHT_MAX` / eweight, inflight = served + queued, eweight
-    /// = weight × [`BE_WEIGHT_SCALE`].
+    /// = weight × [`BE_WEIGHT_SCALE`] (less while warming up, so a warming server's key
+    /// grows up to 16 times faster with its load — though idle, it is still first).
     fn leastconn_key(&self, servers: &[ServerView], pos: usize) -> u64 {
         let s = &servers[self.pool[pos]];
         let inflight = u64::from(s.served + s.queued);
         if inflight == 0 {
             return 0;
         }
-        let eweight = u64::from(self.pool_weights[pos]) * u64::from(BE_WEIGHT_SCALE);
-        (inflight + 1) * u64::from(SRV_EWGHT_MAX) / eweight
+        (inflight + 1) * u64::from(SRV_EWGHT_MAX) / u64::from(self.pool_weights[pos])
     }
 
     /// The lowest-index server that is not saturated, other than `avoid` if another one is

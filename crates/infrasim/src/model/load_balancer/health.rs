@@ -324,8 +324,13 @@ impl World {
         }
         l.health[s].up = up;
         l.views[s].usable = up && !self.net.state(l.servers[s].node).drained;
-        let views = l.views.clone();
-        l.balancer.refresh(&views);
+        if up {
+            self.lb_start_warmup(cx, lb, s);
+        } else {
+            self.lb_stop_warmup(cx, lb, s);
+        }
+        let l = &mut self.lbs[lb as usize];
+        l.balancer.refresh(&l.views);
         let node = l.servers[s].node;
         self.metrics.lb_belief(cx.now(), Node::Lb(lb), node, up);
         if let Some(obs) = self.observer.as_mut() {
@@ -339,11 +344,15 @@ impl World {
                 ),
             );
         }
+        // `srv_update_status()` serves the queue of a server coming UP before its
+        // `last_change` moves, so its warm-up limit there still counts from its DOWN
+        // transition.
         if up {
             self.lb_dequeue(cx, lb, s);
         } else {
             self.lb_redistribute(cx, lb, s);
         }
+        self.lbs[lb as usize].health[s].last_change_s = super::slowstart::whole_seconds(cx.now());
     }
 }
 

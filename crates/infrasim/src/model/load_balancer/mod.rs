@@ -10,6 +10,7 @@ mod health;
 mod queue;
 mod request_path;
 mod retry;
+mod slowstart;
 
 use std::collections::{BTreeSet, VecDeque};
 
@@ -39,6 +40,9 @@ pub(crate) struct Backend {
     pub backup: bool,
     /// `init-state`: the health and state the server starts with.
     pub init_state: InitState,
+    /// `slowstart` in whole seconds, rounded up as HAProxy stores it (src/server.c
+    /// `srv_parse_slowstart()`: `(val + 999) / 1000`); 0 = off.
+    pub slowstart_s: u64,
 }
 
 /// HAProxy's health state of one server.
@@ -62,6 +66,10 @@ pub(crate) struct Health {
     /// `on-error` forced `fastinter` (HAProxy `CHK_ST_FASTINTER`), until the next check's
     /// timer is set.
     pub fastinter: bool,
+    /// HAProxy's `last_change`: the whole second of the server's last state change.
+    pub last_change_s: u64,
+    /// The next tick of the server's `slowstart` warm-up task, while it is `STARTING`.
+    pub warmup: Option<EventId>,
 }
 
 /// The load balancer's configuration, resolved.
@@ -132,6 +140,7 @@ impl LoadBalancer {
                 maxqueue: b.maxqueue,
                 backup: b.backup,
                 init_state: b.init_state,
+                slowstart_s: b.slowstart.as_nanos().div_ceil(1_000_000).div_ceil(1000),
             })
             .collect();
         let cfg = LbConfig {
@@ -156,6 +165,7 @@ impl LoadBalancer {
                 queued: 0,
                 maxconn: s.maxconn,
                 maxqueue: s.maxqueue,
+                warmup: 0,
             })
             .collect();
         let health = Health {
@@ -167,6 +177,8 @@ impl LoadBalancer {
             next_at: SimTime::ZERO,
             errors: 0,
             fastinter: false,
+            last_change_s: 0,
+            warmup: None,
         };
         let mut lb = LoadBalancer {
             cfg,
@@ -281,6 +293,9 @@ impl World {
             } else {
                 self.calls.remove(r);
             }
+        }
+        for slot in 0..self.lbs[lb as usize].servers.len() {
+            self.lb_stop_warmup(cx, lb, slot);
         }
         let l = &mut self.lbs[lb as usize];
         for h in &mut l.health {

@@ -81,6 +81,7 @@ impl World {
     /// `process_srv_queue()`). A server's own queue is served even while it is DOWN
     /// (`pendconn_process_next_strm()` checks only its slots).
     pub(super) fn lb_dequeue(&mut self, cx: &mut Context<'_, Ev>, lb: u32, slot: usize) {
+        self.lbs[lb as usize].sync_warmup_maxconn(cx.now());
         loop {
             let l = &self.lbs[lb as usize];
             if l.queue.is_empty() || l.slot_full(slot) {

@@ -137,7 +137,9 @@ impl World {
             self.lb_close_frontend(lb);
             return;
         };
-        match self.lbs[lb as usize].assign(addr, avoid) {
+        let l = &mut self.lbs[lb as usize];
+        l.sync_warmup_maxconn(cx.now());
+        match l.assign(addr, avoid) {
             Assigned::Server(s) => self.lb_connect(cx, lb, parent, s, attempt, false),
             Assigned::Queued(s) => self.lb_enqueue(cx, lb, parent, s, attempt),
             Assigned::QueueFull => {

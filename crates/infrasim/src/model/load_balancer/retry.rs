@@ -86,6 +86,7 @@ impl World {
         let s = slot as usize;
         l.cfg.redispatch
             && (!l.health[s].up
+                || l.starting(s)
                 || next == l.cfg.retries
                 || (!l.cfg.hashing && l.active_servers() > 1))
     }

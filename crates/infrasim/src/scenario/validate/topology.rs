@@ -85,6 +85,16 @@ impl Validator {
 
     /// One `servers[]` entry's HAProxy server options that depend on the backend.
     fn backend_server(&mut self, sp: &str, srv: &BackendServer, lb: &LoadBalancer) {
+        // HAProxy parses `slowstart` in milliseconds: 1 ms to 2 147 483 647 ms (~24.8 days).
+        let ms = SimDuration::from_millis(1);
+        let max = SimDuration::from_millis(2_147_483_647);
+        if !srv.slowstart.is_zero() && (srv.slowstart < ms || srv.slowstart > max) {
+            self.err(
+                format!("{sp}.slowstart"),
+                srv.slowstart,
+                "0 (off) or a duration between 1ms and 2147483647ms (HAProxy `slowstart`)",
+            );
+        }
         if !lb.check.enabled && matches!(srv.init_state, InitState::Down | InitState::FullyDown) {
             self.err(
                 format!("{sp}.init_state"),
