@@ -185,10 +185,16 @@ fn adding_a_replica_leaves_another_replica_s_lag_unchanged() {
 #[test]
 fn common_random_numbers_tighten_a_comparison() {
     let load = |f: &str| infrasim::scenario::load(f).unwrap();
-    let (lean, remedied) = (
+    let (mut lean, mut remedied) = (
         load("scenarios/01-single-lb.json"),
         load("scenarios/05-remedied.json"),
     );
+    // The two topologies on the healthy path: what common random numbers share there is
+    // every arrival and every service demand. (Under their faults the difference is
+    // dominated by a few requests that wait a TCP retransmission, which no shared stream
+    // correlates.)
+    lean.faults.clear();
+    remedied.faults.clear();
     let opts = RunOptions {
         replications: Some(10),
         duration: Some(infrasim::engine::SimDuration::from_secs(120)),

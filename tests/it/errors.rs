@@ -613,6 +613,107 @@ fn vrrp_pair_of_app_servers() {
     );
 }
 
+/// The base scenario with a pair of `lb` and `lb2` (keepalived) as the clients' entry.
+fn pair_base() -> Value {
+    let mut v = base();
+    let lb2 = json!({ "name": "lb2", "servers": [ { "server": "app1" } ] });
+    v["load_balancers"]
+        .as_array_mut()
+        .expect("a list")
+        .push(lb2);
+    v["lb_pairs"] =
+        json!([ { "name": "vip", "mode": "active-passive", "members": ["lb", "lb2"] } ]);
+    v["clients"]["target"] = json!("vip");
+    v
+}
+
+/// keepalived ignores `nopreempt` and `preempt_delay` on an instance whose initial state is
+/// MASTER; the scenario says so instead of ignoring them.
+#[test]
+fn nopreempt_or_preempt_delay_with_a_master_member() {
+    let mut v = pair_base();
+    parse(&v).expect("the keepalived base is valid");
+    v["lb_pairs"][0]["preempt"] = json!(false);
+    parse(&v).expect("nopreempt alone starts both members in BACKUP");
+    v["lb_pairs"][0]["initial_state"] = json!(["MASTER", "BACKUP"]);
+    expect_invalid(
+        &v,
+        "lb_pairs[0].initial_state[0]",
+        &["MASTER"],
+        &["BACKUP", "preempt is off or preempt_delay is set"],
+    );
+    v["lb_pairs"][0]["preempt"] = json!(true);
+    v["lb_pairs"][0]["preempt_delay"] = json!("2s");
+    v["lb_pairs"][0]["initial_state"] = json!(["BACKUP", "MASTER"]);
+    expect_invalid(&v, "lb_pairs[0].initial_state[1]", &["MASTER"], &["BACKUP"]);
+    v["lb_pairs"][0]["initial_state"] = json!(["BACKUP", "BACKUP"]);
+    parse(&v).expect("preempt_delay with both members in BACKUP");
+    v["lb_pairs"][0]["preempt_delay"] = json!("1001s");
+    expect_invalid(
+        &v,
+        "lb_pairs[0].preempt_delay",
+        &["1001s"],
+        &["at most 1000s"],
+    );
+    v["lb_pairs"][0]["initial_state"] = json!(["PRIMARY", "BACKUP"]);
+    expect_parse_error(
+        &v.to_string(),
+        "lb_pairs[0].initial_state[0]",
+        &["unknown variant `PRIMARY`", "`MASTER`"],
+    );
+}
+
+/// `vrrp_script`: keepalived's ranges (weight −253…253, interval in milliseconds), rise and
+/// fall at least 1, and no unknown key.
+#[test]
+fn vrrp_script_out_of_range() {
+    let mut v = pair_base();
+    v["lb_pairs"][0]["vrrp_script"] = json!({ "weight": 254 });
+    expect_invalid(
+        &v,
+        "lb_pairs[0].vrrp_script.weight",
+        &["254"],
+        &["between -253 and 253"],
+    );
+    v["lb_pairs"][0]["vrrp_script"] = json!({ "fall": 0, "interval": "500us" });
+    let errors = invalid(&v);
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+    assert_error(
+        &errors[0],
+        "lb_pairs[0].vrrp_script.interval",
+        &["500us"],
+        &["at least 1ms", "milliseconds"],
+    );
+    assert_error(
+        &errors[1],
+        "lb_pairs[0].vrrp_script.fall",
+        &["0"],
+        &["between 1 and 1000"],
+    );
+    v["lb_pairs"][0]["vrrp_script"] = json!({ "timeout": "2s" });
+    expect_parse_error(
+        &v.to_string(),
+        "lb_pairs[0].vrrp_script.timeout",
+        &["unknown field `timeout`", "`interval`"],
+    );
+}
+
+/// Route 53 has eight health-checking regions: between 1 and 8 checker regions.
+#[test]
+fn dns_checker_regions_out_of_range() {
+    let mut v = pair_base();
+    v["lb_pairs"][0]["mode"] = json!("active-active");
+    for n in [0, 9] {
+        v["lb_pairs"][0]["dns_checker_regions"] = json!(n);
+        expect_invalid(
+            &v,
+            "lb_pairs[0].dns_checker_regions",
+            &[&n.to_string()],
+            &["between 1 and 8"],
+        );
+    }
+}
+
 #[test]
 fn several_errors_are_collected_at_once() {
     let mut v = base();

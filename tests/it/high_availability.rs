@@ -350,8 +350,9 @@ fn active_passive(preempt: bool) -> Value {
 /// (keepalived.conf(5): "if advert_int is 1, and priority is 128, the instance would normally
 /// wait 3.5 seconds"). So the takeover comes 20.0001 + 3.609 = 23.609 s whether the host died
 /// at 20.1, 20.5 or 20.9 s: outages of 3.51, 3.11 and 2.71 s — the MDI minus up to one
-/// advert_int. The report's `detected_at_s` is the takeover and the client-visible outage
-/// (100 ms windows) spans [crash, takeover] to one window.
+/// advert_int. The report's `detected_at_s` is the takeover; the client-visible outage (100 ms
+/// windows) spans [crash, takeover − 1 s] to one window: requests offered in the last second
+/// before the takeover get through on their SYN's first retransmission (`crate::model::tcp`).
 ///
 /// When lb1 comes back at crash + 30 s it starts as BACKUP, discards lb2's lower-priority
 /// adverts and, with `preempt` (the default), takes the VIP back when its own timer expires,
@@ -379,9 +380,22 @@ fn keepalived_backup_takes_over_after_the_master_down_interval() {
             "takeover at {takeover}"
         );
         assert!((mdi - ADVERT..=mdi).contains(&(takeover - at)));
-        // The outage: from the window of the crash to the window of the takeover.
+        // The outage: from the window of the crash to one SYN retransmission timeout before
+        // the takeover. A request offered in the last second before the takeover has its
+        // SYN retransmitted 1 s later — to the new master, since the gratuitous ARP moved
+        // the VIP — and succeeds late; one offered earlier is retransmitted next at 3 s,
+        // after the clients' 2 s timeout.
         assert!(close(out[0].start_s, at, 0.1 + 1e-9), "{:?}", out[0]);
-        assert!(close(out[0].end_s, takeover, 0.1 + 1e-9), "{:?}", out[0]);
+        assert!(
+            close(out[0].end_s, takeover - 1.0, 0.1 + 1e-9),
+            "{:?}",
+            out[0]
+        );
+        let late = (r.latency_ms.max_ms, r.requests.failed["timeout"]);
+        assert!(
+            late.0 >= 1000.0,
+            "no request waited a retransmission: {late:?}"
+        );
         // Preemption when lb1 is back: the VIP moves again and the requests lb2 was still
         // serving are reset — a burst of a few failures (≈ 2 requests are mid-way at 200/s),
         // and nothing else fails after the takeover.
@@ -412,8 +426,11 @@ fn keepalived_backup_takes_over_after_the_master_down_interval() {
 /// weight 0) notices at the next run, the master enters FAULT and sends a priority-0 advert,
 /// and the backup takes over after its skew time alone (0.609 s): takeover at the next whole
 /// second + 100 µs + 0.609 s, i.e. 0.61–1.61 s after the crash (semantics §3.1: "≈ 0.5–1.6 s
-/// after HAProxy death"), instead of the 2.6–3.6 s of a host crash. Meanwhile clients get
-/// connection refused (measured outages, to the 100 ms window: 1.7, 1.3 and 0.9 s).
+/// after HAProxy death"), instead of the 2.6–3.6 s of a host crash. Until the script fails
+/// clients get connection refused; in FAULT the master has removed the VIP, so a SYN sent
+/// during the backup's skew is dropped and retransmitted a second later, to the new master:
+/// the outage ends when the script fails, at 21 s (measured, to the 100 ms window: 0.9, 0.5
+/// and 0.1 s).
 #[test]
 fn keepalived_chk_haproxy_makes_the_master_resign() {
     for at in [20.1, 20.5, 20.9] {
@@ -435,16 +452,17 @@ fn keepalived_chk_haproxy_makes_the_master_resign() {
         assert!((SKEW_BACKUP..=SKEW_BACKUP + ADVERT).contains(&(takeover - at)));
         assert_eq!(masters(&log, "lb2"), vec![takeover]);
         assert!(close(out[0].start_s, at, 0.1 + 1e-9));
-        assert!(close(out[0].end_s, takeover, 0.1 + 1e-9), "{:?}", out[0]);
+        assert!(close(out[0].end_s, 21.0, 0.1 + 1e-9), "{:?}", out[0]);
         assert_eq!(out[0].cause, "connection_refused");
     }
 }
 
 /// A single load balancer is a single point of failure: its outage is its repair time. Crashed
-/// for 20 s at 20.5 s, every request offered meanwhile fails (process: refused at once; host:
-/// the clients' 2 s timeout), and the first request after the restart succeeds — HAProxy
-/// starts with its servers UP. Measured outage [20.4, 40.5] s in both modes: 20 s plus the
-/// window holding the requests in flight at the crash.
+/// for 20 s at 20.5 s, every request offered meanwhile fails — process: refused at once
+/// (outage [20.4, 40.5] s, 20 s plus the window holding the requests in flight at the crash);
+/// host: the clients' 2 s timeout, except the requests offered in the last second, whose SYN
+/// is retransmitted 1 s later to the restarted load balancer (outage [20.4, 39.5] s) — and
+/// the first request after the restart succeeds: HAProxy starts with its servers UP.
 #[test]
 fn single_load_balancer_outage_equals_its_repair_time() {
     for mode in ["process", "host"] {
@@ -455,17 +473,17 @@ fn single_load_balancer_outage_equals_its_repair_time() {
         );
         let out = outages(&r, "all");
         eprintln!("single LB, {mode} crash: outages {out:?}");
+        let (cause, outage) = if mode == "process" {
+            ("connection_refused", 20.0)
+        } else {
+            ("timeout", 19.0)
+        };
         assert_eq!(out.len(), 1);
         assert!(close(out[0].start_s, 20.5, 0.1 + 1e-9));
-        assert!(close(out[0].end_s, 40.5, 0.1 + 1e-9));
-        assert!(close(out[0].end_s - out[0].start_s, 20.0, 0.2 + 1e-9));
-        let cause = if mode == "process" {
-            "connection_refused"
-        } else {
-            "timeout"
-        };
+        assert!(close(out[0].end_s, 20.5 + outage, 0.1 + 1e-9));
+        assert!(close(out[0].end_s - out[0].start_s, outage, 0.2 + 1e-9));
         assert_eq!(out[0].cause, cause);
-        assert!(close(r.faults[0].downtime_s, 20.0, 0.2 + 1e-9));
+        assert!(close(r.faults[0].downtime_s, outage, 0.2 + 1e-9));
     }
 }
 
@@ -575,6 +593,473 @@ fn active_active_dns_failures_last_about_one_ttl() {
     let span = last.end_s - first.start_s;
     assert!(close(first.start_s, 20.5, 0.2), "{out:?}");
     assert!(close(span, 10.0, 1.0), "outages span {span} s: {out:?}");
+}
+
+// ---------------------------------------------------------------------------------------
+// (b′) keepalived: the tracked script, weights, short crashes, partitions, preemption, start
+// ---------------------------------------------------------------------------------------
+
+/// Master_Down_Interval of lb2 (priority 100, v2): 3 × 1 s + 156/256 s.
+const MDI_BACKUP: f64 = 3.0 * ADVERT + SKEW_BACKUP;
+/// Master_Down_Interval of lb1 (priority 150, v2): 3 × 1 s + 106/256 s.
+const MDI_MASTER: f64 = 3.0 * ADVERT + SKEW_MASTER;
+
+/// The default keepalived pair (priorities 150/100, preempt) with `extra` keys set.
+fn keepalived(extra: Value) -> Value {
+    let mut p = active_passive(true);
+    for (k, v) in extra.as_object().expect("an object of keys") {
+        p[k] = v.clone();
+    }
+    p
+}
+
+/// A duration in seconds as a scenario string, to the microsecond.
+fn secs(s: f64) -> String {
+    format!("{}us", (s * 1e6).round())
+}
+
+/// The first run of a script that runs at 0, `interval`, 2·`interval`, … at or after `t`.
+fn next_run(t: f64, interval: f64) -> f64 {
+    (t / interval).ceil() * interval
+}
+
+/// `vrrp_script chk_haproxy` with keepalived's weight 0 runs on its own timer (here from
+/// t = 0, every `interval`). When
+/// HAProxy dies, the runs fail; at the `fall`-th failure in a row the master enters FAULT
+/// (keepalived `down_instance`) and resigns with a priority-0 advert, and the backup takes over
+/// after its skew time alone: takeover = first failing run + (fall − 1)·interval + 100 µs +
+/// 0.609 s, never more than fall × interval + 0.609 s after the crash (semantics §3.1: "add
+/// script detection: interval × fall"). With `rise` 1 the first passing run after HAProxy
+/// returns brings lb1 back as BACKUP, and it preempts one Master_Down_Interval (3.414 s)
+/// later. Checked for three (interval, fall) settings and three crash phases each.
+#[test]
+fn vrrp_script_weight_zero_resigns_after_fall_failed_runs() {
+    for (interval, fall) in [(1.0, 3u32), (0.5, 2), (0.3, 1)] {
+        for at in [20.05, 20.45, 20.95] {
+            let pair =
+                keepalived(json!({"vrrp_script": {"interval": secs(interval), "fall": fall}}));
+            let faults = json!([crash("lb1", at, Some(30.0), "process")]);
+            let (r, log) = observe(&lb_scenario("vip", Some(pair), faults), 26);
+            let fault = next_run(at, interval) + f64::from(fall - 1) * interval;
+            let takeover = fault + HOP + SKEW_BACKUP;
+            let faults_seen = log.times("lb1", "VRRP FAULT (chk_haproxy failed)");
+            let lb2 = masters(&log, "lb2");
+            let out = outages(&r, "all");
+            eprintln!(
+                "interval {interval} fall {fall}, crash at {at}: FAULT {faults_seen:?}, lb2 master \
+                 {lb2:?} (expected {takeover:.6}), outage {:?}",
+                out.first().map(|o| (o.start_s, o.end_s))
+            );
+            assert_eq!(faults_seen.len(), 1);
+            assert!(
+                close(faults_seen[0], fault, 1e-6),
+                "FAULT at {faults_seen:?}"
+            );
+            assert_eq!(lb2.len(), 1);
+            assert!(close(lb2[0], takeover, 1e-6), "takeover at {lb2:?}");
+            let bound = f64::from(fall) * interval + HOP + SKEW_BACKUP;
+            assert!(lb2[0] - at <= bound + 1e-9, "{} > {bound}", lb2[0] - at);
+            // Refused until the script fails; SYNs sent in FAULT are retransmitted to lb2.
+            assert!(close(out[0].start_s, at, 0.1 + 1e-9), "{:?}", out[0]);
+            assert!(close(out[0].end_s, fault, 0.1 + 1e-9), "{:?}", out[0]);
+            // Back: BACKUP at the first passing run, master a Master_Down_Interval later.
+            let back = next_run(at + 30.0, interval);
+            let lb1 = masters(&log, "lb1");
+            assert_eq!(log.times("lb1", "VRRP BACKUP").len(), 1);
+            assert!(close(log.times("lb1", "VRRP BACKUP")[0], back, 1e-6));
+            assert_eq!(lb1.len(), 1);
+            assert!(close(lb1[0], back + MDI_MASTER, 1e-6), "{lb1:?}");
+        }
+    }
+}
+
+/// A script with a weight never makes the master resign: it moves the effective priority
+/// (keepalived vrrp_track.c `process_script_update_priority`) and the pair elects by priority.
+///
+/// * `weight -60`: lb1's HAProxy dies at 20.05, 20.45 or 20.95 s; the run at 21 s fails and
+///   lb1 advertises 150 − 60 = 90 from the advert of 21 s on (script and adverts both run every
+///   second from t = 0, the script's run first). lb2 (100, preempt) discards those
+///   adverts, so its timer runs on from the last one it accepted — the advert of 20 s — and it
+///   takes over its *whole* Master_Down_Interval later: 20.0001 + 3.609 = 23.609 s, whatever
+///   the crash phase, two seconds after a weight-0 script would have let it (21.609 s). lb1
+///   steps down on lb2's first advert and never enters FAULT.
+/// * `weight 60`, priorities 100/100: both advertise 160 while their script succeeds; lb1's
+///   failure drops it to 100 and lb2 takes over after *its* interval at 160: 3 + 96/256 s
+///   after the advert of 20 s.
+#[test]
+fn vrrp_script_weight_moves_the_priority_and_the_backup_waits_its_whole_interval() {
+    for at in [20.05, 20.45, 20.95] {
+        let pair = keepalived(json!({"vrrp_script": {"weight": -60}}));
+        let faults = json!([crash("lb1", at, Some(30.0), "process")]);
+        let (r, log) = observe(&lb_scenario("vip", Some(pair), faults), 27);
+        let takeover = 20.0 + HOP + MDI_BACKUP;
+        let lb2 = masters(&log, "lb2");
+        eprintln!(
+            "weight -60, crash at {at}: lb2 master {lb2:?}, lb1 backup {:?}, outage {:?}",
+            log.times("lb1", "VRRP BACKUP"),
+            outages(&r, "all").first().map(|o| (o.start_s, o.end_s))
+        );
+        assert_eq!(lb2.len(), 1);
+        assert!(close(lb2[0], takeover, 1e-6), "{lb2:?}");
+        assert!(
+            log.times("lb1", "VRRP FAULT (chk_haproxy failed)")
+                .is_empty()
+        );
+        assert!(close(
+            log.times("lb1", "VRRP BACKUP")[0],
+            takeover + HOP,
+            1e-6
+        ));
+        let out = outages(&r, "all");
+        assert!(close(out[0].end_s, takeover, 0.1 + 1e-9), "{:?}", out[0]);
+    }
+    let mut pair = keepalived(json!({"vrrp_script": {"weight": 60}}));
+    pair["priorities"] = json!([100, 100]);
+    let faults = json!([crash("lb1", 20.5, Some(30.0), "process")]);
+    let (_, log) = observe(&lb_scenario("vip", Some(pair), faults), 27);
+    let lb2 = masters(&log, "lb2");
+    assert_eq!(lb2.len(), 1);
+    assert!(
+        close(lb2[0], 20.0 + HOP + 3.0 + 96.0 / 256.0, 1e-6),
+        "{lb2:?}"
+    );
+}
+
+/// A weight that leaves the master at or above the backup's priority moves nothing: with
+/// `weight -40` lb1 advertises 110 > 100, with `weight -50` exactly 100, which a backup accepts
+/// (keepalived `vrrp_state_backup`: `hd->priority >= vrrp->effective_priority`). lb2 never
+/// takes over, and every request of the 10 s crash is refused: one outage, the crash itself.
+#[test]
+fn vrrp_script_weight_too_small_keeps_the_master() {
+    for weight in [-40, -50] {
+        let pair = keepalived(json!({"vrrp_script": {"weight": weight}}));
+        let faults = json!([crash("lb1", 20.5, Some(10.0), "process")]);
+        let (r, log) = observe(&lb_scenario("vip", Some(pair), faults), 28);
+        let out = outages(&r, "all");
+        eprintln!(
+            "weight {weight}: masters {:?} / {:?}, outages {:?}",
+            masters(&log, "lb1"),
+            masters(&log, "lb2"),
+            out.iter().map(|o| (o.start_s, o.end_s)).collect::<Vec<_>>()
+        );
+        assert!(masters(&log, "lb2").is_empty() && masters(&log, "lb1").is_empty());
+        assert_eq!(out.len(), 1);
+        assert!(close(out[0].start_s, 20.5, 0.1 + 1e-9) && close(out[0].end_s, 30.5, 0.1 + 1e-9));
+        assert_eq!(out[0].cause, "connection_refused");
+    }
+}
+
+/// A HAProxy crash that the script does not see `fall` times in a row moves nothing
+/// (keepalived counts consecutive results: vrrp_scheduler.c `vrrp_script_child_thread`).
+///
+/// * `fall 3`, 1 s runs: a 1.9 s crash spans at most two runs, whatever its phase: no FAULT,
+///   no takeover; the only failures are the requests refused during the crash itself (one
+///   outage, [crash, crash + 1.9 s] to the 100 ms window).
+/// * The same script and a 2.2 s crash from 20.95 s spans the runs at 21, 22 and 23 s: it is
+///   the number of failed runs that counts, not the crash's length.
+/// * keepalived's defaults (`fall 1`, 1 s): a 0.3 s crash between two runs moves nothing —
+///   the model before this script existed moved the VIP away and back for it.
+#[test]
+fn short_haproxy_crash_moves_nothing() {
+    let fall3 = keepalived(json!({"vrrp_script": {"fall": 3}}));
+    for at in [20.05, 20.45, 20.95] {
+        let faults = json!([crash("lb1", at, Some(1.9), "process")]);
+        let (r, log) = observe(&lb_scenario("vip", Some(fall3.clone()), faults), 29);
+        let out = outages(&r, "all");
+        eprintln!(
+            "1.9 s crash at {at}: changes {:?}, outages {:?}",
+            log.changes
+                .iter()
+                .filter(|c| c.1.starts_with("lb"))
+                .collect::<Vec<_>>(),
+            out.iter().map(|o| (o.start_s, o.end_s)).collect::<Vec<_>>()
+        );
+        assert!(log.times_starting("lb1", "VRRP").is_empty());
+        assert!(log.times_starting("lb2", "VRRP").is_empty());
+        assert_eq!(out.len(), 1);
+        assert!(close(out[0].start_s, at, 0.1 + 1e-9) && close(out[0].end_s, at + 1.9, 0.1 + 1e-9));
+    }
+    let faults = json!([crash("lb1", 20.95, Some(2.2), "process")]);
+    let (_, log) = observe(&lb_scenario("vip", Some(fall3), faults), 29);
+    assert_eq!(
+        log.times("lb1", "VRRP FAULT (chk_haproxy failed)"),
+        vec![23.0]
+    );
+    let faults = json!([crash("lb1", 20.2, Some(0.3), "process")]);
+    let (r, log) = observe(&lb_scenario("vip", Some(active_passive(true)), faults), 29);
+    assert!(
+        log.times_starting("lb1", "VRRP").is_empty()
+            && log.times_starting("lb2", "VRRP").is_empty()
+    );
+    assert_eq!(failed_between(&r, 20.6, 80.0), 0);
+}
+
+/// A partition between the two LBs from 20.5 s: lb2 hears no advert after the one of 20 s and
+/// becomes master at 20.0001 + 3.609 = 23.609 s, while lb1 stays master: both claim the VIP.
+/// What happens when the partition heals depends on whose advert crosses first (keepalived
+/// vrrp.c `vrrp_state_master_rx`):
+///
+/// * Healed at 30.5 s: lb2's advert of 30.609 s (its adverts keep the phase of its takeover)
+///   reaches lb1, which hears a lower priority, re-advertises at once and sends gratuitous ARPs
+///   (`garp_lower_prio_repeat`): the VIP is lb1's again at 30.6096 s, and lb2 steps down on
+///   lb1's advert 100 µs later. From then on lb2 is a backup: its death at 50.5 s costs nothing;
+///   lb1's death at 50.5 s is taken over by lb2 one Master_Down_Interval after lb1's last
+///   advert (lb1's adverts now keep the phase of its re-advert: 49.6096 s) — 53.219 s. Before
+///   the fix, lb1 never took the VIP back and lb2's death at 50.5 s failed every later request
+///   (5 429 of 16 266 offered).
+/// * Equal priorities (100/100): the tie goes to the higher primary address, the first
+///   member's here: the same story.
+/// * Healed at 30.8 s: lb1's advert of 31 s reaches lb2 first, and lb2 steps down without an
+///   advert of its own (`vrrp_higher_prio_send_advert` is off by default), so lb1 never hears
+///   a lower priority and sends no gratuitous ARP. The gateway keeps sending VIP packets to
+///   lb2, which has removed the VIP, until its ARP entry goes stale — 30 s after lb2's last
+///   gratuitous ARPs (23.609 + 5 s) — and its probes fail (5 s + 3 × 1 s): at 66.609 s it
+///   re-resolves the VIP to lb1. Every request in between times out; none after.
+#[test]
+fn lb_partition_heals_and_the_vip_returns_to_the_higher_priority() {
+    let partition = |heal: f64| json!({"partition": {"a": "lb1", "b": "lb2", "at": "20500ms", "duration": secs(heal - 20.5)}});
+    let lb2_master = 20.0 + HOP + MDI_BACKUP;
+    let reclaim = lb2_master + 7.0 + HOP;
+    for (prio, victim) in [
+        ([150, 100], "lb2"),
+        ([150, 100], "lb1"),
+        ([100, 100], "lb1"),
+    ] {
+        let mut pair = active_passive(true);
+        pair["priorities"] = json!(prio);
+        let faults = json!([partition(30.5), crash(victim, 50.5, None, "host")]);
+        let (r, log) = observe(&lb_scenario("vip", Some(pair), faults), 25);
+        eprintln!(
+            "{prio:?}, {victim} dies: lb1 {:?}, lb2 {:?}, failed at the reclaim {}, after 51 s {}",
+            log.times_starting("lb1", "VRRP"),
+            log.times_starting("lb2", "VRRP"),
+            failed_between(&r, 30.5, 30.7),
+            failed_between(&r, 51.0, 80.0)
+        );
+        assert!(close(masters(&log, "lb2")[0], lb2_master, 1e-6));
+        assert!(close(
+            log.times("lb1", "VRRP MASTER (reclaims the VIP)")[0],
+            reclaim,
+            1e-6
+        ));
+        assert!(close(
+            log.times("lb2", "VRRP BACKUP")[0],
+            reclaim + HOP,
+            1e-6
+        ));
+        // The reclaim resets the requests lb2 was serving (≈ rate × latency).
+        assert!(failed_between(&r, 30.5, 30.7) <= 10);
+        assert_eq!(failed_between(&r, 30.7, 50.4), 0);
+        if victim == "lb2" {
+            assert_eq!(failed_between(&r, 50.4, 80.0), 0, "lb2 was a backup");
+        } else {
+            let takeover = reclaim + 19.0 + HOP + MDI_BACKUP;
+            let lb2 = masters(&log, "lb2");
+            assert_eq!(lb2.len(), 2);
+            assert!(close(lb2[1], takeover, 1e-6), "{lb2:?}");
+            assert_eq!(failed_between(&r, takeover + 0.1, 80.0), 0);
+        }
+    }
+    // lb1's advert crosses first: lb2 steps down silently; the gateway's ARP entry decides.
+    let mut v = lb_scenario(
+        "vip",
+        Some(active_passive(true)),
+        json!([partition(30.8), crash("lb1", 80.5, None, "host")]),
+    );
+    v["duration"] = json!("100s");
+    let (r, log) = observe(&v, 25);
+    let resolved = lb2_master + 5.0 + 30.0 + 8.0;
+    eprintln!(
+        "healed at 30.8: lb1 {:?}, lb2 {:?}, failed in [31.1, 66.5) {:.3} of offered",
+        log.times_starting("lb1", "VRRP"),
+        log.times_starting("lb2", "VRRP"),
+        failed_share(&r, 31.1, 66.5)
+    );
+    assert!(
+        log.times("lb1", "VRRP MASTER (reclaims the VIP)")
+            .is_empty()
+    );
+    assert!(close(log.times("lb2", "VRRP BACKUP")[0], 31.0 + HOP, 1e-6));
+    let lb1 = log.times("lb1", "VRRP MASTER reached again (gateway ARP re-resolved)");
+    assert_eq!(lb1.len(), 1);
+    assert!(close(lb1[0], resolved, 1e-6), "{lb1:?}");
+    // Lost in the blackhole, but for the last second's requests: their SYN is retransmitted
+    // 1 s later, after the gateway re-resolved the VIP (the clients' timeout is 2 s).
+    assert!(failed_share(&r, 31.1, resolved - 1.0) > 0.99);
+    assert_eq!(failed_between(&r, resolved - 0.9, 80.4), 0);
+    // lb1 dies at 80.5: lb2 takes over after lb1's advert of 80 s.
+    let lb2 = masters(&log, "lb2");
+    assert!(close(lb2[1], 80.0 + HOP + MDI_BACKUP, 1e-6), "{lb2:?}");
+}
+
+/// `preempt_delay` (keepalived.conf(5): "Seconds of delay until preemption after getting the
+/// advertisement timeout at startup or when seeing a lower priority master"). lb1's host dies
+/// at 20.5 s and returns at 50.5 s; keepalived starts in BACKUP and hears lb2 (100) at
+/// t₀ = 50.6096 s, the first of lb2's adverts (each at 23.609 + k s, arriving 100 µs later).
+///
+/// * Without the delay lb1 discards lb2's adverts and becomes master a Master_Down_Interval
+///   after starting: 50.5 + 3.414 s.
+/// * With `preempt_delay` D, keepalived `vrrp_state_backup` accepts lower-priority adverts —
+///   each restarting the timer — until t₀ + D, and discards them from then on: lb1 becomes
+///   master 3.414 s after the last advert that arrived before t₀ + D, i.e. at
+///   t₀ + (⌈D⌉ − 1) s + 3.414 s. For D = 2 s: 55.024 s (1.11 s later than without); D = 5.5 s:
+///   59.024 s (5.11 s later). The preemption is delayed by D less up to one advert interval:
+///   the man page's "approximately 5.5 seconds" for D = 2 and a 3.5 s interval.
+///
+/// `preempt_delay` needs both members in BACKUP (keepalived ignores it on a MASTER instance);
+/// setting it makes that the default, and the run still starts with lb1, the higher priority,
+/// as master.
+#[test]
+fn preempt_delay_delays_the_preemption() {
+    let back = 50.5;
+    let t0 = 20.0 + HOP + MDI_BACKUP + 27.0 + HOP;
+    for (delay, expected) in [
+        (0.0, back + MDI_MASTER),
+        (2.0, t0 + 1.0 + MDI_MASTER),
+        (5.5, t0 + 5.0 + MDI_MASTER),
+    ] {
+        let pair = keepalived(json!({"preempt_delay": secs(delay)}));
+        let faults = json!([crash("lb1", 20.5, Some(back - 20.5), "host")]);
+        let (r, log) = observe(&lb_scenario("vip", Some(pair), faults), 30);
+        let lb1 = masters(&log, "lb1");
+        eprintln!("preempt_delay {delay}: lb1 master again at {lb1:?} (expected {expected:.6})");
+        assert_eq!(lb1.len(), 1);
+        assert!(close(lb1[0], expected, 1e-6), "{lb1:?}");
+        if delay > 0.0 {
+            let later = lb1[0] - (back + MDI_MASTER);
+            assert!(later > delay - ADVERT && later <= delay, "{later}");
+        }
+        // The run started with lb1 master: nothing failed before the crash.
+        assert_eq!(failed_between(&r, 0.0, 20.4), 0);
+    }
+}
+
+/// keepalived's `state` at start. The run starts with keepalived settled: a member configured
+/// MASTER holds the VIP from t = 0; a BACKUP member listens with a fresh master-down timer.
+///
+/// * `["BACKUP", "MASTER"]`, priorities 150/100: lb2 serves from t = 0 (nothing fails) and lb1,
+///   higher and preempting, discards its adverts and takes the VIP when its own timer expires,
+///   3.414 s after the start.
+/// * `["MASTER", "MASTER"]`: both advertise at once; lb2 hears the higher priority and steps
+///   down 100 µs in, lb1 hears the lower one and keeps the VIP; nothing fails.
+/// * A restart does not go faster for a MASTER: keepalived ≥ 2.0 starts a non-owner instance
+///   (priority < 255, no sync group) in BACKUP with a whole Master_Down_Interval whatever its
+///   `state` (vrrp_scheduler.c `vrrp_init_state`; keepalived.conf(5): "otherwise the instance
+///   will wait between 3 and 4 advert intervals"). lb1's host back at 30.5 s makes it master at
+///   30.5 + 3.414 s with `state MASTER` as with `state BACKUP`.
+#[test]
+fn initial_state_decides_the_first_master_but_not_a_restart() {
+    let mut pair = keepalived(json!({"initial_state": ["BACKUP", "MASTER"]}));
+    let (r, log) = observe(&lb_scenario("vip", Some(pair.clone()), json!([])), 31);
+    eprintln!(
+        "[BACKUP, MASTER]: lb1 {:?}, lb2 {:?}",
+        masters(&log, "lb1"),
+        masters(&log, "lb2")
+    );
+    assert_eq!(masters(&log, "lb1"), vec![MDI_MASTER]);
+    assert!(masters(&log, "lb2").is_empty());
+    assert_eq!(failed_between(&r, 0.0, MDI_MASTER - 0.1), 0);
+    assert_eq!(failed_between(&r, MDI_MASTER + 0.1, 80.0), 0);
+    pair["initial_state"] = json!(["MASTER", "MASTER"]);
+    let (r, log) = observe(&lb_scenario("vip", Some(pair), json!([])), 31);
+    let lb2 = log.times("lb2", "VRRP BACKUP");
+    assert!(lb2.len() == 1 && close(lb2[0], HOP, 1e-9), "{lb2:?}");
+    assert!(masters(&log, "lb1").is_empty() && masters(&log, "lb2").is_empty());
+    assert_eq!(r.requests.failed_total(), 0);
+    for states in [json!(["MASTER", "BACKUP"]), json!(["BACKUP", "BACKUP"])] {
+        let pair = keepalived(json!({"initial_state": states}));
+        let faults = json!([crash("lb1", 20.5, Some(10.0), "host")]);
+        let (_, log) = observe(&lb_scenario("vip", Some(pair), faults), 31);
+        let lb1 = masters(&log, "lb1");
+        eprintln!("{states}: lb1 master again at {lb1:?}");
+        assert_eq!(lb1.len(), 1);
+        assert!(close(lb1[0], 30.5 + MDI_MASTER, 1e-6), "{states}: {lb1:?}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// (b″) DNS: Route 53-like health checks
+// ---------------------------------------------------------------------------------------
+
+/// A health-checked active-active record with 1 s checks and a 1 s TTL.
+fn checked_dns(regions: u32, interval: &str, threshold: u32) -> Value {
+    let mut pair = active_active("1s", false);
+    pair["dns_checker_regions"] = json!(regions);
+    pair["dns_check_interval"] = json!(interval);
+    pair["dns_failure_threshold"] = json!(threshold);
+    pair
+}
+
+/// Route 53's `FailureThreshold` holds both ways ("the number of consecutive health checks
+/// that an endpoint must pass or fail … to change the current status … from unhealthy to
+/// healthy or vice versa"). One checker region, a check every second (the first at 1 s),
+/// threshold 3; lb1's HAProxy is down from 20.5 to 30.5 s:
+///
+/// * the checks at 21, 22 and 23 s fail: the address is withdrawn at 23 s; with a 1 s TTL
+///   nothing fails from 24.5 s until lb1 is back;
+/// * the checks at 31, 32 and 33 s pass: the address is handed out again at 33 s — not at
+///   31 s, as it was when one passing check restored it;
+/// * a 1.5 s crash fails two checks only (21 and 22 s): nothing is withdrawn.
+#[test]
+fn dns_record_returns_only_after_threshold_passing_checks() {
+    let faults = json!([crash("lb1", 20.5, Some(10.0), "process")]);
+    let (r, log) = observe(
+        &lb_scenario("dns", Some(checked_dns(1, "1s", 3)), faults),
+        32,
+    );
+    let (out, back) = (
+        log.times("lb1", "DNS withdraws its address"),
+        log.times("lb1", "DNS hands out its address again"),
+    );
+    eprintln!(
+        "threshold 3: withdrawn {out:?}, back {back:?}; failing share while withdrawn {:.4}",
+        failed_share(&r, 24.5, 30.5)
+    );
+    assert_eq!((out, back), (vec![23.0], vec![33.0]));
+    assert_eq!(failed_share(&r, 24.5, 30.5), 0.0);
+    let faults = json!([crash("lb1", 20.5, Some(1.5), "process")]);
+    let (_, log) = observe(
+        &lb_scenario("dns", Some(checked_dns(1, "1s", 3)), faults),
+        32,
+    );
+    assert!(log.times_starting("lb1", "DNS").is_empty());
+}
+
+/// Checker regions combine as Route 53 documents: an address is healthy while more than 18 %
+/// of the checkers report it healthy. Three regions (the default), each checking every 3 s,
+/// staggered by a third of the interval — region r at (r + 1) s + 3k s — threshold 2. lb1 is
+/// down from 20.5 to 30.5 s:
+///
+/// * the region checking at 21 and 24 s turns its verdict at 24 s, the one at 22/25 s at 25 s,
+///   the one at 23/26 s at 26 s. With one or two regions down the third still makes 33 % >
+///   18 %: the address is withdrawn only at 26 s, when none sees it healthy;
+/// * back at 30.5 s, the first region to see two passes (31, 34 s) is enough (33 %): handed
+///   out again at 34 s, the others following at 35 and 36 s;
+/// * a partition between the clients and lb1 fails every region's check as the crash does
+///   (the checkers see the LB from the clients' side): the same 26 s and 34 s.
+///
+/// That one region alone cut off from an LB cannot withdraw it is the 18 % rule itself
+/// (unit test `dns::tests::more_than_18_percent_of_checkers_keep_an_address`): the model
+/// places every region on the clients' side, so a partition between one region and an LB
+/// cannot be written.
+#[test]
+fn dns_checker_regions_stagger_and_combine() {
+    for fault in [
+        crash("lb1", 20.5, Some(10.0), "process"),
+        json!({"partition": {"a": "clients", "b": "lb1", "at": "20500ms", "duration": "10s"}}),
+    ] {
+        let faults = json!([fault]);
+        let (_, log) = observe(
+            &lb_scenario("dns", Some(checked_dns(3, "3s", 2)), faults),
+            33,
+        );
+        let (out, back) = (
+            log.times("lb1", "DNS withdraws its address"),
+            log.times("lb1", "DNS hands out its address again"),
+        );
+        eprintln!("3 regions, threshold 2: withdrawn {out:?}, back {back:?}");
+        assert_eq!((out, back), (vec![26.0], vec![34.0]));
+    }
 }
 
 // ---------------------------------------------------------------------------------------

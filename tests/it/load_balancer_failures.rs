@@ -386,10 +386,12 @@ fn leastconn_skips_full_servers() {
 /// A redispatched retry goes through the dispatcher like a new request
 /// (`assign_server_and_queue()`): a full server takes it into its queue, it does not get
 /// one connection more than its `maxconn`. `balance source` (consistent) with `option
-/// redispatch`; app1's process dies at 10 s; app2 has `maxconn 1`, one worker and no accept
-/// queue, so a second concurrent connection would be refused. The retries of app1's
-/// requests are redispatched (on the last retry, or once app1 is DOWN) to app2: queued,
-/// never refused by app2. The old model connected them to app2 at once: app2 refused some.
+/// redispatch`; app1's process dies at 10 s; app2 has `maxconn 1` and one worker, so a
+/// second concurrent connection would wait in its accept queue. The retries of app1's
+/// requests are redispatched (on the last retry, or once app1 is DOWN) to app2: queued in
+/// the LB, app2's accept queue stays empty. The old model connected them to app2 at once:
+/// they waited in app2's accept queue (with no accept queue, before the TCP model, app2
+/// refused them). (TCP checks occupy no place in the accept queue.)
 #[test]
 fn a_redispatched_retry_respects_maxconn() {
     let mut apps = vec![
@@ -405,16 +407,17 @@ fn a_redispatched_retry_respects_maxconn() {
             std::mem::take(&mut apps),
             json!([crash("app1", 10.0, None, "process")]),
         );
-        s["app_servers"][1]["queue"] = json!(0);
+        s["app_servers"][1]["queue"] = json!(16);
         s
     };
     let (r, log) = observe(&s, 79);
     assert_conservation("redispatch maxconn", &r);
     eprintln!(
-        "redispatch to a full server: app2 refused {}, failed {:?}",
-        r.components["app2"].rejected, r.requests.failed
+        "redispatch to a full server: app2's longest accept queue {}, failed {:?}",
+        r.components["app2"].max_queue, r.requests.failed
     );
     assert!(first_after(&log, "app1 DOWN", 10.0).is_some());
+    assert_eq!(r.components["app2"].max_queue, 0);
     assert_eq!(r.components["app2"].rejected, 0);
     assert_eq!(failed(&r, "connection_refused"), 0);
 }
@@ -473,4 +476,241 @@ fn requests_queued_on_a_server_marked_down_are_redispatched() {
     let (moved, timed_out) = run(false);
     assert_eq!(moved, 0);
     assert!(timed_out > 15, "{timed_out}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 7. slowstart (src/server.c server_recalc_eweight(), server_warmup())
+// ---------------------------------------------------------------------------------------------
+
+/// app1 (`slowstart 16s`) and app2 under `roundrobin`, 100 requests/s. app1's process is
+/// down from 5 s to 15 s (marked DOWN at 10 s, after `fall` 3 checks 2 s apart); its
+/// checks bring it back UP at some time U (`rise` 2 checks). From then its
+/// effective weight is `weight × w` with w = 1 at the transition and, at each tick of the
+/// warm-up task (every second from U), w = (16·e + S)/S = e + 1 for e whole seconds since
+/// U, S = 16 — against app2's 16. So in the k-th second after U app1 takes
+/// (k + 1)/(k + 17) of the requests; after 16 s, half. Without `slowstart`, half at once.
+/// The old model had no slowstart.
+#[test]
+fn slowstart_ramps_a_recovered_server_linearly() {
+    let run = |slowstart: &str| {
+        let s = scenario(
+            "45s",
+            constant_rate("100/s"),
+            json!({ "servers": [ { "server": "app1", "slowstart": slowstart },
+                                 { "server": "app2" } ] }),
+            fingerprinted_apps(2),
+            json!([crash("app1", 5.0, Some(10.0), "process")]),
+        );
+        let (r, log) = observe(&s, 89);
+        assert_conservation("slowstart", &r);
+        let up = first_after(&log, "app1 UP", 15.0).expect("app1 back UP");
+        // app1's share of each whole second after U.
+        let share: Vec<f64> = (0..20)
+            .map(|k| {
+                let (lo, hi) = (up + f64::from(k), up + f64::from(k) + 1.0);
+                let in_second: Vec<u32> = log
+                    .requests
+                    .iter()
+                    .filter(|q| q.outcome == Outcome::Ok)
+                    .filter(|q| (lo..hi).contains(&(q.offered_at.as_secs_f64() + 0.0011)))
+                    .map(server_of)
+                    .collect();
+                in_second.iter().filter(|&&s| s == 1).count() as f64 / in_second.len() as f64
+            })
+            .collect();
+        (up, share)
+    };
+    let (up, share) = run("16s");
+    eprintln!("slowstart 16 s: UP at {up:.3} s, app1's share per second {share:.3?}");
+    for (k, &got) in share.iter().enumerate() {
+        let w = (k as f64 + 1.0).min(16.0);
+        let expect = w / (w + 16.0);
+        // ±2 requests of the 100 in a second (smooth round-robin rounding, and a request
+        // in flight at a weight change).
+        assert!(
+            (got - expect).abs() <= 0.021,
+            "second {k} after UP: share {got:.3}, formula {expect:.3}"
+        );
+    }
+    let (_, share) = run("0s");
+    assert!(share.iter().all(|&s| (s - 0.5).abs() <= 0.011), "{share:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 8. retry-on: layer-7 retries (src/http_ana.c do_l7_retry())
+// ---------------------------------------------------------------------------------------------
+
+/// app1 answers every request with an error (500) from 5 s for 10 s; its TCP checks pass,
+/// so it stays UP and takes half of the requests (100/s, `roundrobin`). By default
+/// (`retry-on conn-failure`) each of those is a 500 for the client: ≈ 500. With `retry-on
+/// 500` and `option redispatch`, a non-hash algorithm with two active servers redispatches
+/// every retry (`stream_choose_redispatch()`), avoiding app1: no failure at all. Without
+/// `redispatch` the retries go to app1 again — four errors in a row — and still fail. The
+/// old model never retried an answered request.
+#[test]
+fn retry_on_500_with_redispatch_turns_errors_into_successes() {
+    let run = |retry_on: Value, redispatch: bool| {
+        let s = scenario(
+            "20s",
+            constant_rate("100/s"),
+            json!({ "servers": [ { "server": "app1" }, { "server": "app2" } ],
+                    "retry_on": retry_on, "redispatch": redispatch }),
+            two_apps(),
+            json!([all_errors("app1", 5, 10)]),
+        );
+        let (r, log) = observe(&s, 97);
+        assert_conservation("retry-on 500", &r);
+        assert!(log.times("lb", "app1 DOWN").is_empty());
+        r
+    };
+    let plain = run(json!(["conn-failure"]), true);
+    let retried = run(json!(["conn-failure", "500"]), true);
+    let same_server = run(json!(["conn-failure", "500"]), false);
+    let (a, b, c) = (
+        failed(&plain, "server_error"),
+        failed(&retried, "server_error"),
+        failed(&same_server, "server_error"),
+    );
+    eprintln!(
+        "app1 answering 500: failed without retry-on {a}, retry-on 500 + redispatch {b}, retry-on 500 alone {c}"
+    );
+    assert!((490..=510).contains(&a), "{a}");
+    assert_eq!(b, 0);
+    assert_eq!(c, a);
+    assert_eq!(retried.requests.failed_total(), 0);
+}
+
+/// app1 is slowed 1000× (a 1 s service) from 5 s for 10 s; `timeout server 200ms`. Its
+/// requests time out (504); with `retry-on response-timeout` and `option redispatch` they
+/// are retried on app2 at once and succeed, 200 ms late. The old model answered 504.
+#[test]
+fn retry_on_response_timeout_retries_on_another_server() {
+    let run = |retry_on: Value| {
+        let s = scenario(
+            "20s",
+            constant_rate("100/s"),
+            json!({ "servers": [ { "server": "app1" }, { "server": "app2" } ],
+                    "timeouts": { "server": "200ms" },
+                    "retry_on": retry_on, "redispatch": true }),
+            two_apps(),
+            json!([{ "degrade": { "target": "app1", "at": "5s", "duration": "10s",
+                                  "slowdown": 1000 } }]),
+        );
+        let (r, log) = observe(&s, 101);
+        assert_conservation("retry-on response-timeout", &r);
+        (r, log)
+    };
+    let (plain, _) = run(json!(["conn-failure"]));
+    let (retried, log) = run(json!(["response-timeout", "conn-failure"]));
+    let (a, b) = (
+        failed(&plain, "server_timeout"),
+        failed(&retried, "server_timeout"),
+    );
+    eprintln!(
+        "app1 slowed: server_timeout without retry-on {a}, with {b}; failed {:?}, {:?}",
+        plain.requests.failed, retried.requests.failed
+    );
+    assert!(a > 400, "{a}");
+    assert_eq!(b, 0);
+    assert_eq!(retried.requests.failed_total(), 0);
+    // The retried ones took the 200 ms timeout plus a fresh attempt on app2.
+    let slow = log
+        .requests
+        .iter()
+        .filter(|q| latency_s(q) > 0.2 && latency_s(q) < 0.21)
+        .count();
+    assert!(slow as u64 > a * 9 / 10, "{slow} retried of {a}");
+}
+
+/// `retry-on none` retries nothing, not even a refused connection (src/backend.c: "if
+/// (s->conn_retries >= s->max_retries || !(s->be->retry_type & PR_RE_CONN_FAILED))"): a
+/// dead app1 process refuses connections until it is marked DOWN, and each refusal is a 503
+/// at once; with the default `conn-failure` and `option redispatch` each is retried on
+/// app2 at once (two active servers, `roundrobin`) and succeeds.
+#[test]
+fn retry_on_none_answers_the_first_refusal() {
+    let run = |retry_on: Value| {
+        let s = scenario(
+            "10s",
+            constant_rate("100/s"),
+            json!({ "servers": [ { "server": "app1" }, { "server": "app2" } ],
+                    "retry_on": retry_on, "redispatch": true }),
+            two_apps(),
+            json!([crash("app1", 5.0, None, "process")]),
+        );
+        let (r, _) = observe(&s, 103);
+        assert_conservation("retry-on none", &r);
+        r
+    };
+    let none = run(json!(["none"]));
+    let default = run(json!(["conn-failure"]));
+    let (a, b) = (
+        failed(&none, "connection_refused"),
+        failed(&default, "connection_refused"),
+    );
+    eprintln!("app1 refusing: connection_refused with retry-on none {a}, conn-failure {b}");
+    assert!(a > 0, "{a}");
+    assert_eq!(b, 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 9. on-marked-down shutdown-sessions (src/server.c srv_shutdown_streams())
+// ---------------------------------------------------------------------------------------------
+
+/// app1's host dies at 10 s with requests in service (500 ms each, 40 requests/s): they
+/// hang. The checks (inter 500 ms, fall 2) mark it DOWN about 1.5 s later. By default its
+/// sessions continue: the established ones until `timeout server` (504 after 20 s), the
+/// connecting ones through their retries (503 after 4 × 5 s). With `on-marked-down
+/// shutdown-sessions` they are all killed when it is marked DOWN: 500 at that moment, not
+/// retried. The old model had no `on-marked-down`.
+#[test]
+fn shutdown_sessions_kills_the_sessions_of_a_server_marked_down() {
+    let run = |on_marked_down: &str| {
+        let s = scenario(
+            "40s",
+            poisson("40/s"),
+            json!({ "check": { "inter": "500ms", "fall": 2 },
+                    "timeouts": { "server": "20s" },
+                    "servers": [ { "server": "app1", "on_marked_down": on_marked_down },
+                                 { "server": "app2" } ] }),
+            vec![
+                app("app1", 64, constant("500ms")),
+                app("app2", 64, constant("500ms")),
+            ],
+            json!([crash("app1", 10.0, None, "host")]),
+        );
+        let (r, log) = observe(&s, 107);
+        assert_conservation(&format!("on-marked-down {on_marked_down}"), &r);
+        let down = first_after(&log, "app1 DOWN", 10.0).expect("app1 DOWN");
+        let last_failure = log
+            .requests
+            .iter()
+            .filter(|q| q.outcome != Outcome::Ok)
+            .map(|q| q.finished_at.as_secs_f64())
+            .fold(0.0, f64::max);
+        (r, down, last_failure)
+    };
+    let (kept, _, kept_last) = run("none");
+    let (shut, down, shut_last) = run("shutdown-sessions");
+    eprintln!(
+        "app1 host dead: default failed {:?} (last at {kept_last:.2} s); shutdown-sessions \
+         failed {:?}, last at {shut_last:.3} s, DOWN at {down:.3} s",
+        kept.requests.failed, shut.requests.failed
+    );
+    // ≈ 40/s × 1/2 × 0.5 s = 10 in service at the crash, and ≈ 30 sent to app1 until DOWN.
+    assert!(failed(&kept, "server_timeout") >= 5);
+    assert!(kept_last > 29.0, "{kept_last}");
+    assert_eq!(failed(&shut, "server_timeout"), 0);
+    assert_eq!(failed(&shut, "connect_timeout"), 0);
+    assert_eq!(
+        shut.requests.failed_total(),
+        failed(&shut, "server_error"),
+        "{:?}",
+        shut.requests.failed
+    );
+    assert!(failed(&shut, "server_error") >= 20);
+    assert!(
+        (shut_last - down).abs() < 0.01,
+        "{shut_last} vs DOWN {down}"
+    );
 }

@@ -21,7 +21,9 @@
 //! * [`no_panic`]: no input makes parsing or running panic (property tests; the failures
 //!   proptest has found are replayed from `tests/proptest-regressions/no_panic.txt`);
 //! * [`scenarios`]: every shipped scenario validates, runs deterministically and matches its
-//!   golden report in `tests/golden/`.
+//!   golden report in `tests/golden/`;
+//! * [`tcp`]: loss, dead peers, full accept queues and a frontend at `maxconn` cost
+//!   retransmission time, not requests; health checks go through the server.
 
 mod common_random_numbers;
 mod database;
@@ -33,4 +35,5 @@ mod load_balancer_failures;
 mod models_theory;
 mod no_panic;
 mod scenarios;
+mod tcp;
 mod util;

@@ -82,11 +82,15 @@ fn a_five_percent_error_in_the_service_rate_is_caught() {
     }
 }
 
+/// A connection that finds every worker busy and the accept queue full has its SYN dropped
+/// (Linux, `tcp_abort_on_overflow` 0): with a client that gives up before the SYN is
+/// retransmitted (1 s), the blocked fraction is M/M/c/K's P_K, and those requests time out.
 #[test]
-fn a_full_accept_queue_refuses_like_mmck() {
+fn a_full_accept_queue_blocks_like_mmck() {
     // c = 2, 3 queue places (K = 5), ρ = 0.9 per server: λ = 180/s, μ = 100/s.
     let (c, k, mu, lambda) = (2u32, 5u32, 100.0, 180.0);
-    let s = app_queue(c, k - c, lambda, SimDuration::from_millis(10));
+    let mut s = app_queue(c, k - c, lambda, SimDuration::from_millis(10));
+    s.clients.timeout = SimDuration::from_millis(500);
     let r = infrasim::run(&s).unwrap();
     let pk = mmck_blocking(c, k, lambda / mu);
     let blocked = r.confidence["availability"].clone();
@@ -101,5 +105,39 @@ fn a_full_accept_queue_refuses_like_mmck() {
         "tight CI: ±{:.5} against P_K = {pk:.5}",
         blocked.half_width
     );
-    assert!(r.requests.failed["connection_refused"] > 0);
+    assert_eq!(r.requests.failed["connection_refused"], 0);
+    let timed_out = r.requests.failed["timeout"];
+    let dropped = r.components["app"].rejected;
+    assert!(
+        timed_out > 0 && dropped >= timed_out,
+        "{dropped} SYNs dropped, {timed_out} timed out"
+    );
+}
+
+/// With the client's default timeout the dropped SYN is retransmitted after 1 s (then 3 s,
+/// 7 s …) and served: a full accept queue costs most blocked requests a second or more, not
+/// their success. Only a request blocked on every retransmission within the client's timeout
+/// fails — a few percent of P_K here, where the retransmissions add to the load.
+#[test]
+fn a_full_accept_queue_delays_instead_of_refusing() {
+    let (c, k, mu, lambda) = (2u32, 5u32, 100.0, 180.0);
+    let mut s = app_queue(c, k - c, lambda, SimDuration::from_millis(10));
+    s.replications = 1;
+    s.duration = SimDuration::from_secs(100);
+    let r = infrasim::run(&s).unwrap();
+    let pk = mmck_blocking(c, k, lambda / mu);
+    let offered = r.requests.offered as f64;
+    let dropped = r.components["app"].rejected as f64;
+    let failed: u64 = r.requests.failed.values().sum();
+    let timed_out = r.requests.failed["timeout"];
+    eprintln!("P_K {pk:.4}: {dropped} SYNs dropped, {failed} of {offered} failed");
+    assert!(
+        dropped > pk * offered,
+        "{dropped} of {offered} SYNs dropped"
+    );
+    assert_eq!(failed, timed_out, "{:?}", r.requests.failed);
+    assert!((failed as f64) < 0.2 * pk * offered, "{failed} failed");
+    // The blocked share waits a retransmission timeout or more.
+    let p99 = r.latency_ms.p99_ms;
+    assert!(p99 >= 1000.0, "p99 {p99} ms");
 }

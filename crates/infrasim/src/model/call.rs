@@ -268,6 +268,8 @@ pub(crate) enum Parent {
     Request(Ref),
     /// Another call (the one the caller is serving).
     Call(Ref),
+    /// A load balancer's HTTP health check number `seq` of the server in the call's `slot`.
+    Check { seq: u32 },
 }
 
 /// One hop of a request: a connection from `caller` to `callee`.

@@ -9,8 +9,10 @@ use infrasim_engine::rng::{below, open01};
 use infrasim_engine::ziggurat::exp1;
 use infrasim_engine::{Context, RngStreams, SimDuration, SimRng, SimTime, TimeoutQueue};
 
+use crate::model::Received;
 use crate::model::World;
 use crate::model::call::{Call, FailReason, Outcome, Parent, Ref, Request, Slab};
+use crate::model::tcp::Attempt;
 use crate::model::vocabulary::{Ev, Msg, Node};
 use crate::scenario::{self, Arrival, Class, ClientRetries, Entry, Fault};
 
@@ -432,15 +434,45 @@ impl World {
             || Ev::ClientTimeouts,
         );
         let r = self.requests.get_mut(req).expect("checked above");
-        let Some(entry) = entry else {
-            r.call = None;
-            return;
-        };
-        r.entry = entry;
-        let call = Call::new(Parent::Request(req), Node::Clients, entry, carried);
+        // With no holder of the address (a VIP between masters) the SYN goes nowhere and is
+        // retransmitted; it is addressed to a member of the pair meanwhile.
+        let target = entry.unwrap_or(match self.clients.entry {
+            Entry::Vip(p) => self.vrrp[p as usize].members[0],
+            Entry::Dns(p) => self.dns[p as usize].members[0],
+            Entry::Node(n) => n,
+        });
+        r.entry = target;
+        let call = Call::new(Parent::Request(req), Node::Clients, target, carried);
         let call = self.calls.insert(call);
         self.requests.get_mut(req).expect("checked above").call = Some(call);
-        self.send(cx, Node::Clients, entry, Msg::Call(call));
+        if entry.is_some() {
+            self.send(cx, Node::Clients, target, Msg::Call(call));
+        } else {
+            let j = self.net.idx(target);
+            let syn = Msg::Call(call);
+            self.net
+                .retransmit(cx, 0, j, syn, Attempt::FIRST, SimDuration::ZERO);
+        }
+    }
+
+    /// Where a client's retransmitted SYN for `call` goes: to a virtual IP's current holder
+    /// (the call follows it), elsewhere to the same address. None when nobody holds the VIP.
+    pub(crate) fn client_syn_target(&mut self, call: Ref) -> Option<Node> {
+        let c = self.calls.get(call)?;
+        let (callee, parent) = (c.callee, c.parent);
+        let Entry::Vip(p) = self.clients.entry else {
+            return Some(callee);
+        };
+        let node = self.vrrp[p as usize].vip()?;
+        if node != callee {
+            self.calls.get_mut(call).expect("checked").callee = node;
+            if let Parent::Request(req) = parent
+                && let Some(r) = self.requests.get_mut(req)
+            {
+                r.entry = node;
+            }
+        }
+        Some(node)
     }
 
     /// Whether clients move to the other address of a DNS record after a failed connection.
@@ -451,7 +483,7 @@ impl World {
         }
     }
 
-    pub(crate) fn client_receive(&mut self, cx: &mut Context<'_, Ev>, msg: Msg) {
+    pub(crate) fn client_receive(&mut self, cx: &mut Context<'_, Ev>, msg: Msg) -> Received {
         match msg {
             Msg::Reply { call, outcome } => {
                 if let Some(Call {
@@ -476,7 +508,7 @@ impl World {
                         r.armed = false;
                         r.attempts -= 1;
                         self.start_attempt(cx, req, Some(callee));
-                        return;
+                        return Received::Taken;
                     }
                     self.attempt_done(
                         cx,
@@ -488,6 +520,7 @@ impl World {
             }
             _ => {}
         }
+        Received::Taken
     }
 
     /// The wake-up of the client timeout queue: every expired, still armed attempt times out.

@@ -30,6 +30,7 @@ pub(crate) mod metrics;
 pub(crate) mod network;
 pub mod observer;
 pub(crate) mod server;
+pub(crate) mod tcp;
 pub(crate) mod vocabulary;
 pub(crate) mod vrrp;
 pub(crate) mod worker_pool;
@@ -47,6 +48,7 @@ use metrics::Metrics;
 use network::Network;
 use observer::Observer;
 use server::{AppServer, WebServer};
+use tcp::Attempt;
 use vocabulary::{Ev, Msg, Node, NodeState};
 use vrrp::VrrpPair;
 
@@ -226,41 +228,127 @@ impl World {
         self.send(cx, from, to, Msg::Reset(call));
     }
 
-    fn deliver(&mut self, cx: &mut Context<'_, Ev>, from: u32, to: u32, msg: Msg) {
-        let down = self.net.down_at(to);
-        let (from, to) = (self.net.node(from), self.net.node(to));
-        match down {
-            Some(CrashMode::Host) => return,
-            Some(CrashMode::Process) if !matches!(msg, Msg::Advert { .. }) => {
-                // The host's kernel answers: new connections are refused with a RST; a probe
-                // fails at once; everything else finds no one listening.
-                match msg {
-                    Msg::Call(c) => self.reset(cx, c),
-                    Msg::Probe { lb, slot, seq, .. } => self.send(
-                        cx,
-                        to,
-                        from,
-                        Msg::ProbeReply {
-                            lb,
-                            slot,
-                            seq,
-                            ok: false,
-                        },
-                    ),
-                    _ => {}
-                }
-                return;
+    /// A message arrives at dense index `to`. A host that is down does not receive it, and
+    /// a receiver may drop it on arrival (a full listen backlog drops a SYN): either way the
+    /// sender retransmits it as TCP does. Inlined into the run loop: both of those are the
+    /// rare paths, kept out of line.
+    #[inline]
+    fn deliver(&mut self, cx: &mut Context<'_, Ev>, from: u32, to: u32, attempt: u8, msg: Msg) {
+        if self.net.down_at(to).is_some() {
+            self.deliver_to_down(cx, from, to, attempt, msg);
+            return;
+        }
+        let (src, dst) = (self.net.node(from), self.net.node(to));
+        let received = match dst {
+            Node::Clients => self.client_receive(cx, msg),
+            Node::Lb(i) => self.lb_receive(cx, i, src, msg),
+            Node::Web(i) => self.web_receive(cx, i, msg),
+            Node::App(i) => self.app_receive(cx, i, msg),
+            Node::Db(i) => self.db_receive(cx, i, src, msg),
+        };
+        if received == Received::Dropped {
+            self.dropped_on_arrival(cx, from, to, attempt, msg);
+        }
+    }
+
+    /// A message reaches a component that is down. A dead host receives nothing (the sender
+    /// retransmits); a dead process's host answers as its kernel would: a new connection is
+    /// refused with a RST, a TCP check fails at once, a VRRP advertisement still reaches
+    /// keepalived, and everything else finds no one listening.
+    #[cold]
+    #[inline(never)]
+    fn deliver_to_down(
+        &mut self,
+        cx: &mut Context<'_, Ev>,
+        from: u32,
+        to: u32,
+        attempt: u8,
+        msg: Msg,
+    ) {
+        let (src, dst) = (self.net.node(from), self.net.node(to));
+        match (self.net.down_at(to), msg) {
+            (Some(CrashMode::Host), _) => self.dropped_on_arrival(cx, from, to, attempt, msg),
+            (
+                _,
+                Msg::Advert {
+                    pair,
+                    member,
+                    priority,
+                },
+            ) => self.vrrp_receive(cx, pair, member, priority, src),
+            (_, Msg::Call(c)) => self.reset(cx, c),
+            (_, Msg::Probe { lb, slot, seq }) => {
+                let ok = false;
+                self.send(cx, dst, src, Msg::ProbeReply { lb, slot, seq, ok });
             }
             _ => {}
         }
-        match to {
-            Node::Clients => self.client_receive(cx, msg),
-            Node::Lb(i) => self.lb_receive(cx, i, from, msg),
-            Node::Web(i) => self.web_receive(cx, i, msg),
-            Node::App(i) => self.app_receive(cx, i, msg),
-            Node::Db(i) => self.db_receive(cx, i, from, msg),
-        }
     }
+
+    /// The receiver did not take transmission `attempt` of `msg` (its host is down, its
+    /// backlog full): the sender's timer fires as if it was lost on the way.
+    #[cold]
+    #[inline(never)]
+    fn dropped_on_arrival(
+        &mut self,
+        cx: &mut Context<'_, Ev>,
+        from: u32,
+        to: u32,
+        attempt: u8,
+        msg: Msg,
+    ) {
+        let (i, j) = (from as usize, to as usize);
+        let mut attempt = Attempt::from_byte(attempt);
+        if msg.transport() != tcp::Transport::Data && attempt.is_data() {
+            // A connection that finds no room when its request arrives starts over.
+            attempt = Attempt::FIRST;
+        }
+        let spent = self.net.latency_between(i, j);
+        self.net.retransmit(cx, i, j, msg, attempt, spent);
+    }
+
+    /// A sender's retransmission timer fired for `msg`: send it again, unless the connection
+    /// was abandoned meanwhile (its call ended, its check finished). A client's SYN to a
+    /// virtual IP goes to whichever load balancer holds the address now.
+    fn resend(&mut self, cx: &mut Context<'_, Ev>, from: u32, to: u32, attempt: u8, msg: Msg) {
+        let wanted = match msg {
+            Msg::Call(call) | Msg::Reply { call, .. } => self.calls.get(call).is_some(),
+            Msg::Probe { lb, slot, seq } | Msg::ProbeReply { lb, slot, seq, .. } => {
+                let h = &self.lbs[lb as usize].health[slot as usize];
+                h.checking && h.seq == seq
+            }
+            _ => true,
+        };
+        if !wanted {
+            return;
+        }
+        let (i, mut j) = (from as usize, to as usize);
+        let attempt = Attempt::from_byte(attempt);
+        if let Msg::Call(call) = msg
+            && i == 0
+            && !attempt.is_data()
+        {
+            match self.client_syn_target(call) {
+                Some(node) => j = self.net.idx(node),
+                None => {
+                    // Nobody holds the address: the SYN goes nowhere.
+                    self.net
+                        .retransmit(cx, i, j, msg, attempt, SimDuration::ZERO);
+                    return;
+                }
+            }
+        }
+        self.net.transmit(cx, i, j, msg, attempt);
+    }
+}
+
+/// What a receiver did with a message that reached it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Received {
+    /// Taken in (or deliberately ignored).
+    Taken,
+    /// Dropped on arrival by the receiving kernel (a full listen backlog): TCP retransmits it.
+    Dropped,
 }
 
 impl Model for World {
@@ -277,10 +365,22 @@ impl Model for World {
             Ev::UserSend { user } => self.on_user_send(cx, user),
             Ev::ClientTimeouts => self.on_client_timeouts(cx),
             Ev::ClientRetry { req } => self.on_client_retry(cx, req),
-            Ev::Deliver { from, to, msg } => self.deliver(cx, from.into(), to.into(), msg),
+            Ev::Deliver {
+                from,
+                to,
+                attempt,
+                msg,
+            } => self.deliver(cx, from.into(), to.into(), attempt, msg),
+            Ev::Resend {
+                from,
+                to,
+                attempt,
+                msg,
+            } => self.resend(cx, from.into(), to.into(), attempt, msg),
             Ev::WebTimeouts { web } => self.web_timeouts(cx, web),
             Ev::LbTimeouts { lb } => self.lb_timeouts(cx, lb),
             Ev::AppTimeouts { app } => self.app_timeouts(cx, app),
+            Ev::LbAcceptBacklog { lb } => self.lb_accept_backlog(cx, lb),
             Ev::LbCpuDone { lb, call } => self.lb_cpu_done(cx, lb, call),
             Ev::LbQueueTimeout { lb, call } => self.lb_queue_timeout(cx, lb, call),
             Ev::LbRetry {
@@ -303,13 +403,23 @@ impl Model for World {
             Ev::LagCheck { cluster } => self.lag_check(cx, cluster),
             Ev::FailoverCheck { cluster } => self.failover_check(cx, cluster),
             Ev::Promote { cluster, epoch } => self.promote(cx, cluster, epoch),
-            Ev::VrrpAdvert { pair, member } => self.vrrp_advert(cx, pair, member),
-            Ev::DnsCheck { pair } => self.dns_check(cx, pair),
+            Ev::VrrpAdvert {
+                pair,
+                member,
+                epoch,
+            } => self.vrrp_advert(cx, pair, member, epoch),
+            Ev::DnsCheck { pair, region } => self.dns_check(cx, pair, region),
             Ev::VrrpMasterDown {
                 pair,
                 member,
                 epoch,
             } => self.vrrp_master_down(cx, pair, member, epoch),
+            Ev::VrrpScript {
+                pair,
+                member,
+                epoch,
+            } => self.vrrp_script(cx, pair, member, epoch),
+            Ev::VrrpArp { pair, epoch } => self.vrrp_arp_resolved(cx, pair, epoch),
             Ev::Fault { idx, start } => self.on_fault(cx, idx, start),
             Ev::WindowTick => self.on_window_tick(cx),
         }

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use infrasim_engine::{Context, RngStreams, SimDuration, SimRng};
 
+use crate::model::tcp::{Attempt, Transport};
 use crate::model::vocabulary::{Ev, Msg, Node, NodeState};
 use crate::scenario::{self, CrashMode, Names};
 
@@ -280,13 +281,12 @@ impl Network {
         self.partitions[self.idx(a) * self.n + self.idx(b)] > 0
     }
 
-    /// Sends `msg` from `a` to `b` after the link's latency, unless it is lost.
+    /// Sends `msg` from `a` to `b`: it arrives after the link's latency, or — lost on the
+    /// way — TCP retransmits it later ([`crate::model::tcp`]).
     #[inline]
     pub(crate) fn send(&mut self, cx: &mut Context<'_, Ev>, a: Node, b: Node, msg: Msg) {
         let (i, j) = (self.idx(a), self.idx(b));
-        let k = i * self.n + j;
-        let lat = self.delay[k];
-        self.send_dense(cx, i, j, msg, lat);
+        self.transmit(cx, i, j, msg, Attempt::FIRST);
     }
 
     /// Sends `msg` with a given transit time instead of the link latency (replication
@@ -300,23 +300,39 @@ impl Network {
         delay: SimDuration,
     ) {
         let (i, j) = (self.idx(a), self.idx(b));
-        self.send_dense(cx, i, j, msg, delay);
+        self.transmit_after(cx, i, j, msg, Attempt::FIRST, delay);
     }
 
-    /// [`Network::send_after`] between dense indices. Always inlined into [`Network::send`],
-    /// so the message goes from the caller's registers into the event: passed out of line,
-    /// it is built on the stack and reloaded with wider loads than its stores, a
-    /// store-forwarding stall on every hop (a sixth of this function's profile). Inlining
-    /// `send` as well, into every caller, was slower (+4 %).
-    fn send_dense(
+    /// Transmission `attempt` of `msg` from dense index `i` to `j`, after the link's latency.
+    #[inline]
+    pub(crate) fn transmit(
         &mut self,
         cx: &mut Context<'_, Ev>,
         i: usize,
         j: usize,
         msg: Msg,
+        attempt: Attempt,
+    ) {
+        let lat = self.delay[i * self.n + j];
+        self.transmit_after(cx, i, j, msg, attempt, lat);
+    }
+
+    /// [`Network::transmit`] with a given transit time. Always inlined into
+    /// [`Network::send`], so the message goes from the caller's registers into the event:
+    /// passed out of line, it is built on the stack and reloaded with wider loads than its
+    /// stores, a store-forwarding stall on every hop (a sixth of this function's profile).
+    /// Inlining `send` as well, into every caller, was slower (+4 %).
+    #[inline(always)]
+    fn transmit_after(
+        &mut self,
+        cx: &mut Context<'_, Ev>,
+        i: usize,
+        j: usize,
+        msg: Msg,
+        attempt: Attempt,
         delay: SimDuration,
     ) {
-        if self.impaired && self.drops(i, j) {
+        if self.impaired && self.lost(cx, i, j, msg, attempt) {
             return;
         }
         cx.schedule_in(
@@ -325,18 +341,110 @@ impl Network {
                 // Below 2^16: checked when the network was built.
                 from: i as u16,
                 to: j as u16,
+                attempt: attempt.byte(),
                 msg,
             },
         );
     }
 
-    /// Whether a message from `i` to `j` is lost: its sender's host is down, the link is
-    /// partitioned, or the link's loss draw says so. Only asked when something is impaired.
+    /// Decides whether transmission `attempt` of `msg` from `i` to `j` is lost, and if so
+    /// arms the sender's retransmission (or, past its retry limit, tells a connecting caller
+    /// that the connection failed). Only asked when something is impaired.
     #[inline(never)]
-    fn drops(&mut self, i: usize, j: usize) -> bool {
-        if self.states[i].down == Some(CrashMode::Host) || self.partitions[i * self.n + j] > 0 {
-            return true;
+    fn lost(
+        &mut self,
+        cx: &mut Context<'_, Ev>,
+        i: usize,
+        j: usize,
+        msg: Msg,
+        attempt: Attempt,
+    ) -> bool {
+        if self.states[i].down == Some(CrashMode::Host) {
+            return true; // the sender's host is gone, and its retransmissions with it
         }
+        // The transmission whose timer the sender arms if this one is lost.
+        let mut lost_one = attempt;
+        let lost = match msg.transport() {
+            Transport::Datagram => self.partitions[i * self.n + j] > 0 || self.loss_draw(i, j),
+            Transport::Reset => self.partitions[i * self.n + j] > 0,
+            Transport::Data => self.segment_lost(i, j),
+            Transport::Connect { .. } if attempt.is_data() => self.segment_lost(i, j),
+            Transport::Connect { data } => {
+                self.handshake_lost(i, j) || {
+                    // The handshake is done; the request itself may still be lost.
+                    lost_one = Attempt::data();
+                    data && self.loss_draw(i, j)
+                }
+            }
+        };
+        if lost {
+            self.retransmit(cx, i, j, msg, lost_one, SimDuration::ZERO);
+        }
+        lost
+    }
+
+    /// A connection's handshake from `i` to `j` fails this time: the SYN cannot reach a live
+    /// host, or the SYN or the SYN-ACK is lost.
+    fn handshake_lost(&mut self, i: usize, j: usize) -> bool {
+        self.segment_lost(i, j) || self.loss_draw(j, i)
+    }
+
+    /// A segment from `i` to `j` does not arrive: a partition, a dead host, or loss.
+    fn segment_lost(&mut self, i: usize, j: usize) -> bool {
+        self.partitions[i * self.n + j] > 0
+            || self.states[j].down == Some(CrashMode::Host)
+            || self.loss_draw(i, j)
+    }
+
+    /// The sender of transmission `attempt` of `msg` (from `i` to `j`) learns that it did
+    /// not arrive when its retransmission timer fires: it sends it again then, or gives up.
+    /// `spent`: how long ago the transmission left (its transit time, when the receiver
+    /// dropped it on arrival).
+    pub(crate) fn retransmit(
+        &mut self,
+        cx: &mut Context<'_, Ev>,
+        i: usize,
+        j: usize,
+        msg: Msg,
+        attempt: Attempt,
+        spent: SimDuration,
+    ) {
+        let attempt = match msg.transport() {
+            Transport::Datagram | Transport::Reset => return,
+            Transport::Data => attempt.as_data(),
+            Transport::Connect { .. } => attempt,
+        };
+        let rtt = self.delay[i * self.n + j].saturating_add(self.delay[j * self.n + i]);
+        let wait = attempt.rto(rtt).saturating_sub(spent);
+        let (from, to) = (i as u16, j as u16);
+        if !attempt.last() {
+            let attempt = attempt.next().byte();
+            cx.schedule_in(
+                wait,
+                Ev::Resend {
+                    from,
+                    to,
+                    attempt,
+                    msg,
+                },
+            );
+        } else if let (Msg::Call(call), false) = (msg, attempt.is_data()) {
+            // `connect()` fails (ETIMEDOUT): the caller learns it as a failed connection.
+            cx.schedule_in(
+                wait,
+                Ev::Deliver {
+                    from: to,
+                    to: from,
+                    attempt: 0,
+                    msg: Msg::Reset(call),
+                },
+            );
+        }
+    }
+
+    /// Whether the link from `i` to `j` loses this segment, by its loss probability and its
+    /// own random stream.
+    fn loss_draw(&mut self, i: usize, j: usize) -> bool {
         if self.lossy_links == 0 {
             return false;
         }
@@ -350,6 +458,21 @@ impl Network {
             .entry((i, j))
             .or_insert_with(|| streams.stream(&format!("link/{}>{}", names[i], names[j])));
         open01(rng) < p
+    }
+
+    /// The one-way latency from `i` to `j` now.
+    pub(crate) fn latency_between(&self, i: usize, j: usize) -> SimDuration {
+        self.delay[i * self.n + j]
+    }
+}
+
+#[cfg(test)]
+impl Network {
+    /// Whether a one-way segment from `i` to `j` is lost now (sender's host, partition, loss).
+    fn drops(&mut self, i: usize, j: usize) -> bool {
+        self.states[i].down == Some(CrashMode::Host)
+            || self.partitions[i * self.n + j] > 0
+            || self.loss_draw(i, j)
     }
 }
 

@@ -31,14 +31,31 @@ pub(crate) enum Ev {
     /// A message arrives (the network already applied latency). The ends are dense network
     /// indices (`Network::node` names them): two `u16`s instead of two 8-byte [`Node`]s
     /// keep the event, which the queue moves several times, at 32 bytes with its own tag
-    /// byte (validation bounds the components to 4096).
-    Deliver { from: u16, to: u16, msg: Msg },
+    /// byte (validation bounds the components to 4096). `attempt` is the TCP transmission
+    /// that arrived ([`crate::model::tcp::Attempt`]), so that a receiver that drops it (a
+    /// full accept queue, a host that died meanwhile) lets the sender retransmit on time.
+    Deliver {
+        from: u16,
+        to: u16,
+        attempt: u8,
+        msg: Msg,
+    },
+    /// A TCP sender's retransmission timer fired for a segment that was lost: it sends
+    /// `msg` again as transmission `attempt` (see [`crate::model::tcp`]).
+    Resend {
+        from: u16,
+        to: u16,
+        attempt: u8,
+        msg: Msg,
+    },
     /// The wake-up of a load balancer's connection deadlines.
     LbTimeouts { lb: u32 },
     /// The wake-up of a web server's upstream timeout queue.
     WebTimeouts { web: u32 },
     /// The wake-up of an app server's database timeout queue.
     AppTimeouts { app: u32 },
+    /// A load balancer's frontend has room again: accept connections from its backlog.
+    LbAcceptBacklog { lb: u32 },
     /// A load balancer core finished the per-request work for `call`.
     LbCpuDone { lb: u32, call: Ref },
     /// A queued request waited `timeout queue`.
@@ -68,12 +85,16 @@ pub(crate) enum Ev {
     FailoverCheck { cluster: u32 },
     /// The failover manager (or operator) promotes a replica.
     Promote { cluster: u32, epoch: u32 },
-    /// The DNS service health-checks an active-active pair's addresses.
-    DnsCheck { pair: u32 },
-    /// A keepalived node sends its advertisement.
-    VrrpAdvert { pair: u32, member: u32 },
+    /// One checker region of the DNS service health-checks an active-active pair's addresses.
+    DnsCheck { pair: u32, region: u32 },
+    /// A keepalived master sends its advertisement (`epoch`: its advert chain's generation).
+    VrrpAdvert { pair: u32, member: u32, epoch: u32 },
     /// A keepalived backup's master-down timer expired.
     VrrpMasterDown { pair: u32, member: u32, epoch: u32 },
+    /// A keepalived node runs its tracked script (`epoch`: keepalived's incarnation there).
+    VrrpScript { pair: u32, member: u32, epoch: u32 },
+    /// The gateway re-resolves a keepalived pair's VIP (its ARP entry went stale).
+    VrrpArp { pair: u32, epoch: u32 },
     /// A fault starts or ends.
     Fault { idx: u32, start: bool },
     /// The end of a measurement window.
@@ -93,15 +114,10 @@ pub(crate) enum Msg {
     Reply { call: Ref, outcome: Outcome },
     /// A TCP reset: connection refused, or broken mid-request.
     Reset(Ref),
-    /// A health-check probe; `http`: an HTTP check (`option httpchk`), which needs a good
-    /// answer, not only an accepted connection.
-    Probe {
-        lb: u32,
-        slot: u32,
-        seq: u32,
-        http: bool,
-    },
-    /// A health-check answer.
+    /// A TCP health check's connection attempt (its SYN): it passes once the server's
+    /// kernel accepts the connection. (An HTTP check is a [`Msg::Call`] a worker serves.)
+    Probe { lb: u32, slot: u32, seq: u32 },
+    /// A TCP health check's answer: the SYN-ACK (`ok`) or a RST.
     ProbeReply {
         lb: u32,
         slot: u32,

@@ -1,6 +1,7 @@
 //! A server's workers and accept queue: a request that finds a free worker starts at once;
-//! otherwise it waits in the accept queue; when the queue is full the connection is refused
-//! (the listen backlog overflows: the caller sees a RST). Web servers, app servers and
+//! otherwise it waits in the accept queue; when the queue is full the listen backlog
+//! overflows and the kernel drops the connection's SYN (the caller retransmits it, see
+//! `crate::model::tcp`). Web servers, app servers and
 //! database nodes each have one.
 
 use std::collections::VecDeque;
@@ -50,6 +51,11 @@ impl<J> WorkerPool<J> {
             self.rejected += 1;
             Err(job)
         }
+    }
+
+    /// Whether a new connection finds no room: every worker busy and the accept queue full.
+    pub(crate) fn backlog_full(&self) -> bool {
+        (self.running.len() as u32) >= self.workers && (self.queue.len() as u32) >= self.queue_limit
     }
 
     /// Ends a running job; returns it and, if one was waiting, the next job now running.

@@ -177,6 +177,7 @@ impl BackendServer {
             backup: false,
             init_state: InitState::None,
             slowstart: SimDuration::ZERO,
+            on_marked_down: OnMarkedDown::None,
         }
     }
     /// Sets the weight.
@@ -209,6 +210,7 @@ impl LoadBalancer {
             timeouts: LbTimeouts::default(),
             retries: lb_retries_default(),
             redispatch: false,
+            retry_on: retry_on_default(),
             allbackups: false,
             maxconn: 0,
             cpu: LbCpu::default(),
@@ -240,7 +242,7 @@ impl LoadBalancer {
 
 impl LbPair {
     /// A keepalived active-passive pair (advert_int 1 s, priorities 150/100, VRRP v2,
-    /// preempt); the first member starts as master.
+    /// preempt, `chk_haproxy` every 1 s with weight 0); the first member starts as master.
     pub fn active_passive(
         name: impl Into<String>,
         master: impl Into<String>,
@@ -254,10 +256,14 @@ impl LbPair {
             priorities: priorities_default(),
             vrrp_version: vrrp_version_default(),
             preempt: true,
+            preempt_delay: preempt_delay_default(),
+            initial_state: None,
+            vrrp_script: VrrpScript::default(),
             dns_ttl: dns_ttl_default(),
             client_failover: false,
             dns_check_interval: dns_check_interval_default(),
             dns_failure_threshold: dns_failure_threshold_default(),
+            dns_checker_regions: dns_checker_regions_default(),
         }
     }
     /// Two load balancers behind DNS round robin with this TTL.
@@ -271,6 +277,39 @@ impl LbPair {
             mode: PairMode::ActiveActive,
             dns_ttl,
             ..Self::active_passive(name, a, b)
+        }
+    }
+    /// Sets the members' keepalived priorities.
+    pub fn priorities(mut self, first: u32, second: u32) -> Self {
+        self.priorities = [first, second];
+        self
+    }
+    /// Sets the members' keepalived `state` at start.
+    pub fn initial_state(mut self, first: VrrpState, second: VrrpState) -> Self {
+        self.initial_state = Some([first, second]);
+        self
+    }
+    /// Sets keepalived's `preempt_delay`.
+    pub fn preempt_delay(mut self, d: SimDuration) -> Self {
+        self.preempt_delay = d;
+        self
+    }
+    /// Sets the tracked `vrrp_script` (`chk_haproxy`).
+    pub fn vrrp_script(mut self, script: VrrpScript) -> Self {
+        self.vrrp_script = script;
+        self
+    }
+}
+
+impl VrrpScript {
+    /// A `vrrp_script` run every `interval`, `fall` failures to fail and `rise` successes to
+    /// recover, adjusting the priority by `weight` (0: FAULT on failure).
+    pub fn new(interval: SimDuration, fall: u32, rise: u32, weight: i32) -> Self {
+        VrrpScript {
+            interval,
+            fall,
+            rise,
+            weight,
         }
     }
 }

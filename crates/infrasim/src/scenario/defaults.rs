@@ -92,6 +92,11 @@ pub(super) fn timeout_server_default() -> SimDuration {
 pub(super) fn lb_retries_default() -> u32 {
     3
 }
+/// `retry-on conn-failure`: HAProxy's default (src/proxy.c `init_new_proxy()`:
+/// `p->retry_type = PR_RE_CONN_FAILED`).
+pub(super) fn retry_on_default() -> Vec<super::RetryOn> {
+    vec![super::RetryOn::ConnFailure]
+}
 /// ≈ 6 µs per keep-alive request per core (HAProxy doc/intro.txt §3.6).
 pub(super) fn lb_cost_default() -> SimDuration {
     SimDuration::from_micros(6)
@@ -108,6 +113,28 @@ pub(super) fn priorities_default() -> [u32; 2] {
 pub(super) fn vrrp_version_default() -> u32 {
     2
 }
+/// keepalived `preempt_delay` default 0 (keepalived.conf(5): "Range: 0 (default) to 1000").
+pub(super) fn preempt_delay_default() -> SimDuration {
+    SimDuration::ZERO
+}
+/// keepalived `vrrp_script` `interval` default 1 s (`VRRP_SCRIPT_DI`, vrrp_track.h;
+/// keepalived.conf(5): "default: 1 second").
+pub(super) fn script_interval_default() -> SimDuration {
+    SimDuration::from_secs(1)
+}
+/// keepalived `vrrp_script` `fall` default 1 (vrrp_data.c `alloc_vrrp_script`).
+pub(super) fn script_fall_default() -> u32 {
+    1
+}
+/// keepalived `vrrp_script` `rise` default 1 (vrrp_data.c `alloc_vrrp_script`).
+pub(super) fn script_rise_default() -> u32 {
+    1
+}
+/// keepalived `vrrp_script` `weight` default 0 (`VRRP_SCRIPT_DW`, vrrp_track.h;
+/// keepalived.conf(5): "adjust priority by this weight, (default: 0)").
+pub(super) fn script_weight_default() -> i32 {
+    0
+}
 /// Route 53 health checks: `RequestInterval` default 30 s (AWS Route 53 API reference,
 /// HealthCheckConfig).
 pub(super) fn dns_check_interval_default() -> SimDuration {
@@ -115,6 +142,14 @@ pub(super) fn dns_check_interval_default() -> SimDuration {
 }
 /// Route 53 health checks: `FailureThreshold` default 3.
 pub(super) fn dns_failure_threshold_default() -> u32 {
+    3
+}
+/// Route 53 health checks: checker regions. Route 53 checks from all eight of its
+/// health-checking regions unless told which; chosen regions must number at least three
+/// (API reference, HealthCheckConfig `Regions`). Three, one checker each, is the smallest
+/// configuration Route 53 accepts and keeps the 18 % rule meaningful (one healthy region of
+/// three is 33 %: healthy; none is 0 %: unhealthy).
+pub(super) fn dns_checker_regions_default() -> u32 {
     3
 }
 pub(super) fn dns_ttl_default() -> SimDuration {

@@ -312,6 +312,11 @@ pub struct LoadBalancer {
     /// `option redispatch`: allow a retry to go to another server (off by default).
     #[serde(default)]
     pub redispatch: bool,
+    /// `retry-on`: the failures that are retried, within `retries` (HAProxy configuration
+    /// manual, `retry-on`; default `conn-failure` only, src/proxy.c `p->retry_type =
+    /// PR_RE_CONN_FAILED`). `none` must be alone.
+    #[serde(default = "retry_on_default")]
+    pub retry_on: Vec<RetryOn>,
     /// `option allbackups`: use every backup server at once, not only the first.
     #[serde(default)]
     pub allbackups: bool,
@@ -352,6 +357,89 @@ pub struct BackendServer {
     /// whole seconds, rounded up. Default 0: off, the server takes its full share at once.
     #[serde(default)]
     pub slowstart: SimDuration,
+    /// `on-marked-down`: what happens to the server's established sessions when it is
+    /// marked DOWN (HAProxy configuration manual, `on-marked-down`). Default: nothing, they
+    /// continue.
+    #[serde(default)]
+    pub on_marked_down: OnMarkedDown,
+}
+
+/// HAProxy `on-marked-down` (src/server.c `srv_update_status()`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnMarkedDown {
+    /// No action (HAProxy default): established sessions continue.
+    #[default]
+    None,
+    /// `shutdown-sessions`: every session on the server is killed when it is marked DOWN
+    /// (`srv_shutdown_streams()`), and the requests queued on it are redistributed.
+    ShutdownSessions,
+}
+
+/// One `retry-on` keyword (HAProxy configuration manual, `retry-on`; src/proxy.c
+/// `proxy_parse_retry_on()`).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+pub enum RetryOn {
+    /// Never retry.
+    #[serde(rename = "none")]
+    None,
+    /// The connection failed (refused, reset before acceptance, `timeout connect`).
+    #[serde(rename = "conn-failure")]
+    ConnFailure,
+    /// The server closed the connection after the request was sent, with nothing received.
+    #[serde(rename = "empty-response")]
+    EmptyResponse,
+    /// Something not looking like an HTTP response (never happens in the model).
+    #[serde(rename = "junk-response")]
+    JunkResponse,
+    /// `timeout server` struck while waiting for the response.
+    #[serde(rename = "response-timeout")]
+    ResponseTimeout,
+    /// TLS early data rejected (no TLS in the model: never happens).
+    #[serde(rename = "0rtt-rejected")]
+    ZeroRttRejected,
+    /// HTTP 401.
+    #[serde(rename = "401")]
+    S401,
+    /// HTTP 403.
+    #[serde(rename = "403")]
+    S403,
+    /// HTTP 404.
+    #[serde(rename = "404")]
+    S404,
+    /// HTTP 408.
+    #[serde(rename = "408")]
+    S408,
+    /// HTTP 421.
+    #[serde(rename = "421")]
+    S421,
+    /// HTTP 425.
+    #[serde(rename = "425")]
+    S425,
+    /// HTTP 429.
+    #[serde(rename = "429")]
+    S429,
+    /// HTTP 500.
+    #[serde(rename = "500")]
+    S500,
+    /// HTTP 501.
+    #[serde(rename = "501")]
+    S501,
+    /// HTTP 502.
+    #[serde(rename = "502")]
+    S502,
+    /// HTTP 503.
+    #[serde(rename = "503")]
+    S503,
+    /// HTTP 504.
+    #[serde(rename = "504")]
+    S504,
+    /// `conn-failure`, `empty-response`, `junk-response`, `response-timeout`,
+    /// `0rtt-rejected`, 500, 502, 503 and 504.
+    #[serde(rename = "all-retryable-errors")]
+    AllRetryableErrors,
 }
 
 /// HAProxy `init-state` (include/haproxy/server.h `srv_set_init_state()`): a server's state
@@ -540,7 +628,8 @@ pub struct LbPair {
     pub name: String,
     /// `active-passive` (keepalived/VRRP floating IP) or `active-active` (DNS round robin).
     pub mode: PairMode,
-    /// The two load balancers; in active-passive the first is the initial master.
+    /// The two load balancers; in active-passive the one that starts as master is given by
+    /// `initial_state` (by default the first).
     pub members: [String; 2],
     /// keepalived `advert_int` (default 1 s, `VRRP_ADVER_DFL`).
     #[serde(default = "advert_int_default")]
@@ -553,8 +642,24 @@ pub struct LbPair {
     #[serde(default = "vrrp_version_default")]
     pub vrrp_version: u32,
     /// keepalived `preempt` (default on): a returning higher-priority node takes the VIP back.
+    /// Off is keepalived's `nopreempt`, which needs `initial_state` BACKUP on both members.
     #[serde(default = "true_default")]
     pub preempt: bool,
+    /// keepalived `preempt_delay` (default 0, at most 1000 s; keepalived.conf(5)): after it
+    /// starts or becomes BACKUP, a higher-priority node keeps accepting a lower-priority
+    /// master's adverts for this long before it discards them and preempts. Needs
+    /// `initial_state` BACKUP on both members (keepalived clears it on a MASTER instance).
+    #[serde(default = "preempt_delay_default")]
+    pub preempt_delay: SimDuration,
+    /// keepalived `state` of each member (`MASTER` or `BACKUP`). Absent: `["MASTER",
+    /// "BACKUP"]`, or `["BACKUP", "BACKUP"]` when `preempt` is off or `preempt_delay` is set
+    /// ([`LbPair::initial_states`]).
+    #[serde(default)]
+    pub initial_state: Option<[VrrpState; 2]>,
+    /// The `vrrp_script` both members track (the usual `chk_haproxy`: is the local HAProxy
+    /// process alive?), with keepalived's defaults.
+    #[serde(default)]
+    pub vrrp_script: VrrpScript,
     /// Active-active: the DNS record's TTL, for which a client keeps its resolved address.
     #[serde(default = "dns_ttl_default")]
     pub dns_ttl: SimDuration,
@@ -566,10 +671,79 @@ pub struct LbPair {
     /// `RequestInterval`, default 30 s). A failing address stops being handed out.
     #[serde(default = "dns_check_interval_default")]
     pub dns_check_interval: SimDuration,
-    /// Active-active: consecutive failed checks before an address is withdrawn (Route 53
-    /// `FailureThreshold`, default 3); one passing check brings it back.
+    /// Active-active: consecutive failed checks before a checker considers an address
+    /// unhealthy, and consecutive passing checks before it considers it healthy again
+    /// (Route 53 `FailureThreshold`, default 3: the same threshold both ways).
     #[serde(default = "dns_failure_threshold_default")]
     pub dns_failure_threshold: u32,
+    /// Active-active: how many regions' health checkers check each address (1–8; default 3,
+    /// the fewest Route 53 lets you choose), staggered across `dns_check_interval`. An
+    /// address is handed out while more than 18 % of them consider it healthy.
+    #[serde(default = "dns_checker_regions_default")]
+    pub dns_checker_regions: u32,
+}
+
+impl LbPair {
+    /// The members' keepalived `state` at start: `initial_state` if given; otherwise the
+    /// first member MASTER and the second BACKUP, or both BACKUP when `preempt` is off or
+    /// `preempt_delay` is set — keepalived ignores `nopreempt` and `preempt_delay` on an
+    /// instance whose initial state is MASTER (keepalived.conf(5): "For this to work, the
+    /// initial state must not be MASTER"; vrrp.c `vrrp_complete_instance` clears them).
+    pub fn initial_states(&self) -> [VrrpState; 2] {
+        match self.initial_state {
+            Some(s) => s,
+            None if !self.preempt || !self.preempt_delay.is_zero() => {
+                [VrrpState::Backup, VrrpState::Backup]
+            }
+            None => [VrrpState::Master, VrrpState::Backup],
+        }
+    }
+}
+
+/// keepalived's `state` keyword: the state a VRRP instance is configured to start in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum VrrpState {
+    /// `state MASTER`: the node meant to be master.
+    Master,
+    /// `state BACKUP`.
+    Backup,
+}
+
+/// keepalived's `vrrp_script` tracked by a pair's members (`track_script`): the script run
+/// every `interval` on each node, here the usual `chk_haproxy` (is the local HAProxy process
+/// alive?). Defaults from keepalived: `interval` 1 s (`VRRP_SCRIPT_DI`, vrrp_track.h), `rise`
+/// and `fall` 1 (vrrp_data.c `alloc_vrrp_script`), `weight` 0 (`VRRP_SCRIPT_DW`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VrrpScript {
+    /// Time between two runs of the script (keepalived `interval`, default 1 s, resolution
+    /// 1 ms).
+    #[serde(default = "script_interval_default")]
+    pub interval: SimDuration,
+    /// Consecutive failures before the script is considered failed (`fall`, default 1).
+    #[serde(default = "script_fall_default")]
+    pub fall: u32,
+    /// Consecutive successes before a failed script is considered good again (`rise`,
+    /// default 1).
+    #[serde(default = "script_rise_default")]
+    pub rise: u32,
+    /// `weight`, −253…253 (default 0). 0: a failed script puts the instance in FAULT (a
+    /// master resigns with a priority-0 advert). Negative: the priority drops by |weight|
+    /// while the script fails; positive: it rises by `weight` while the script succeeds.
+    #[serde(default = "script_weight_default")]
+    pub weight: i32,
+}
+
+impl Default for VrrpScript {
+    fn default() -> Self {
+        VrrpScript {
+            interval: script_interval_default(),
+            fall: script_fall_default(),
+            rise: script_rise_default(),
+            weight: script_weight_default(),
+        }
+    }
 }
 
 /// How an LB pair shares the traffic.

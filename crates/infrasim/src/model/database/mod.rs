@@ -30,10 +30,10 @@ use infrasim_engine::dist::Dist;
 use infrasim_engine::rng::open01;
 use infrasim_engine::{Context, RngStreams, SimDuration, SimRng, SimTime};
 
-use crate::model::World;
 use crate::model::call::{DbOp, FailReason, Outcome, Ref, Tier};
 use crate::model::vocabulary::{Ev, Msg, Node};
 use crate::model::worker_pool::WorkerPool;
+use crate::model::{Received, World};
 use crate::scenario::{self, FailoverMode, ReadPolicy, ReplicationMode};
 
 /// A binlog event in a replica's relay log.
@@ -226,7 +226,13 @@ impl World {
         }
     }
 
-    pub(crate) fn db_receive(&mut self, cx: &mut Context<'_, Ev>, db: u32, from: Node, msg: Msg) {
+    pub(crate) fn db_receive(
+        &mut self,
+        cx: &mut Context<'_, Ev>,
+        db: u32,
+        from: Node,
+        msg: Msg,
+    ) -> Received {
         match msg {
             Msg::Call(call) => self.db_accept(cx, db, call),
             Msg::Replicate {
@@ -246,6 +252,7 @@ impl World {
             Msg::ReplAck { seq } => self.db_ack(cx, db, seq),
             _ => {}
         }
+        Received::Taken
     }
 
     fn db_accept(&mut self, cx: &mut Context<'_, Ev>, db: u32, call: Ref) {

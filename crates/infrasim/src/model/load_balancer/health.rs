@@ -14,12 +14,14 @@
 //! A server marked DOWN leaves the balancer's pool; when no server is usable, the backend
 //! queue is flushed with 503s; a server marked UP takes queued requests at once.
 
+use infrasim_engine::rng::splitmix64;
 use infrasim_engine::{Context, SimDuration};
 
 use super::LoadBalancer;
 use crate::model::World;
+use crate::model::call::{Call, Parent};
 use crate::model::vocabulary::{Ev, Msg, Node};
-use crate::scenario::{CheckKind, ObserveLayer, OnError};
+use crate::scenario::{CheckKind, Class, ObserveLayer, OnError};
 
 /// HAProxy's health counter update (src/check.c): a failure decrements the counter and, once
 /// it drops below `rise`, the server is DOWN with the counter at 0; a success increments it
@@ -36,6 +38,12 @@ pub(crate) fn health_update(health: u32, up: bool, ok: bool, rise: u32, fall: u3
         let h = health.saturating_sub(1);
         if h < rise { (0, false) } else { (h, up) }
     }
+}
+
+/// The work of HTTP check `seq` of server `slot` by load balancer `lb`: a 32-bit mix of the
+/// three, so each check draws its own service time.
+fn check_work(lb: u32, slot: u32, seq: u32) -> u32 {
+    (splitmix64(u64::from(lb) << 48 ^ u64::from(slot) << 32 ^ u64::from(seq)) >> 32) as u32
 }
 
 /// What an `on-error` trigger does to the health counter (src/check.c `__health_adjust()`):
@@ -195,14 +203,17 @@ impl World {
         let h = &mut l.health[slot as usize];
         h.timer = Some(cx.schedule_in(deadline, Ev::CheckTimeout { lb, slot, seq }));
         let server = l.servers[slot as usize].node;
-        let http = l.cfg.check.kind == CheckKind::Http;
-        let probe = Msg::Probe {
-            lb,
-            slot,
-            seq,
-            http,
-        };
-        self.send(cx, Node::Lb(lb), server, probe);
+        if l.cfg.check.kind == CheckKind::Http {
+            // An HTTP check is a request like any other: it waits for a free slot in the
+            // server's accept queue and for a worker, and fails on an error answer.
+            let carried = (Class::Static, 0, 0, check_work(lb, slot, seq));
+            let call = Call::new(Parent::Check { seq }, Node::Lb(lb), server, carried);
+            let call = self.calls.insert(call.on_slot(slot, 0));
+            self.lbs[lb as usize].health[slot as usize].call = Some(call);
+            self.send(cx, Node::Lb(lb), server, Msg::Call(call));
+        } else {
+            self.send(cx, Node::Lb(lb), server, Msg::Probe { lb, slot, seq });
+        }
     }
 
     /// A check finished (answer or timeout): update health (src/check.c
@@ -232,6 +243,12 @@ impl World {
         if ok && observing {
             h.errors = 0;
         }
+        if let Some(call) = h.call.take() {
+            // HAProxy closes the check's connection; a late answer finds it gone.
+            self.calls.remove(call);
+        }
+        let l = &mut self.lbs[lb as usize];
+        let h = &mut l.health[slot as usize];
         let (rise, fall) = (l.cfg.check.rise, l.cfg.check.fall);
         let (nh, up) = health_update(h.health, h.up, ok, rise, fall);
         self.apply_health(cx, lb, slot, nh, up);
@@ -351,6 +368,9 @@ impl World {
             self.lb_dequeue(cx, lb, s);
         } else {
             self.lb_redistribute(cx, lb, s);
+            if self.lbs[lb as usize].servers[s].shutdown_sessions {
+                self.lb_shutdown_sessions(cx, lb, slot);
+            }
         }
         self.lbs[lb as usize].health[s].last_change_s = super::slowstart::whole_seconds(cx.now());
     }

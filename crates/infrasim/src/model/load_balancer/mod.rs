@@ -17,11 +17,17 @@ use std::collections::{BTreeSet, VecDeque};
 use infrasim_engine::stats::TimeWeighted;
 use infrasim_engine::{Context, EventId, RngStreams, SimDuration, SimRng, SimTime, TimeoutQueue};
 
-use crate::model::World;
 use crate::model::call::Ref;
 use crate::model::vocabulary::{Ev, Msg, Node};
-use crate::scenario::{self, Balance, CrashMode, HealthCheck, InitState, LbTimeouts, Observe};
+use crate::model::{Received, World};
+use crate::scenario::{
+    self, Balance, CrashMode, HealthCheck, InitState, LbTimeouts, Observe, OnMarkedDown,
+};
 use balance::{Algorithm, Balancer, ServerView};
+use retry::RetryPolicy;
+
+/// Linux `net.core.somaxconn` default since 5.4 (ip-sysctl): the largest listen backlog.
+const SOMAXCONN: u32 = 4096;
 
 /// Marks an unpinned queue entry (any server will do).
 const ANY_SERVER: u32 = u32::MAX;
@@ -43,6 +49,8 @@ pub(crate) struct Backend {
     /// `slowstart` in whole seconds, rounded up as HAProxy stores it (src/server.c
     /// `srv_parse_slowstart()`: `(val + 999) / 1000`); 0 = off.
     pub slowstart_s: u64,
+    /// `on-marked-down shutdown-sessions`.
+    pub shutdown_sessions: bool,
 }
 
 /// HAProxy's health state of one server.
@@ -70,6 +78,8 @@ pub(crate) struct Health {
     pub last_change_s: u64,
     /// The next tick of the server's `slowstart` warm-up task, while it is `STARTING`.
     pub warmup: Option<EventId>,
+    /// The connection of the HTTP check in progress (a call a server worker serves).
+    pub call: Option<Ref>,
 }
 
 /// The load balancer's configuration, resolved.
@@ -80,6 +90,8 @@ pub(crate) struct LbConfig {
     pub timeouts: LbTimeouts,
     pub retries: u32,
     pub redispatch: bool,
+    /// `retry-on`: which failures are retried.
+    pub retry_on: RetryPolicy,
     pub maxconn: u32,
     pub cores: u32,
     pub cost: SimDuration,
@@ -107,16 +119,23 @@ pub(crate) struct LoadBalancer {
     pub cpu_queue: VecDeque<Ref>,
     /// Client connections held (frontend `maxconn`).
     pub frontend: u32,
+    /// Client connections the kernel completed while the frontend was at `maxconn`, waiting
+    /// in the listening socket's backlog to be accepted.
+    pub backlog: VecDeque<Ref>,
+    /// Whether an [`Ev::LbAcceptBacklog`] is scheduled.
+    pub accept_pending: bool,
     /// Busy cores over time.
     pub busy: TimeWeighted,
     /// Backend queue length over time.
     pub queued: TimeWeighted,
     /// Requests answered.
     pub served: u64,
-    /// Client connections refused (frontend `maxconn`).
+    /// Client SYNs dropped because the frontend was at `maxconn` and its backlog full.
     pub rejected: u64,
     /// Deadlines of the connections to servers.
-    pub timeouts: TimeoutQueue<Ref>,
+    /// Deadlines of the connections to servers, each with its connection's `timeout
+    /// connect` deadline.
+    pub timeouts: TimeoutQueue<(Ref, SimTime)>,
     /// The random stream of `random` balancing draws.
     pub rng: SimRng,
 }
@@ -141,6 +160,7 @@ impl LoadBalancer {
                 backup: b.backup,
                 init_state: b.init_state,
                 slowstart_s: b.slowstart.as_nanos().div_ceil(1_000_000).div_ceil(1000),
+                shutdown_sessions: b.on_marked_down == OnMarkedDown::ShutdownSessions,
             })
             .collect();
         let cfg = LbConfig {
@@ -149,6 +169,7 @@ impl LoadBalancer {
             timeouts: spec.timeouts.clone(),
             retries: spec.retries,
             redispatch: spec.redispatch,
+            retry_on: RetryPolicy::of(&spec.retry_on),
             maxconn: spec.maxconn,
             cores: spec.cpu.cores,
             cost: spec.cpu.per_request,
@@ -179,6 +200,7 @@ impl LoadBalancer {
             fastinter: false,
             last_change_s: 0,
             warmup: None,
+            call: None,
         };
         let mut lb = LoadBalancer {
             cfg,
@@ -190,6 +212,8 @@ impl LoadBalancer {
             cpu_busy: 0,
             cpu_queue: VecDeque::new(),
             frontend: 0,
+            backlog: VecDeque::new(),
+            accept_pending: false,
             busy: TimeWeighted::new(SimTime::ZERO, 0),
             queued: TimeWeighted::new(SimTime::ZERO, 0),
             served: 0,
@@ -238,6 +262,13 @@ impl LoadBalancer {
         self.cfg.timeouts.queue.unwrap_or(self.cfg.timeouts.connect)
     }
 
+    /// The listening socket's backlog: HAProxy's `backlog` defaults to the frontend's
+    /// `maxconn` (configuration manual, `backlog`), and Linux caps a listen backlog at
+    /// `net.core.somaxconn` (4096 since Linux 5.4).
+    fn backlog_limit(&self) -> usize {
+        self.cfg.maxconn.min(SOMAXCONN) as usize
+    }
+
     /// Whether server `slot` has no free connection slot (`served` ≥ its current
     /// `maxconn`; never with `maxconn` 0).
     fn slot_full(&self, slot: usize) -> bool {
@@ -275,10 +306,12 @@ impl World {
     pub(crate) fn lb_crash(&mut self, cx: &mut Context<'_, Ev>, lb: u32) {
         let me = Node::Lb(lb);
         let process = self.state(me).down == Some(CrashMode::Process);
+        // Connections it accepted (or its kernel completed, in the backlog) and connections
+        // it opened; a client SYN still being retransmitted towards it is held by nobody.
         let held: Vec<(Ref, bool)> = self
             .calls
             .iter()
-            .filter(|(_, c)| c.callee == me || c.caller == me)
+            .filter(|(_, c)| (c.callee == me && c.connected().is_some()) || c.caller == me)
             .map(|(r, c)| (r, c.callee == me))
             .collect();
         for (r, incoming) in held {
@@ -303,9 +336,11 @@ impl World {
                 cx.cancel(t);
             }
             h.checking = false;
+            h.call = None;
         }
         l.queue.clear();
         l.turnaround.clear();
+        l.backlog.clear();
         l.cpu_queue.clear();
         l.cpu_busy = 0;
         l.frontend = 0;
@@ -333,9 +368,15 @@ impl World {
         }
     }
 
-    pub(crate) fn lb_receive(&mut self, cx: &mut Context<'_, Ev>, lb: u32, from: Node, msg: Msg) {
+    pub(crate) fn lb_receive(
+        &mut self,
+        cx: &mut Context<'_, Ev>,
+        lb: u32,
+        from: Node,
+        msg: Msg,
+    ) -> Received {
         match msg {
-            Msg::Call(call) => self.lb_accept(cx, lb, call),
+            Msg::Call(call) => return self.lb_accept(cx, lb, call),
             Msg::Reply { call, outcome } => self.lb_child_reply(cx, lb, call, outcome),
             Msg::Reset(call) => self.lb_child_reset(cx, lb, call),
             Msg::ProbeReply {
@@ -356,6 +397,7 @@ impl World {
             } => self.vrrp_receive(cx, pair, member, priority, from),
             _ => {}
         }
+        Received::Taken
     }
 
     /// An operator changed a server's weight (on load balancer `weight.0`, to `weight.1`) or

@@ -103,7 +103,7 @@ impl World {
             cx.cancel(timer);
             match attempt {
                 Some(attempt) => self.lb_connect(cx, lb, parent, slot as u32, attempt, false),
-                None => self.lb_close_frontend(lb),
+                None => self.lb_close_frontend(cx, lb),
             }
         }
     }
@@ -159,7 +159,7 @@ impl World {
                     cx.cancel(timer);
                     self.lb_respond(cx, lb, parent, Outcome::Failed(FailReason::NoBackend));
                 } else {
-                    self.lb_close_frontend(lb);
+                    self.lb_close_frontend(cx, lb);
                 }
             }
         }

@@ -11,22 +11,26 @@
 //!   saturated the request waits in the backend queue (`super::queue`);
 //! * a refused or timed-out connection is retried (`super::retry`);
 //! * a request accepted by a server that does not answer within `timeout server` fails with
-//!   504; a server that dies mid-request resets the connection (502). Neither is retried
-//!   (`retry-on` defaults to `conn-failure` only).
+//!   504; a server that dies mid-request resets the connection (502); an error answer is
+//!   passed through. None is retried by default (`retry-on` defaults to `conn-failure`
+//!   only); `retry-on` may ask for each (`super::retry`);
+//! * `on-marked-down shutdown-sessions`: when a server is marked DOWN its sessions are
+//!   killed, 500 to their clients, not retried ([`World::lb_shutdown_sessions`]).
 //!
 //! Every connection to a server ends through one place ([`World::lb_child_ended`]), which
 //! tells passive health what it saw; the connection's slot is then given back
 //! ([`World::lb_release`]: the oldest queued request that may use it takes it) unless a
 //! retry on the same server keeps it.
 
-use infrasim_engine::Context;
+use infrasim_engine::{Context, SimDuration, SimTime};
 
 use super::ANY_SERVER;
 use super::balance::Algorithm;
 use super::health::Observed;
-use crate::model::World;
+use super::retry::http_status;
 use crate::model::call::{Call, FailReason, Outcome, Parent, Ref, Slab};
 use crate::model::vocabulary::{Ev, Msg, Node};
+use crate::model::{Received, World};
 
 /// A finished attempt to reach a server, as the request path needs it: the request it
 /// served, the server slot (still held), the attempt number, and whether the server had
@@ -53,19 +57,39 @@ enum Assigned {
 }
 
 impl World {
-    pub(super) fn lb_accept(&mut self, cx: &mut Context<'_, Ev>, lb: u32, call: Ref) {
+    /// A client's connection reaches the frontend. Below `maxconn` HAProxy takes it at once;
+    /// at `maxconn` it stops accepting and the connection waits in the listening socket's
+    /// backlog (HAProxy configuration manual, `maxconn` and `backlog`: the backlog defaults
+    /// to the frontend's `maxconn`, and Linux caps it at `net.core.somaxconn`); when that is
+    /// full too the kernel drops the SYN and the client retransmits it.
+    pub(super) fn lb_accept(&mut self, cx: &mut Context<'_, Ev>, lb: u32, call: Ref) -> Received {
         let now = cx.now();
         let l = &mut self.lbs[lb as usize];
         if l.cfg.maxconn > 0 && l.frontend >= l.cfg.maxconn {
-            // Beyond the frontend's maxconn the kernel's backlog overflows: refused.
-            l.rejected += 1;
-            self.reset(cx, call);
-            return;
+            if l.backlog.len() >= l.backlog_limit() {
+                l.rejected += 1;
+                return Received::Dropped;
+            }
+            if let Some(c) = self.calls.get_mut(call) {
+                // The kernel completed the handshake: the client is connected.
+                c.connected_at = now;
+                l.backlog.push_back(call);
+            }
+            return Received::Taken;
         }
+        self.lb_take(cx, lb, call);
+        Received::Taken
+    }
+
+    /// HAProxy takes a client connection: it holds a frontend slot, and a core spends the
+    /// per-request CPU on it before the request is dispatched.
+    fn lb_take(&mut self, cx: &mut Context<'_, Ev>, lb: u32, call: Ref) {
+        let now = cx.now();
+        let l = &mut self.lbs[lb as usize];
         let Some(c) = self.calls.get_mut(call) else {
             return;
         };
-        c.connected_at = now;
+        c.connected_at = c.connected().unwrap_or(now);
         c.slot = ANY_SERVER;
         l.frontend += 1;
         if l.cfg.cost.is_zero() {
@@ -77,6 +101,28 @@ impl World {
             cx.schedule_in(cost, Ev::LbCpuDone { lb, call });
         } else {
             l.cpu_queue.push_back(call);
+        }
+    }
+
+    /// A frontend slot freed while connections wait in the backlog: HAProxy resumes its
+    /// listener and accepts them, oldest first, up to `maxconn` (on the next turn of its
+    /// event loop: an event, so that a connection closing never re-enters the request path).
+    pub(crate) fn lb_accept_backlog(&mut self, cx: &mut Context<'_, Ev>, lb: u32) {
+        self.lbs[lb as usize].accept_pending = false;
+        if self.state(Node::Lb(lb)).down.is_some() {
+            return;
+        }
+        loop {
+            let l = &mut self.lbs[lb as usize];
+            if l.cfg.maxconn > 0 && l.frontend >= l.cfg.maxconn {
+                return;
+            }
+            let Some(call) = l.backlog.pop_front() else {
+                return;
+            };
+            if self.calls.get(call).is_some() {
+                self.lb_take(cx, lb, call);
+            }
         }
     }
 
@@ -93,7 +139,7 @@ impl World {
         if self.calls.get(call).is_some() {
             self.lb_dispatch(cx, lb, call);
         } else {
-            self.lb_close_frontend(lb);
+            self.lb_close_frontend(cx, lb);
         }
     }
 
@@ -105,16 +151,20 @@ impl World {
         parent: Ref,
         outcome: Outcome,
     ) {
-        self.lb_close_frontend(lb);
+        self.lb_close_frontend(cx, lb);
         self.lbs[lb as usize].served += 1;
         self.reply(cx, parent, outcome);
     }
 
     /// A client connection the load balancer held is closed: answered, or its client has
     /// gone (timed out, or reset) while the request was being handled.
-    pub(super) fn lb_close_frontend(&mut self, lb: u32) {
+    pub(super) fn lb_close_frontend(&mut self, cx: &mut Context<'_, Ev>, lb: u32) {
         let l = &mut self.lbs[lb as usize];
         l.frontend = l.frontend.saturating_sub(1);
+        if !l.backlog.is_empty() && !l.accept_pending {
+            l.accept_pending = true;
+            cx.schedule_in(SimDuration::ZERO, Ev::LbAcceptBacklog { lb });
+        }
     }
 
     /// Assigns a new request (its first attempt).
@@ -134,7 +184,7 @@ impl World {
         avoid: Option<usize>,
     ) {
         let Some(addr) = self.calls.get(parent).map(|c| c.addr) else {
-            self.lb_close_frontend(lb);
+            self.lb_close_frontend(cx, lb);
             return;
         };
         let l = &mut self.lbs[lb as usize];
@@ -166,7 +216,7 @@ impl World {
             if held {
                 self.lb_release(cx, lb, slot);
             }
-            self.lb_close_frontend(lb);
+            self.lb_close_frontend(cx, lb);
             return;
         };
         let carried = p.carried();
@@ -176,16 +226,18 @@ impl World {
             l.views[s].served += 1;
         }
         let server = l.servers[s].node;
-        let connect = l.cfg.timeouts.connect;
+        let (connect, server_timeout) = (l.cfg.timeouts.connect, l.cfg.timeouts.server);
         let now = cx.now();
         let call = Call::new(Parent::Call(parent), Node::Lb(lb), server, carried);
         let child = self.calls.insert(call.on_slot(slot, attempt));
         let calls = &self.calls;
+        // The first look at the connection comes at `timeout connect`, or sooner when
+        // `timeout server` is shorter (it may expire before the connect deadline).
         self.lbs[lb as usize].timeouts.push_discarding(
             cx,
-            now + connect,
-            child,
-            |&c| lb_deadline_disarmed(calls, lb, c),
+            now + connect.min(server_timeout),
+            (child, now + connect),
+            |&(c, _)| lb_deadline_disarmed(calls, lb, c),
             || Ev::LbTimeouts { lb },
         );
         self.metrics.routed(lb, slot, server);
@@ -206,6 +258,12 @@ impl World {
         answer: Observed,
     ) -> Option<Attempt> {
         let c = self.calls.remove(child)?;
+        if let Parent::Check { seq } = c.parent {
+            // An HTTP health check's connection: it holds no server slot; it passes on a
+            // good answer only.
+            self.check_result(cx, lb, c.slot, seq, answer == Observed::HttpOk);
+            return None;
+        }
         let Parent::Call(parent) = c.parent else {
             return None;
         };
@@ -217,7 +275,7 @@ impl World {
         }
         if self.calls.get(parent).is_none() {
             self.lb_release(cx, lb, c.slot);
-            self.lb_close_frontend(lb);
+            self.lb_close_frontend(cx, lb);
             return None;
         }
         Some(Attempt {
@@ -253,9 +311,17 @@ impl World {
             Outcome::Ok => Observed::HttpOk,
             Outcome::Failed(_) => Observed::HttpErr,
         };
-        if let Some(a) = self.lb_child_ended(cx, lb, child, answer) {
-            self.lb_answer(cx, lb, a, outcome);
+        let Some(a) = self.lb_child_ended(cx, lb, child, answer) else {
+            return;
+        };
+        let policy = self.lbs[lb as usize].cfg.retry_on;
+        if let Outcome::Failed(reason) = outcome
+            && policy.status(http_status(reason))
+            && self.lb_l7_retry(cx, lb, a)
+        {
+            return;
         }
+        self.lb_answer(cx, lb, a, outcome);
     }
 
     pub(super) fn lb_child_reset(&mut self, cx: &mut Context<'_, Ev>, lb: u32, child: Ref) {
@@ -263,52 +329,112 @@ impl World {
             return;
         };
         if a.connected {
-            // The server died mid-request: 502, not retried (retry-on conn-failure only).
+            // The server closed the connection mid-request: 502, unless `retry-on
+            // empty-response` retries it.
+            let policy = self.lbs[lb as usize].cfg.retry_on;
+            if policy.empty_response() && self.lb_l7_retry(cx, lb, a) {
+                return;
+            }
             self.lb_answer(cx, lb, a, Outcome::Failed(FailReason::ServerError));
         } else {
             self.lb_connection_failed(cx, lb, a, false);
         }
     }
 
+    /// `on-marked-down shutdown-sessions`: server `slot` was marked DOWN and every session on
+    /// it is killed (src/server.c `srv_shutdown_streams()`, src/stream.c
+    /// `stream_shutdown_self()`): the connection to the server is closed and its slot given
+    /// back, and the stream's `srv_error` handler answers the client —
+    /// `http_return_srv_error()`, with no connection error recorded: 500. A killed stream is
+    /// not retried. The kill is asynchronous in HAProxy (the streams are woken), so it comes
+    /// after the DOWN transition's `pendconn_redistribute()`.
+    pub(super) fn lb_shutdown_sessions(&mut self, cx: &mut Context<'_, Ev>, lb: u32, slot: u32) {
+        let me = Node::Lb(lb);
+        let killed: Vec<Ref> = self
+            .calls
+            .iter()
+            .filter(|(_, c)| {
+                c.caller == me && c.slot == slot && matches!(c.parent, Parent::Call(_))
+            })
+            .map(|(r, _)| r)
+            .collect();
+        for child in killed {
+            let Some(Parent::Call(parent)) = self.calls.remove(child).map(|c| c.parent) else {
+                continue;
+            };
+            if self.calls.get(parent).is_none() {
+                self.lb_release(cx, lb, slot);
+                self.lb_close_frontend(cx, lb);
+                continue;
+            }
+            let a = Attempt {
+                parent,
+                slot,
+                attempt: 0,
+                connected: true,
+            };
+            self.lb_answer(cx, lb, a, Outcome::Failed(FailReason::ServerError));
+        }
+    }
+
     /// The wake-up of the LB's connection deadlines: `timeout connect` for a connection not
     /// yet accepted, then `timeout server` from the moment it was (one queue serves both; a
-    /// deadline is re-queued when the connection turns out to be established).
+    /// deadline is re-queued when the connection turns out to be established, or not yet
+    /// past its connect deadline).
     pub(crate) fn lb_timeouts(&mut self, cx: &mut Context<'_, Ev>, lb: u32) {
         let now = cx.now();
-        while let Some(child) = self.lbs[lb as usize].timeouts.pop_expired(now) {
+        while let Some((child, connect_by)) = self.lbs[lb as usize].timeouts.pop_expired(now) {
             if self
                 .calls
                 .get(child)
                 .is_some_and(|c| c.caller == Node::Lb(lb))
             {
-                self.lb_call_deadline(cx, lb, child);
+                self.lb_call_deadline(cx, lb, child, connect_by);
             }
         }
         let calls = &self.calls;
         self.lbs[lb as usize].timeouts.rearm_discarding(
             cx,
-            |&child| lb_deadline_disarmed(calls, lb, child),
+            |&(child, _)| lb_deadline_disarmed(calls, lb, child),
             || Ev::LbTimeouts { lb },
         );
     }
 
     /// A connection's deadline passed: `timeout server` for an accepted one (504, the server
     /// is observed failing at layer 7), `timeout connect` for one never accepted (retried).
-    fn lb_call_deadline(&mut self, cx: &mut Context<'_, Ev>, lb: u32, child: Ref) {
+    /// A connection still connecting before its connect deadline is looked at again at the
+    /// earlier of that deadline and `timeout server` from now: were it accepted meanwhile,
+    /// its `timeout server` could not expire sooner.
+    fn lb_call_deadline(
+        &mut self,
+        cx: &mut Context<'_, Ev>,
+        lb: u32,
+        child: Ref,
+        connect_by: SimTime,
+    ) {
         let now = cx.now();
         let server_timeout = self.lbs[lb as usize].cfg.timeouts.server;
         let Some(c) = self.calls.get(child) else {
             return;
         };
+        let again = match c.connected() {
+            Some(at) if now < at + server_timeout => Some(at + server_timeout),
+            None if now < connect_by => Some(connect_by.min(now + server_timeout)),
+            _ => None,
+        };
+        if let Some(deadline) = again {
+            self.lbs[lb as usize]
+                .timeouts
+                .push(cx, deadline, (child, connect_by), || Ev::LbTimeouts { lb });
+            return;
+        }
         match c.connected() {
-            Some(at) if now < at + server_timeout => {
-                let deadline = at + server_timeout;
-                self.lbs[lb as usize]
-                    .timeouts
-                    .push(cx, deadline, child, || Ev::LbTimeouts { lb });
-            }
             Some(_) => {
                 if let Some(a) = self.lb_child_ended(cx, lb, child, Observed::HttpErr) {
+                    let policy = self.lbs[lb as usize].cfg.retry_on;
+                    if policy.response_timeout() && self.lb_l7_retry(cx, lb, a) {
+                        return;
+                    }
                     let timeout = Outcome::Failed(FailReason::ServerTimeout);
                     self.lb_answer(cx, lb, a, timeout);
                 }

@@ -8,10 +8,10 @@ use infrasim_engine::dist::Dist;
 use infrasim_engine::{Context, RngStreams, SimDuration, SimRng, TimeoutQueue, WorkRng};
 
 use super::{Job, sub_call_ended};
-use crate::model::World;
 use crate::model::call::{Call, DbOp, FailReason, Outcome, Parent, Ref, Tier};
 use crate::model::vocabulary::{Ev, Msg, Node};
 use crate::model::worker_pool::WorkerPool;
+use crate::model::{Received, World};
 use crate::scenario::{self, Class};
 
 /// An application server.
@@ -71,14 +71,14 @@ impl AppServer {
 }
 
 impl World {
-    pub(crate) fn app_receive(&mut self, cx: &mut Context<'_, Ev>, i: u32, msg: Msg) {
+    pub(crate) fn app_receive(&mut self, cx: &mut Context<'_, Ev>, i: u32, msg: Msg) -> Received {
         let me = Node::App(i);
         match msg {
-            Msg::Call(call) => {
-                if let Some(job) = self.accept_into(cx, me, call) {
-                    self.app_start(cx, i, job);
-                }
-            }
+            Msg::Call(call) => match self.accept_into(cx, me, call) {
+                Ok(Some(job)) => self.app_start(cx, i, job),
+                Ok(None) => {}
+                Err(dropped) => return dropped,
+            },
             Msg::Reply { call, outcome } => self.app_db_done(cx, i, call, outcome, false),
             Msg::Reset(call) => {
                 let connected = self
@@ -93,14 +93,10 @@ impl World {
                     !connected,
                 );
             }
-            Msg::Probe {
-                lb,
-                slot,
-                seq,
-                http,
-            } => self.answer_probe(cx, me, lb, slot, seq, http),
+            Msg::Probe { lb, slot, seq } => return self.answer_probe(cx, me, (lb, slot, seq)),
             _ => {}
         }
+        Received::Taken
     }
 
     pub(super) fn app_start(&mut self, cx: &mut Context<'_, Ev>, i: u32, job: Ref) {
@@ -110,7 +106,11 @@ impl World {
         let Some(j) = a.pool.running.get_mut(job) else {
             return;
         };
-        j.db_left = a.db_calls[j.class.index()];
+        j.db_left = if j.check {
+            0
+        } else {
+            a.db_calls[j.class.index()]
+        };
         let mut demand = WorkRng::new(work_key, u64::from(j.work) << 8 | Tier::App as u64);
         let d = a.service[j.class.index()].sample(&mut demand);
         let d = if k == 1.0 { d } else { d.mul_f64(k) };

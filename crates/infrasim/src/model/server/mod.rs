@@ -12,9 +12,10 @@ use infrasim_engine::rng::open01;
 pub(crate) use app::AppServer;
 pub(crate) use web::WebServer;
 
-use crate::model::World;
-use crate::model::call::{Call, Outcome, Ref, Slab};
+use crate::model::call::{Call, Outcome, Parent, Ref, Slab};
 use crate::model::vocabulary::{Ev, Msg, Node};
+use crate::model::worker_pool::WorkerPool;
+use crate::model::{Received, World};
 use crate::scenario::{Class, CrashMode};
 
 /// What a server is doing for one request.
@@ -33,6 +34,9 @@ pub(crate) struct Job {
     pub sub: Option<Ref>,
     /// Read retries already spent on other database nodes.
     pub db_retries: u32,
+    /// A load balancer's HTTP health check (served like a static request, without database
+    /// calls).
+    pub check: bool,
 }
 
 impl World {
@@ -47,29 +51,39 @@ impl World {
             db_left: 0,
             sub: None,
             db_retries: 0,
+            check: matches!(c.parent, Parent::Check { .. }),
         })
     }
 
-    /// Accepts a connection into a pool, or refuses it. Returns the job to start, if any.
-    fn accept_into(&mut self, cx: &mut Context<'_, Ev>, node: Node, call: Ref) -> Option<Ref> {
-        let job = self.job_from_call(call)?;
-        let now = cx.now();
-        let pool = match node {
-            Node::Web(i) => &mut self.webs[i as usize].pool,
-            Node::App(i) => &mut self.apps[i as usize].pool,
-            _ => unreachable!("only servers have pools"),
+    /// Accepts a connection into a pool. Returns the job to start, if any, or `Err` when the
+    /// accept queue (the listen backlog) is full: the kernel drops the SYN
+    /// (`tcp_abort_on_overflow` 0, the Linux default) and the caller retransmits it.
+    fn accept_into(
+        &mut self,
+        cx: &mut Context<'_, Ev>,
+        node: Node,
+        call: Ref,
+    ) -> Result<Option<Ref>, Received> {
+        let Some(job) = self.job_from_call(call) else {
+            return Ok(None);
         };
-        match pool.admit(now, job) {
+        let now = cx.now();
+        match self.pool_mut(node).admit(now, job) {
             Ok(start) => {
                 if let Some(c) = self.calls.get_mut(call) {
                     c.connected_at = now;
                 }
-                start
+                Ok(start)
             }
-            Err(_) => {
-                self.reset(cx, call);
-                None
-            }
+            Err(_) => Err(Received::Dropped),
+        }
+    }
+
+    fn pool_mut(&mut self, node: Node) -> &mut WorkerPool<Job> {
+        match node {
+            Node::Web(i) => &mut self.webs[i as usize].pool,
+            Node::App(i) => &mut self.apps[i as usize].pool,
+            _ => unreachable!("only servers have pools"),
         }
     }
 
@@ -93,12 +107,7 @@ impl World {
     /// Answers a job's caller, frees the worker and starts the next queued job.
     fn server_finish(&mut self, cx: &mut Context<'_, Ev>, node: Node, job: Ref, outcome: Outcome) {
         let now = cx.now();
-        let pool = match node {
-            Node::Web(i) => &mut self.webs[i as usize].pool,
-            Node::App(i) => &mut self.apps[i as usize].pool,
-            _ => unreachable!("only servers have pools"),
-        };
-        let Some((j, next)) = pool.finish(now, job) else {
+        let Some((j, next)) = self.pool_mut(node).finish(now, job) else {
             return;
         };
         self.reply(cx, j.call, outcome);
@@ -111,22 +120,22 @@ impl World {
         }
     }
 
-    /// A server answers a health check from its own state: a TCP check passes once the
-    /// connection is accepted; an HTTP check (`option httpchk`) also needs a good answer, so
-    /// a server answering errors fails it. (The error draw happens for both kinds, so the
-    /// server's random stream does not depend on the kind of check.)
+    /// A TCP health check reaches a server: the kernel completes the handshake if the
+    /// listen backlog has room (the check passes; HAProxy then closes the connection), and
+    /// drops the SYN if it is full, so a saturated or hung server's checks time out.
     fn answer_probe(
         &mut self,
         cx: &mut Context<'_, Ev>,
         me: Node,
-        lb: u32,
-        slot: u32,
-        seq: u32,
-        http: bool,
-    ) {
-        let errors = self.errors_now(me);
-        let ok = !http || !errors;
+        (lb, slot, seq): (u32, u32, u32),
+    ) -> Received {
+        if self.pool_mut(me).backlog_full() {
+            self.pool_mut(me).rejected += 1;
+            return Received::Dropped;
+        }
+        let ok = true;
         self.send(cx, me, Node::Lb(lb), Msg::ProbeReply { lb, slot, seq, ok });
+        Received::Taken
     }
 
     /// Takes a server down: its jobs are lost. With the host still up (process crash) the

@@ -6,10 +6,10 @@ use infrasim_engine::dist::Dist;
 use infrasim_engine::{Context, RngStreams, SimDuration, SimRng, TimeoutQueue};
 
 use super::{Job, sub_call_ended};
-use crate::model::World;
 use crate::model::call::{Call, FailReason, Outcome, Parent, Ref, Tier};
 use crate::model::vocabulary::{Ev, Msg, Node};
 use crate::model::worker_pool::WorkerPool;
+use crate::model::{Received, World};
 use crate::scenario::{self, Class};
 
 /// An nginx-like web server.
@@ -44,26 +44,22 @@ impl WebServer {
 }
 
 impl World {
-    pub(crate) fn web_receive(&mut self, cx: &mut Context<'_, Ev>, i: u32, msg: Msg) {
+    pub(crate) fn web_receive(&mut self, cx: &mut Context<'_, Ev>, i: u32, msg: Msg) -> Received {
         let me = Node::Web(i);
         match msg {
-            Msg::Call(call) => {
-                if let Some(job) = self.accept_into(cx, me, call) {
-                    self.web_start(cx, i, job);
-                }
-            }
+            Msg::Call(call) => match self.accept_into(cx, me, call) {
+                Ok(Some(job)) => self.web_start(cx, i, job),
+                Ok(None) => {}
+                Err(dropped) => return dropped,
+            },
             Msg::Reply { call, outcome } => self.web_sub_done(cx, i, call, outcome),
             Msg::Reset(call) => {
                 self.web_sub_done(cx, i, call, Outcome::Failed(FailReason::ServerError))
             }
-            Msg::Probe {
-                lb,
-                slot,
-                seq,
-                http,
-            } => self.answer_probe(cx, me, lb, slot, seq, http),
+            Msg::Probe { lb, slot, seq } => return self.answer_probe(cx, me, (lb, slot, seq)),
             _ => {}
         }
+        Received::Taken
     }
 
     pub(super) fn web_start(&mut self, cx: &mut Context<'_, Ev>, i: u32, job: Ref) {

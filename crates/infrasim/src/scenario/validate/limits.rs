@@ -109,6 +109,11 @@ fn component_durations(s: &Scenario) -> Vec<(String, SimDuration)> {
         all.push((format!("{p}.advert_int"), pair.advert_int));
         all.push((format!("{p}.dns_ttl"), pair.dns_ttl));
         all.push((format!("{p}.dns_check_interval"), pair.dns_check_interval));
+        all.push((format!("{p}.preempt_delay"), pair.preempt_delay));
+        all.push((
+            format!("{p}.vrrp_script.interval"),
+            pair.vrrp_script.interval,
+        ));
     }
     for (i, w) in s.web_servers.iter().enumerate() {
         all.push((

@@ -10,8 +10,8 @@ use petgraph::graph::DiGraph;
 use super::{Kind, Named, Validator};
 use crate::scenario::resolve::Node;
 use crate::scenario::{
-    BackendServer, Class, FailoverMode, InitState, LoadBalancer, PairMode, ReplicationMode,
-    Scenario,
+    BackendServer, Class, FailoverMode, InitState, LbPair, LoadBalancer, PairMode, ReplicationMode,
+    RetryOn, Scenario, VrrpScript, VrrpState,
 };
 
 impl Validator {
@@ -76,6 +76,20 @@ impl Validator {
             if lb.retries > 100 {
                 self.err(format!("{p}.retries"), lb.retries, "at most 100 retries");
             }
+            // src/proxy.c `proxy_parse_retry_on()`: at least one keyword; `none` alone.
+            if lb.retry_on.is_empty() {
+                self.err(
+                    format!("{p}.retry_on"),
+                    "[]",
+                    "at least one retry-on keyword (`none` to never retry)",
+                );
+            } else if lb.retry_on.len() > 1 && lb.retry_on.contains(&RetryOn::None) {
+                self.err(
+                    format!("{p}.retry_on"),
+                    serde_json::to_string(&lb.retry_on).unwrap_or_default(),
+                    "`none` alone (HAProxy: \"'none' keyword only usable alone\")",
+                );
+            }
             self.at_least(format!("{p}.cpu.cores"), lb.cpu.cores, 1);
             if lb.cpu.cores > 1024 {
                 self.err(format!("{p}.cpu.cores"), lb.cpu.cores, "at most 1024 cores");
@@ -105,7 +119,7 @@ impl Validator {
         }
     }
 
-    /// LB pairs: two load balancers each, VRRP priorities and version, DNS checks.
+    /// LB pairs: two load balancers each, then the keepalived and the DNS settings.
     pub(super) fn pairs(&mut self, s: &Scenario) {
         let mut used = BTreeSet::new();
         for (i, pair) in s.lb_pairs.iter().enumerate() {
@@ -127,53 +141,119 @@ impl Validator {
                 }
             }
             self.pair_members.push(members);
-            for (j, pr) in pair.priorities.iter().enumerate() {
-                if !(1..=254).contains(pr) {
+            self.vrrp_settings(&p, pair);
+            self.vrrp_script(&p, &pair.vrrp_script);
+            self.dns_settings(&p, pair);
+        }
+    }
+
+    /// keepalived: priorities, version, advert interval, `preempt_delay`, and the initial
+    /// states that `nopreempt` and `preempt_delay` need.
+    fn vrrp_settings(&mut self, p: &str, pair: &LbPair) {
+        for (j, pr) in pair.priorities.iter().enumerate() {
+            if !(1..=254).contains(pr) {
+                self.err(
+                    format!("{p}.priorities[{j}]"),
+                    pr,
+                    "a VRRP priority between 1 and 254",
+                );
+            }
+        }
+        if !matches!(pair.vrrp_version, 2 | 3) {
+            self.err(format!("{p}.vrrp_version"), pair.vrrp_version, "2 or 3");
+        }
+        // VRRPv3 carries the interval in centiseconds (RFC 5798 §5.2.7), v2 in seconds.
+        self.period(
+            format!("{p}.advert_int"),
+            pair.advert_int,
+            SimDuration::from_millis(10),
+            "VRRP advertises in centiseconds at the finest",
+        );
+        if pair.mode == PairMode::ActivePassive
+            && pair.vrrp_version == 2
+            && !pair.advert_int.as_nanos().is_multiple_of(1_000_000_000)
+        {
+            self.err(
+                format!("{p}.advert_int"),
+                pair.advert_int,
+                "whole seconds with VRRP v2 (sub-second adverts need vrrp_version 3)",
+            );
+        }
+        // keepalived.conf(5) `preempt_delay`: "Range: 0 (default) to 1000".
+        if pair.preempt_delay > SimDuration::from_secs(1000) {
+            self.err(
+                format!("{p}.preempt_delay"),
+                pair.preempt_delay,
+                "at most 1000s (keepalived preempt_delay)",
+            );
+        }
+        // keepalived ignores `nopreempt` and `preempt_delay` on a MASTER instance (vrrp.c
+        // `vrrp_complete_instance` clears them with a warning): say so rather than ignore them.
+        let needs_backup = !pair.preempt || !pair.preempt_delay.is_zero();
+        if let (Some(states), true) = (pair.initial_state, needs_backup) {
+            for (j, st) in states.iter().enumerate() {
+                if *st == VrrpState::Master {
                     self.err(
-                        format!("{p}.priorities[{j}]"),
-                        pr,
-                        "a VRRP priority between 1 and 254",
+                        format!("{p}.initial_state[{j}]"),
+                        "\"MASTER\"",
+                        "\"BACKUP\" when preempt is off or preempt_delay is set (keepalived \
+                         ignores nopreempt and preempt_delay on a MASTER instance)",
                     );
                 }
             }
-            if !matches!(pair.vrrp_version, 2 | 3) {
-                self.err(format!("{p}.vrrp_version"), pair.vrrp_version, "2 or 3");
+        }
+    }
+
+    /// keepalived `vrrp_script`: interval (milliseconds), rise, fall, weight.
+    fn vrrp_script(&mut self, p: &str, script: &VrrpScript) {
+        let sp = format!("{p}.vrrp_script");
+        self.period(
+            format!("{sp}.interval"),
+            script.interval,
+            SimDuration::from_millis(1),
+            "keepalived script intervals are in milliseconds",
+        );
+        for (key, n) in [("rise", script.rise), ("fall", script.fall)] {
+            if !(1..=1000).contains(&n) {
+                self.err(format!("{sp}.{key}"), n, "between 1 and 1000 script runs");
             }
-            self.period(
-                format!("{p}.dns_check_interval"),
-                pair.dns_check_interval,
-                SimDuration::from_millis(1),
-                "a health-check period",
+        }
+        if !(-253..=253).contains(&script.weight) {
+            self.err(
+                format!("{sp}.weight"),
+                script.weight,
+                "a weight between -253 and 253 (keepalived vrrp_script)",
             );
-            self.at_least(
+        }
+    }
+
+    /// DNS (active-active): check interval, failure threshold, checker regions.
+    fn dns_settings(&mut self, p: &str, pair: &LbPair) {
+        self.period(
+            format!("{p}.dns_check_interval"),
+            pair.dns_check_interval,
+            SimDuration::from_millis(1),
+            "a health-check period",
+        );
+        self.at_least(
+            format!("{p}.dns_failure_threshold"),
+            pair.dns_failure_threshold,
+            1,
+        );
+        if pair.dns_failure_threshold > 1000 {
+            self.err(
                 format!("{p}.dns_failure_threshold"),
                 pair.dns_failure_threshold,
-                1,
+                "at most 1000 failed checks",
             );
-            if pair.dns_failure_threshold > 1000 {
-                self.err(
-                    format!("{p}.dns_failure_threshold"),
-                    pair.dns_failure_threshold,
-                    "at most 1000 failed checks",
-                );
-            }
-            // VRRPv3 carries the interval in centiseconds (RFC 5798 §5.2.7), v2 in seconds.
-            self.period(
-                format!("{p}.advert_int"),
-                pair.advert_int,
-                SimDuration::from_millis(10),
-                "VRRP advertises in centiseconds at the finest",
+        }
+        // Route 53 has eight health-checking regions (HealthCheckConfig `Regions`).
+        if !(1..=8).contains(&pair.dns_checker_regions) {
+            self.err(
+                format!("{p}.dns_checker_regions"),
+                pair.dns_checker_regions,
+                "between 1 and 8 checker regions (Route 53 has eight)",
             );
-            if pair.mode == PairMode::ActivePassive
-                && pair.vrrp_version == 2
-                && pair.advert_int.as_nanos() % 1_000_000_000 != 0
-            {
-                self.err(
-                    format!("{p}.advert_int"),
-                    pair.advert_int,
-                    "whole seconds with VRRP v2 (sub-second adverts need vrrp_version 3)",
-                );
-            }
         }
     }
 
