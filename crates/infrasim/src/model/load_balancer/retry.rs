@@ -254,3 +254,40 @@ impl World {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_on_keywords_set_haproxys_bits() {
+        let default = RetryPolicy::of(&[RetryOn::ConnFailure]);
+        assert!(default.conn_failure());
+        assert!(!default.empty_response() && !default.response_timeout());
+        assert!(STATUSES.iter().all(|&c| !default.status(c)));
+        let none = RetryPolicy::of(&[RetryOn::None]);
+        assert!(!none.conn_failure() && !none.empty_response());
+        // A status alone does not retry failed connections.
+        let only_503 = RetryPolicy::of(&[RetryOn::S503]);
+        assert!(!only_503.conn_failure());
+        assert!(only_503.status(503) && !only_503.status(500) && !only_503.status(200));
+        // all-retryable-errors: conn-failure, empty-response, junk-response,
+        // response-timeout, 0rtt-rejected, 500, 502, 503, 504 — not 401..429 nor 501.
+        let all = RetryPolicy::of(&[RetryOn::AllRetryableErrors]);
+        assert!(all.conn_failure() && all.empty_response() && all.response_timeout());
+        let retried: Vec<u16> = STATUSES
+            .iter()
+            .copied()
+            .filter(|&c| all.status(c))
+            .collect();
+        assert_eq!(retried, vec![500, 502, 503, 504]);
+    }
+
+    #[test]
+    fn server_failures_map_to_their_statuses() {
+        assert_eq!(http_status(FailReason::ServerError), 500);
+        assert_eq!(http_status(FailReason::DatabaseUnavailable), 500);
+        assert_eq!(http_status(FailReason::ServerTimeout), 504);
+        assert_eq!(http_status(FailReason::NoBackend), 503);
+    }
+}
