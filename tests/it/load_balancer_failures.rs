@@ -536,6 +536,55 @@ fn slowstart_ramps_a_recovered_server_linearly() {
     assert!(share.iter().all(|&s| (s - 0.5).abs() <= 0.011), "{share:?}");
 }
 
+/// The same recovery under `leastconn` at 400 requests/s (app1 10 ms, app2 11 ms: about 2
+/// requests in progress on each). HAProxy's key (inflight + 1) × 4096 / eweight grows 16
+/// times faster on a server at weight step 1, so the recovered server takes a small share
+/// until its weight catches up; without `slowstart` it takes about half at once (the old
+/// model: "a recovered server … under leastconn wins every pick until its load catches
+/// up").
+#[test]
+fn slowstart_holds_back_a_recovered_server_under_leastconn() {
+    let run = |slowstart: &str| {
+        let s = scenario(
+            "45s",
+            poisson("400/s"),
+            json!({ "balance": "leastconn",
+                    "servers": [ { "server": "app1", "slowstart": slowstart },
+                                 { "server": "app2" } ] }),
+            vec![
+                app("app1", 64, constant("10ms")),
+                app("app2", 64, constant("11ms")),
+            ],
+            json!([crash("app1", 5.0, Some(10.0), "process")]),
+        );
+        let (r, log) = observe(&s, 109);
+        assert_conservation("slowstart leastconn", &r);
+        let up = first_after(&log, "app1 UP", 15.0).expect("app1 back UP");
+        let share = |from: f64, to: f64| {
+            let served: Vec<f64> = log
+                .requests
+                .iter()
+                .filter(|q| q.outcome == Outcome::Ok)
+                .filter(|q| (up + from..up + to).contains(&q.offered_at.as_secs_f64()))
+                .map(latency_s)
+                .collect();
+            // app1's requests take 10 ms + 2.2 ms of round trips, app2's 11 ms + 2.2 ms.
+            served.iter().filter(|&&l| l < 0.0127).count() as f64 / served.len() as f64
+        };
+        (share(0.0, 1.0), share(8.0, 9.0), share(20.0, 25.0))
+    };
+    let (first, middle, late) = run("16s");
+    let (at_once, _, _) = run("0s");
+    eprintln!(
+        "leastconn, slowstart 16 s: app1's share {first:.3} in the first second, \
+         {middle:.3} in the 9th, {late:.3} after; without slowstart {at_once:.3} at once"
+    );
+    assert!(first < 0.25, "{first}");
+    assert!(middle > first + 0.1 && middle < late, "{middle}");
+    assert!(late > 0.4, "{late}");
+    assert!(at_once > 0.4, "{at_once}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // 8. retry-on: layer-7 retries (src/http_ana.c do_l7_retry())
 // ---------------------------------------------------------------------------------------------
@@ -572,7 +621,8 @@ fn retry_on_500_with_redispatch_turns_errors_into_successes() {
         failed(&same_server, "server_error"),
     );
     eprintln!(
-        "app1 answering 500: failed without retry-on {a}, retry-on 500 + redispatch {b}, retry-on 500 alone {c}"
+        "app1 answering 500: failed without retry-on {a}, retry-on 500 + redispatch {b}, \
+         retry-on 500 alone {c}"
     );
     assert!((490..=510).contains(&a), "{a}");
     assert_eq!(b, 0);
