@@ -14,6 +14,9 @@
 //! * [`library`]: the library face — determinism across thread counts, code ⇄ JSON round
 //!   trips, confidence intervals;
 //! * [`load_balancer`]: the load balancer against HAProxy's documented behaviour;
+//! * [`load_balancer_failures`]: how the load balancer handles failing servers, against
+//!   HAProxy's sources (passive health, checks, saturated servers, queues on a server marked
+//!   DOWN, slowstart, layer-7 retries);
 //! * [`models_theory`]: app servers as M/M/c and M/M/c/K queues, against
 //!   [`infrasim_engine::theory`];
 //! * [`no_panic`]: no input makes parsing or running panic (property tests; the failures
@@ -32,6 +35,7 @@ mod errors;
 mod high_availability;
 mod library;
 mod load_balancer;
+mod load_balancer_failures;
 mod models_theory;
 mod no_panic;
 mod page;
