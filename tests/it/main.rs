@@ -13,6 +13,9 @@
 //! * [`library`]: the library face — determinism across thread counts, code ⇄ JSON round
 //!   trips, confidence intervals, the audit;
 //! * [`load_balancer`]: the load balancer against HAProxy's documented behaviour;
+//! * [`monitoring`]: who notices a failure — detection delays against Prometheus' and
+//!   Nagios' phases, `for` against a blip, gray failures, repair after detection and latent
+//!   failures behind redundancy against availability algebra, the monitoring's own crash;
 //! * [`models_theory`]: app servers as M/M/c and M/M/c/K queues, against
 //!   [`infrasim_engine::theory`];
 //! * [`no_panic`]: no input makes parsing or running panic (property tests; the failures
@@ -29,6 +32,7 @@ mod high_availability;
 mod library;
 mod load_balancer;
 mod models_theory;
+mod monitoring;
 mod no_panic;
 mod scenarios;
 mod tcp;

@@ -118,8 +118,8 @@ pub(crate) enum OpsEv {
     CheckTimedOut { target: u32 },
     /// The users' minute: were enough of its requests bad?
     UsersTick,
-    /// Users' complaint reaches the on-call person.
-    UsersReport,
+    /// Users' complaint (the `alert`-th alert) reaches the on-call person.
+    UsersReport { alert: u32 },
     /// The on-call person acknowledges the page about fault occurrence `occ`.
     Ack { occ: u32 },
     /// The monitoring system crashes (`up` false) or comes back (`up` true).

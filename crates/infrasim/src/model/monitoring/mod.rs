@@ -278,9 +278,12 @@ impl World {
             OpsEv::Check { target } => self.nagios_check(cx, target),
             OpsEv::CheckTimedOut { target } => self.nagios_result(cx, target, false),
             OpsEv::UsersTick => self.users_tick(cx),
-            OpsEv::UsersReport => {
-                let now = cx.now();
-                self.notify(cx, About::All, (now, "UsersComplain"));
+            OpsEv::UsersReport { alert } => {
+                let at = self
+                    .ops
+                    .as_deref()
+                    .map_or(cx.now(), |o| o.log.alerts[alert as usize].fired_at);
+                self.notify(cx, About::All, (at, "UsersComplain"));
             }
             OpsEv::Ack { occ } => self.ack(cx, occ),
             OpsEv::MonitorCrash { up } => self.monitor_crash(cx, up),
@@ -384,6 +387,7 @@ impl World {
             let since = *u.bad_since.get_or_insert(now.saturating_since_time(MINUTE));
             if !u.complained && now.saturating_since(since) >= u.hold {
                 u.complained = true;
+                let alert = ops.log.alerts.len() as u32;
                 ops.log.alerts.push(AlertRecord {
                     name: "UsersComplain",
                     about: None,
@@ -394,7 +398,7 @@ impl World {
                 });
                 let at = now.saturating_add(u.delay);
                 if at < self.end {
-                    cx.schedule_at(at, Ev::Ops(OpsEv::UsersReport));
+                    cx.schedule_at(at, Ev::Ops(OpsEv::UsersReport { alert }));
                 }
             }
         } else {
