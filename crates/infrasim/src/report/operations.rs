@@ -99,12 +99,18 @@ pub struct OperationsReport {
     pub unnoticed_s: f64,
     /// Pages per replication (mean).
     pub pages: f64,
-    /// The alerts of the first replication.
+    /// Alerts that fired in the first replication (each rule instance's each firing, the
+    /// users' complaints, the dead man's switch).
+    pub alerts_fired: u64,
+    /// The first [`MAX_ALERTS`] of them (the time series and the SVG timeline show all).
     pub alerts: Vec<AlertReport>,
     /// The monitoring system's crashes (first replication).
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub monitoring_outages: Vec<MonitoringOutage>,
 }
+
+/// Alerts listed in the report.
+pub const MAX_ALERTS: usize = 10;
 
 /// Whether the monitoring watches occurrences of this fault kind.
 fn watched_kind(kind: &str) -> bool {
@@ -194,10 +200,12 @@ pub(super) fn report(s: &Scenario, runs: &[RunData]) -> Option<OperationsReport>
             .map(|r| r.ops.as_ref().map_or(0, |l| l.pages) as f64)
             .sum::<f64>()
             / n,
+        alerts_fired: log.map_or(0, |l| l.alerts.len() as u64),
         alerts: log
             .map(|l| {
                 l.alerts
                     .iter()
+                    .take(MAX_ALERTS)
                     .map(|a| AlertReport {
                         alert: a.name.to_string(),
                         about: name_of(a.about, a.name),
