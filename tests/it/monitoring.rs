@@ -318,3 +318,82 @@ fn a_dead_mans_switch_notices_the_monitoring_is_down() {
         "paged {paged}, up {up}"
     );
 }
+
+/// The other rules fire on what they watch: a slowed-down server trips the latency rule on
+/// it (and not `up`), a dead one the load balancer's count of servers UP (which pages about
+/// the server the LB sees DOWN), a replica slowed down to fall behind the lag rule.
+#[test]
+fn latency_lb_servers_up_and_lag_rules_fire_on_what_they_watch() {
+    let faults = json!([
+        { "degrade": { "target": "app1", "at": "10m", "duration": "10m", "slowdown": 100 } },
+        { "crash": { "target": "app2", "at": "30m",
+            "repair": { "after": "detection", "time": constant("5m") } } }
+    ]);
+    let m = json!({
+        "prometheus": {
+            "scrape_interval": "15s", "evaluation_interval": "15s",
+            "rules": [
+                { "latency_quantile": { "quantile": 0.99, "above": "250ms", "range": "1m",
+                    "for": "1m", "scope": "app1" } },
+                { "lb_servers_up": { "lb": "lb", "below": 2, "for": "1m" } }
+            ]
+        },
+        "on_call": { "response": constant("1m") },
+        "users": { "enabled": false }
+    });
+    let mut v = pair(faults, m, 1, "5/s");
+    v["duration"] = json!("1h");
+    let r = run(&v, 2, 1);
+    let ops = r.operations.unwrap();
+    let first = |name: &str| {
+        ops.alerts
+            .iter()
+            .find(|a| a.alert == name)
+            .unwrap_or_else(|| panic!("no {name} in {:?}", ops.alerts))
+    };
+    // 5 ms × 100 = 500 ms per request on app1: p99 above 250 ms from the first scrape after
+    // 600 s on, then `for` 1 m.
+    let lat = first("HighLatency");
+    assert_eq!(lat.about, "app1");
+    assert!(lat.fired_at_s > 660.0 && lat.fired_at_s <= 720.0, "{lat:?}");
+    assert!(lat.resolved_at_s.unwrap() > 1200.0);
+    let lb = first("LbServersDown");
+    assert_eq!(lb.about, "lb");
+    // The LB marks app2 DOWN ~30 s (3 checks, 10 s apart) after the crash, then a scrape,
+    // an evaluation, `for` 1 m and `group_wait` 30 s.
+    assert!(
+        lb.fired_at_s > 1800.0 + 60.0 && lb.fired_at_s <= 1800.0 + 40.0 + 30.0 + 60.0,
+        "{lb:?}"
+    );
+    let crash = &r.faults[1];
+    assert_eq!(crash.alert.as_deref(), Some("LbServersDown"));
+    let paged = crash.notified_at_s.unwrap();
+    assert_eq!(crash.recovered_at_s, Some(paged + 60.0 + 300.0));
+    // The degrade was never paged about by `up`: the latency alert led to it.
+    assert_eq!(r.faults[0].alert.as_deref(), Some("HighLatency"));
+
+    // A replica applying 1000× slower than its primary commits falls behind.
+    let db = json!({
+        "name": "lagging",
+        "duration": "30m",
+        "clients": { "target": "app1", "arrival": { "poisson": { "rate": "20/s" } },
+            "mix": { "read": 0.5, "write": 0.5, "static": 0.0 } },
+        "app_servers": [ crate::util::db_app("app1", 8) ],
+        "databases": [ { "name": "mysql", "primary": { "name": "db1" },
+            "replicas": [ { "name": "db2" } ] } ],
+        "faults": [ { "degrade": { "target": "db2", "at": "5m", "slowdown": 1000 } } ],
+        "monitoring": { "prometheus": { "scrape_interval": "15s", "evaluation_interval": "15s",
+            "rules": [ { "replication_lag": { "above": "30s", "for": "1m" } } ] },
+            "users": { "enabled": false } }
+    });
+    let r = run(&db, 3, 1);
+    let ops = r.operations.unwrap();
+    let lag = ops
+        .alerts
+        .iter()
+        .find(|a| a.alert == "ReplicationLag")
+        .expect("lag alert");
+    assert_eq!(lag.about, "db2");
+    assert!(lag.fired_at_s > 300.0 + 30.0 + 60.0, "{lag:?}");
+    assert_eq!(r.faults[0].alert.as_deref(), Some("ReplicationLag"));
+}

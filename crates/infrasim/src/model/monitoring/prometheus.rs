@@ -475,3 +475,32 @@ impl World {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `histogram_quantile` as Prometheus computes it: the bucket holding rank q·n, linear
+    /// inside it; the first bucket starts at 0; a rank in `+Inf` answers the highest bound.
+    #[test]
+    fn histogram_quantile_interpolates_like_prometheus() {
+        let mut b = [0u64; NB];
+        // 100 observations in (0.1, 0.25], 100 in (0.25, 0.5].
+        b[5] = 100;
+        b[6] = 100;
+        let q = |x| histogram_quantile(x, &b).unwrap();
+        // Rank 100 of 200: the top of the first occupied bucket.
+        assert!((q(0.5) - 0.25).abs() < 1e-12);
+        // Rank 50: halfway through (0.1, 0.25].
+        assert!((q(0.25) - 0.175).abs() < 1e-12);
+        // Rank 180: 80 % through (0.25, 0.5].
+        assert!((q(0.9) - 0.45).abs() < 1e-12);
+        let mut first = [0u64; NB];
+        first[0] = 10;
+        assert!((histogram_quantile(0.5, &first).unwrap() - 0.0025).abs() < 1e-12);
+        let mut inf = [0u64; NB];
+        inf[NB - 1] = 5;
+        assert_eq!(histogram_quantile(0.99, &inf), Some(10.0));
+        assert_eq!(histogram_quantile(0.5, &[0; NB]), None);
+    }
+}
