@@ -3,6 +3,7 @@
 //! Each module's documentation says what it checks and how; [`util`] holds the helpers they
 //! share.
 //!
+//! * [`audit`]: single points of failure on the topology graph, each proved by a run;
 //! * [`common_random_numbers`]: each part of a scenario keeps its draws when another part
 //!   changes, and what that buys a comparison;
 //! * [`database`]: replication lag, stale reads, read routing and query timeouts;
@@ -11,7 +12,7 @@
 //! * [`high_availability`]: availability algebra against closed forms, keepalived and DNS
 //!   pairs, the writes and the write outage of each database failover mode;
 //! * [`library`]: the library face — determinism across thread counts, code ⇄ JSON round
-//!   trips, confidence intervals, the audit;
+//!   trips, confidence intervals;
 //! * [`load_balancer`]: the load balancer against HAProxy's documented behaviour;
 //! * [`monitoring`]: who notices a failure — detection delays against Prometheus' and
 //!   Nagios' phases, `for` against a blip, gray failures, repair after detection and latent
@@ -20,11 +21,14 @@
 //!   [`infrasim_engine::theory`];
 //! * [`no_panic`]: no input makes parsing or running panic (property tests; the failures
 //!   proptest has found are replayed from `tests/proptest-regressions/no_panic.txt`);
+//! * [`page`]: `report.html` of a run and of an audit, self-contained, rendered by headless
+//!   Chromium (required where `INFRASIM_REQUIRE_BROWSER` is set, as in CI);
 //! * [`scenarios`]: every shipped scenario validates, runs deterministically and matches its
 //!   golden report in `tests/golden/`;
 //! * [`tcp`]: loss, dead peers, full accept queues and a frontend at `maxconn` cost
 //!   retransmission time, not requests; health checks go through the server.
 
+mod audit;
 mod common_random_numbers;
 mod database;
 mod errors;
@@ -34,6 +38,7 @@ mod load_balancer;
 mod models_theory;
 mod monitoring;
 mod no_panic;
+mod page;
 mod scenarios;
 mod tcp;
 mod util;
