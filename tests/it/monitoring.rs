@@ -104,11 +104,25 @@ fn a_blackholed_target_adds_up_to_the_scrape_timeout() {
 fn nagios_pages_at_the_hard_state() {
     let reps = 40;
     let m = json!({ "nagios": {}, "users": { "enabled": false } });
-    let (n, mean, min, max) = notify_delay(&single_server(m, "process", 40), reps);
+    let mut v = single_server(m, "process", 40);
+    let (n, mean, min, max) = notify_delay(&v, reps);
     assert_eq!(n, u64::from(reps));
     assert!(min >= 240.0 && max <= 840.0, "range {min}..{max}");
     let se = 600.0 / 12f64.sqrt() / f64::from(reps).sqrt();
     assert!((mean - 540.0).abs() < 4.0 * se, "mean {mean}");
+    // A 12-minute crash holds a check (every 10 min) and its two retries (every minute):
+    // HARD, then resolved by the first check after the crash ends, within 10 min.
+    v["faults"][0]["crash"]["duration"] = json!("12m");
+    v["monitoring"]["nagios"] = json!({ "retry_interval": "1m" });
+    let r = run(&v, 6, 1);
+    let ops = r.operations.unwrap();
+    assert_eq!(ops.alerts.len(), 1, "{:?}", ops.alerts);
+    let resolved = ops.alerts[0].resolved_at_s.expect("resolved");
+    assert!(
+        resolved > 1320.0 && resolved <= 1320.0 + 600.0,
+        "{:?}",
+        ops.alerts
+    );
 }
 
 /// A 30-second crash with `for: 2m` never fires (the alert is pending, then resolved);

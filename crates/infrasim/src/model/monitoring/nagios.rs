@@ -23,6 +23,8 @@ struct Check {
     hard: bool,
     /// When the first failed check of this problem ran.
     first_failed: SimTime,
+    /// The alert record of the HARD state.
+    log: usize,
 }
 
 pub(super) struct NagiosState {
@@ -50,6 +52,7 @@ impl NagiosState {
                     attempts: 0,
                     hard: false,
                     first_failed: SimTime::ZERO,
+                    log: 0,
                 }
             })
             .collect();
@@ -120,6 +123,10 @@ impl World {
         let c = &mut n.checks[target as usize];
         let mut page = None;
         let next = if ok {
+            if c.hard {
+                // Recovery: the HARD problem state ends.
+                ops.log.alerts[c.log].resolved_at = Some(now);
+            }
             c.attempts = 0;
             c.hard = false;
             n.check_interval
@@ -130,6 +137,7 @@ impl World {
             c.attempts = c.attempts.saturating_add(1);
             if !c.hard && c.attempts >= max {
                 c.hard = true;
+                c.log = ops.log.alerts.len();
                 ops.log.alerts.push(AlertRecord {
                     name: "NagiosServiceCritical",
                     about: Some(c.node),
