@@ -17,6 +17,9 @@
 //! * [`load_balancer_failures`]: how the load balancer handles failing servers, against
 //!   HAProxy's sources (passive health, checks, saturated servers, queues on a server marked
 //!   DOWN, slowstart, layer-7 retries);
+//! * [`monitoring`]: who notices a failure — detection delays against Prometheus' and
+//!   Nagios' phases, `for` against a blip, gray failures, repair after detection and latent
+//!   failures behind redundancy against availability algebra, the monitoring's own crash;
 //! * [`models_theory`]: app servers as M/M/c and M/M/c/K queues, against
 //!   [`infrasim_engine::theory`];
 //! * [`no_panic`]: no input makes parsing or running panic (property tests; the failures
@@ -37,6 +40,7 @@ mod library;
 mod load_balancer;
 mod load_balancer_failures;
 mod models_theory;
+mod monitoring;
 mod no_panic;
 mod page;
 mod scenarios;

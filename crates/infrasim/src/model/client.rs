@@ -637,6 +637,7 @@ impl World {
         let latency = now - r.offered_at;
         self.metrics
             .finished(now, r.offered_at, r.class, r.measured, outcome, latency);
+        self.ops_request_finished(outcome, latency);
         if let Some(obs) = self.observer.as_mut() {
             obs.request_finished(&crate::model::observer::RequestRecord {
                 class: r.class,

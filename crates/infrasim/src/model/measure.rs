@@ -8,6 +8,7 @@ use infrasim_engine::{Context, SimDuration, SimTime};
 use crate::model::World;
 use crate::model::fault::Occurrence;
 use crate::model::metrics::Metrics;
+use crate::model::monitoring::OpsLog;
 use crate::model::vocabulary::{Ev, Node};
 use crate::scenario::Names;
 
@@ -34,6 +35,8 @@ pub(crate) struct RunData {
     pub end: SimTime,
     pub has_database: bool,
     pub latency_all: Histogram,
+    /// What the monitoring saw and did (a `monitoring` section only).
+    pub ops: Option<OpsLog>,
 }
 
 impl World {
@@ -45,6 +48,7 @@ impl World {
         self.start_dns(cx);
         self.start_databases(cx);
         self.start_faults(cx);
+        self.start_ops(cx);
         let first = self.warmup_end.saturating_add(self.metrics.window);
         cx.schedule_at(first, Ev::WindowTick);
     }
@@ -123,7 +127,8 @@ impl World {
     }
 
     /// What the run leaves for the report, after `events` events.
-    pub(crate) fn finish(self, events: u64) -> RunData {
+    pub(crate) fn finish(mut self, events: u64) -> RunData {
+        let ops = self.ops_log();
         let mut in_flight = [0u64; 3];
         for (_, r) in self.requests.iter() {
             if r.measured {
@@ -153,6 +158,7 @@ impl World {
             names: self.names,
             end: self.end,
             latency_all,
+            ops,
         }
     }
 

@@ -27,6 +27,7 @@ pub(crate) mod fault;
 pub(crate) mod load_balancer;
 pub(crate) mod measure;
 pub(crate) mod metrics;
+pub(crate) mod monitoring;
 pub(crate) mod network;
 pub mod observer;
 pub(crate) mod server;
@@ -85,6 +86,8 @@ pub(crate) struct World {
     next_window: usize,
     /// The root of the generators that draw each request's service demands.
     work_key: u64,
+    /// The monitoring and the people it pages, if the scenario has a `monitoring` section.
+    ops: Option<Box<monitoring::Ops>>,
 }
 
 /// The components a world is made of, each built from its spec (`crate::build`).
@@ -102,6 +105,8 @@ pub(crate) struct Components {
     pub names: Names,
     /// The root of the generators of requests' service demands (the workload's).
     pub work_key: u64,
+    /// The monitoring, if any.
+    pub ops: Option<monitoring::Ops>,
 }
 
 impl World {
@@ -136,6 +141,7 @@ impl World {
             end: warmup_end.saturating_add(duration),
             next_window: 0,
             work_key: c.work_key,
+            ops: c.ops.map(Box::new),
         }
     }
 
@@ -421,6 +427,7 @@ impl Model for World {
             } => self.vrrp_script(cx, pair, member, epoch),
             Ev::VrrpArp { pair, epoch } => self.vrrp_arp_resolved(cx, pair, epoch),
             Ev::Fault { idx, start } => self.on_fault(cx, idx, start),
+            Ev::Ops(e) => self.on_ops(cx, e),
             Ev::WindowTick => self.on_window_tick(cx),
         }
     }

@@ -97,8 +97,39 @@ pub(crate) enum Ev {
     VrrpArp { pair: u32, epoch: u32 },
     /// A fault starts or ends.
     Fault { idx: u32, start: bool },
+    /// The monitoring and the people it pages (`model::monitoring`).
+    Ops(OpsEv),
     /// The end of a measurement window.
     WindowTick,
+}
+
+/// What the monitoring and the on-call person do, at their own times.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum OpsEv {
+    /// Prometheus scrapes target `target`.
+    Scrape { target: u32 },
+    /// A blackholed target's scrape timed out.
+    ScrapeTimedOut { target: u32 },
+    /// Prometheus evaluates its rules.
+    Evaluate,
+    /// Alertmanager flushes alert group `group` (notifies what is new in it).
+    Flush { group: u32 },
+    /// Nagios checks target `target`.
+    Check { target: u32 },
+    /// A Nagios check of an unreachable host timed out.
+    CheckTimedOut { target: u32 },
+    /// The users' minute: were enough of its requests bad?
+    UsersTick,
+    /// Users' complaint (the `alert`-th alert) reaches the on-call person.
+    UsersReport { alert: u32 },
+    /// The on-call person acknowledges the page about fault occurrence `occ`.
+    Ack { occ: u32 },
+    /// The monitoring system crashes (`up` false) or comes back (`up` true).
+    MonitorCrash { up: bool },
+    /// The dead man's switch checks whether heartbeats stopped (crash `epoch`).
+    DeadMansSwitch { epoch: u32 },
+    /// The on-call person acknowledges the dead man's switch page (crash `epoch`).
+    MonitorAck { epoch: u32 },
 }
 
 /// Messages between components.

@@ -12,6 +12,7 @@
 
 mod confidence;
 mod faults;
+mod operations;
 mod pooled;
 mod timeseries;
 mod windows;
@@ -26,6 +27,8 @@ use crate::model::call::FailReason;
 use crate::model::measure::RunData;
 use crate::scenario::Scenario;
 use windows::{frac_true, window_ok};
+
+pub use operations::{AlertReport, DurationStats, MonitoringOutage, OperationsReport};
 
 /// Request counts.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -137,6 +140,22 @@ pub struct FaultReport {
     pub failed_requests: u64,
     /// Writes lost in the failover it caused.
     pub lost_writes: u64,
+    /// With monitoring: the alert that led a person to it (`TargetDown`, `UsersComplain`, …).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub alert: Option<String>,
+    /// When that alert fired (or users complained).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub alerted_at_s: Option<f64>,
+    /// When the on-call person was paged about it.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub notified_at_s: Option<f64>,
+    /// When the page was acknowledged.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub acknowledged_at_s: Option<f64>,
+    /// When its repair started (faults repaired after detection); it ended at
+    /// `recovered_at_s`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub repair_started_at_s: Option<f64>,
 }
 
 /// A maximal run of unavailable windows.
@@ -186,6 +205,9 @@ pub struct TimeSeries {
     pub rows: Vec<WindowRow>,
     /// Fault intervals (start, end, label) for shading.
     pub faults: Vec<(f64, f64, String)>,
+    /// Alerts (fired at, paged at, label), with monitoring.
+    #[serde(default)]
+    pub alerts: Vec<(f64, Option<f64>, String)>,
 }
 
 /// What a run measured.
@@ -221,6 +243,9 @@ pub struct Report {
     pub faults: Vec<FaultReport>,
     /// Outage intervals (first replication).
     pub outages: Vec<Outage>,
+    /// With a `monitoring` section: alerts, pages, time to detect / acknowledge / repair.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub operations: Option<OperationsReport>,
     /// With replications: mean and 95 % CI of each key metric across replications.
     #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
     pub confidence: BTreeMap<String, ConfidenceInterval>,
@@ -246,7 +271,8 @@ pub(crate) fn assemble(s: &Scenario, runs: &[RunData]) -> Report {
         .collect();
     let all_ok = window_ok(&first.metrics.windows, None, s.window_threshold);
     let succeeded = pooled.counts.succeeded;
-    let replicates = confidence::per_replication(s, runs, &time_avail);
+    let mut replicates = confidence::per_replication(s, runs, &time_avail);
+    operations::replicates(s, runs, &mut replicates);
     Report {
         scenario: s.name.clone(),
         seed: s.seed,
@@ -263,6 +289,7 @@ pub(crate) fn assemble(s: &Scenario, runs: &[RunData]) -> Report {
         database: pooled::database(runs),
         faults: faults::reports(s, first, &all_ok),
         outages: windows::outages_of(s, first, &all_ok),
+        operations: operations::report(s, runs),
         confidence: confidence::intervals(&replicates),
         replicates,
         timeseries: Some(timeseries::of(first)),

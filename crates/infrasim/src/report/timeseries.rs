@@ -52,5 +52,18 @@ pub(super) fn of(first: &RunData) -> TimeSeries {
                 )
             })
             .collect(),
+        alerts: first
+            .ops
+            .iter()
+            .flat_map(|l| &l.alerts)
+            .map(|a| {
+                let about = a.about.map_or("service", |n| first.names.name(n));
+                (
+                    secs(a.fired_at),
+                    a.notified_at.filter(|t| *t <= first.end).map(secs),
+                    format!("{} {about}", a.name),
+                )
+            })
+            .collect(),
     }
 }

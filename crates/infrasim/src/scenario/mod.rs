@@ -11,6 +11,7 @@ mod builder;
 pub(crate) mod check;
 mod defaults;
 mod dist;
+mod monitoring;
 mod parse;
 mod rate;
 pub(crate) mod resolve;
@@ -21,10 +22,14 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use dist::DistSpec;
+pub use monitoring::{
+    DeadMansSwitch, Monitoring, MonitoringCrash, Nagios, OnCall, Prometheus, Repair, RepairAfter,
+    Rule, Users,
+};
 pub use parse::{load, parse};
 pub use rate::Rate;
 pub use resolve::Validated;
-pub(crate) use resolve::{Entry, FaultTarget, Names, Node};
+pub(crate) use resolve::{Entry, FaultTarget, Names, Node, Watched};
 pub use validate::{MAX_COMPONENTS, validate};
 
 /// The JSON Schema of scenario files (draft 2020-12), pretty-printed.
@@ -87,6 +92,10 @@ pub struct Scenario {
     /// SLO assertions checked after the run (`"availability>=0.999"`, `"p99<=250ms"`).
     #[serde(default)]
     pub slos: Vec<String>,
+    /// Who notices failures and when their repair starts (absent: every repair runs on
+    /// its fault's own timer, as if someone were always watching).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monitoring: Option<Monitoring>,
 }
 
 /// Request classes: what a request does.
@@ -1033,6 +1042,10 @@ pub enum Fault {
         /// host vanishes: callers wait for their timeouts).
         #[serde(default)]
         mode: CrashMode,
+        /// Instead of `duration`: back when a person was paged about it, responded and
+        /// fixed it (needs a `monitoring` section).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        repair: Option<Repair>,
     },
     /// Random failures through the run: time to failure and time to repair distributions.
     Random {
@@ -1040,11 +1053,16 @@ pub enum Fault {
         target: String,
         /// Time to failure (e.g. `{"exponential": {"mean": "30d"}}`).
         ttf: DistSpec,
-        /// Time to repair.
-        ttr: DistSpec,
+        /// Time to repair (on its own timer; exactly one of `ttr` and `repair`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ttr: Option<DistSpec>,
         /// Crash mode of each failure.
         #[serde(default)]
         mode: CrashMode,
+        /// Instead of `ttr`: each failure is back when a person was paged about it,
+        /// responded and fixed it (needs a `monitoring` section).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        repair: Option<Repair>,
     },
     /// Gray failure: up, but slow (service × `slowdown`) and/or answering errors with
     /// probability `error_rate`.
@@ -1062,6 +1080,10 @@ pub enum Fault {
         /// Probability that a request is answered with an error.
         #[serde(default)]
         error_rate: f64,
+        /// Instead of `duration`: ends when a person was paged about it, responded and
+        /// fixed it (needs a `monitoring` section).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        repair: Option<Repair>,
     },
     /// Network partition between two components: messages between them are lost.
     Partition {
