@@ -17,6 +17,8 @@
 //!   [`infrasim_engine::theory`];
 //! * [`no_panic`]: no input makes parsing or running panic (property tests; the failures
 //!   proptest has found are replayed from `tests/proptest-regressions/no_panic.txt`);
+//! * [`replication`]: the binlog as a stream that resumes — catch-up after an outage, no
+//!   gaps after partitions and loss, `Seconds_Behind_Source` and its NULL, parallel appliers;
 //! * [`scenarios`]: every shipped scenario validates, runs deterministically and matches its
 //!   golden report in `tests/golden/`;
 //! * [`tcp`]: loss, dead peers, full accept queues and a frontend at `maxconn` cost
@@ -30,6 +32,7 @@ mod library;
 mod load_balancer;
 mod models_theory;
 mod no_panic;
+mod replication;
 mod scenarios;
 mod tcp;
 mod util;
