@@ -8,6 +8,8 @@
 //! * [`database`]: replication lag, stale reads, read routing and query timeouts;
 //! * [`errors`]: the error of every kind of bad scenario file, and the command-line tool's
 //!   exit codes;
+//! * [`failover`]: orchestrator- and MHA-like promotion of a lagging candidate, the most
+//!   advanced replica chosen, split brain and fencing, the anti-flap block, semi-sync's return;
 //! * [`high_availability`]: availability algebra against closed forms, keepalived and DNS
 //!   pairs, the writes and the write outage of each database failover mode;
 //! * [`library`]: the library face — determinism across thread counts, code ⇄ JSON round
@@ -27,6 +29,7 @@
 mod common_random_numbers;
 mod database;
 mod errors;
+mod failover;
 mod high_availability;
 mod library;
 mod load_balancer;
