@@ -243,6 +243,11 @@ pub(super) fn recovery_block_default() -> SimDuration {
 pub(super) fn rebuild_time_default() -> SimDuration {
     SimDuration::from_secs(30 * 60)
 }
+/// A modelling choice: a session reads back what it wrote within the next few seconds
+/// (a page reload after a form post).
+pub(super) fn own_write_window_default() -> SimDuration {
+    SimDuration::from_secs(5)
+}
 pub(super) fn max_lag_default() -> SimDuration {
     SimDuration::from_secs(10)
 }

@@ -221,6 +221,14 @@ pub struct Keys {
     /// Zipf exponent s: key k (1-based) has weight 1/k^s. 0 = uniform.
     #[serde(default)]
     pub zipf: f64,
+    /// Fraction of reads that read back the key their client address last wrote (a
+    /// session reading its own write), when that write was acknowledged within
+    /// `own_write_window`; other reads draw their key as above. 0 (default): none.
+    #[serde(default)]
+    pub read_own_writes: f64,
+    /// How recent a session's own write must be for a read to read it back.
+    #[serde(default = "own_write_window_default")]
+    pub own_write_window: SimDuration,
 }
 
 impl Default for Keys {
@@ -228,6 +236,8 @@ impl Default for Keys {
         Keys {
             count: key_count_default(),
             zipf: 0.0,
+            read_own_writes: 0.0,
+            own_write_window: own_write_window_default(),
         }
     }
 }
