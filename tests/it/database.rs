@@ -455,7 +455,7 @@ fn read_your_writes_sessions_violate_by_the_chance_of_an_unapplied_own_write() {
         .as_ref()
         .unwrap()
         .read_your_writes_violations as f64;
-    let expect = 1.0 - (-3.0f64 * 0.28).exp();
+    let expect = 1.0 - infrasim_engine::math::exp(-3.0 * 0.28);
     eprintln!(
         "session reads: {v} violations of {reads} reads ({:.3}; formula {expect:.3}); primary {}",
         v / reads,
