@@ -31,6 +31,10 @@ use crate::scenario::{CrashMode, ReplicationMode};
 
 /// The binlog is purged below what every member applied once this many events accumulate.
 const PURGE_EVERY: usize = 1024;
+/// The most binlog events kept (≈ 100 MB), whatever a long-dead member still lacks: MySQL
+/// purges old binlogs too (`binlog_expire_logs_seconds`); a replica that needs purged events
+/// must be re-cloned (error 1236), which the model does when it reconnects.
+const MAX_BINLOG: u64 = 1 << 22;
 
 impl World {
     /// Commits a write on the primary: binlog it, stream it to the replicas, and answer —
@@ -322,6 +326,17 @@ impl World {
         }
         let head = c.head();
         let timeout = c.net_timeout;
+        if n.received < c.base || n.applied < c.base {
+            // What it lacks was purged from the binlog: it is re-cloned from the primary
+            // (modelled as done at once).
+            let version = self.dbs[source as usize].version.clone();
+            let n = &mut self.dbs[db as usize];
+            n.version = version;
+            n.received = head;
+            n.applied = head;
+            n.next = head + 1;
+            n.appliers.iter_mut().for_each(|a| *a = None);
+        }
         // The handshake and the dump request take a round trip; the backlog follows.
         let rtt = self.net.rtt(s, d);
         let arrive = now
@@ -505,7 +520,8 @@ impl World {
             .map(|n| self.dbs[*n as usize].applied)
             .min()
             .unwrap_or(u64::MAX)
-            .min(c.head());
+            .min(c.head())
+            .max(c.head().saturating_sub(MAX_BINLOG));
         let c = &mut self.clusters[cl as usize];
         let purge = min.saturating_sub(c.base) as usize;
         c.binlog.drain(..purge);
