@@ -243,3 +243,37 @@ fn semi_sync_returns_once_a_replica_catches_up() {
     eprintln!("fallbacks {}", d.semi_sync_fallbacks);
     assert_eq!(d.semi_sync_fallbacks, 2);
 }
+
+/// Detection with the replicas' agreement (orchestrator's DeadMaster: the master is
+/// unreachable *and* its replicas lost it). A dead process closes its connections: the
+/// replicas agree at once (the FIN arrives just after the check at 20 s) and the failover is
+/// as fast as a check can make it (failed checks at 21, 22, 23 s, promoted at 25 s). A dead host is silent: the replicas notice only after
+/// `replica_net_timeout` — 60 s at MySQL's default, so the promotion waits until ≈ 20 + 60 +
+/// 2 + 2 = 84 s; with orchestrator's recommended 4 s, ≈ 28 s.
+#[test]
+fn replica_agreement_waits_for_the_replicas_to_lose_the_primary() {
+    for (mode, net_timeout, expect) in [
+        ("process", "60s", 25.0),
+        ("host", "60s", 84.0),
+        ("host", "4s", 28.0),
+    ] {
+        let mut v = cluster(
+            300.0,
+            2,
+            json!({"replica_agreement": true}),
+            json!([crash("db-primary", 20.0, None, mode)]),
+        );
+        v["databases"][0]["replication"]["net_timeout"] = json!(net_timeout);
+        let (_, log) = observe(&v, 56);
+        let promoted: Vec<f64> = ["db-r1", "db-r2"]
+            .iter()
+            .flat_map(|n| log.times(n, "promoted to primary"))
+            .collect();
+        eprintln!("{mode} crash, replica_net_timeout {net_timeout}: promoted at {promoted:?}");
+        assert_eq!(promoted.len(), 1);
+        assert!(
+            (promoted[0] - expect).abs() <= 1.0,
+            "{mode} {net_timeout}: {promoted:?}"
+        );
+    }
+}

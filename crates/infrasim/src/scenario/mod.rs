@@ -863,6 +863,11 @@ pub struct Failover {
     /// fresh clone of the new primary).
     #[serde(default = "rebuild_time_default")]
     pub rebuild_time: SimDuration,
+    /// Automatic: declare the primary dead only once every live replica has lost it too
+    /// (its receiver disconnected), as orchestrator's DeadMaster analysis requires; off: the
+    /// manager's own checks decide alone.
+    #[serde(default)]
+    pub replica_agreement: bool,
     /// Let a replaced primary rejoin as a replica at once even with errant transactions
     /// (its extra writes stay in its data: divergent keys).
     #[serde(default)]
@@ -910,6 +915,7 @@ impl Default for Failover {
             recovery_block: recovery_block_default(),
             fencing: Fencing::ReadOnly,
             rebuild_time: rebuild_time_default(),
+            replica_agreement: false,
             rejoin_errant: false,
         }
     }

@@ -22,7 +22,18 @@ impl World {
     pub(crate) fn failover_check(&mut self, cx: &mut Context<'_, Ev>, cl: u32) {
         let now = cx.now();
         let c = &self.clusters[cl as usize];
-        let primary_down = self.state(Node::Db(c.primary)).down.is_some();
+        let primary = c.primary;
+        let mut primary_down = self.state(Node::Db(primary)).down.is_some();
+        if primary_down && c.replica_agreement {
+            // orchestrator's DeadMaster: the replicas must have lost the primary too.
+            primary_down = c.nodes.iter().all(|&r| {
+                r == primary
+                    || self.state(Node::Db(r)).down.is_some()
+                    || self.dbs[r as usize].out
+                    || !self.dbs[r as usize].link.connected
+                    || self.dbs[r as usize].link.source != primary
+            });
+        }
         let c = &mut self.clusters[cl as usize];
         if primary_down {
             c.failover.failed_checks += 1;
