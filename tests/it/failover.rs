@@ -277,3 +277,45 @@ fn replica_agreement_waits_for_the_replicas_to_lose_the_primary() {
         );
     }
 }
+
+/// The new keys' bad values are typed errors naming the JSON path, the value and what was
+/// expected; an unknown policy or fencing is a parse error naming the accepted ones.
+#[test]
+fn bad_replication_and_failover_values_are_named() {
+    let mut v = cluster(100.0, 1, json!({}), json!([]));
+    v["databases"][0]["replication"]["net_timeout"] = json!("0s");
+    v["databases"][0]["failover"]["rebuild_time"] = json!("0s");
+    v["clients"]["keys"]["read_own_writes"] = json!(1.5);
+    let text = serde_json::to_string(&v).unwrap();
+    let errors = match infrasim::scenario::parse(&text) {
+        Err(infrasim::Error::Invalid(e)) => e,
+        other => panic!("expected validation errors, got {other:?}"),
+    };
+    let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
+    eprintln!("{errors:#?}");
+    assert_eq!(
+        paths,
+        [
+            "clients.keys.read_own_writes",
+            "databases[0].replication.net_timeout",
+            "databases[0].failover.rebuild_time"
+        ]
+    );
+    assert!(errors[0].found.contains("1.5"));
+    let mut v = cluster(100.0, 1, json!({"policy": "patroni"}), json!([]));
+    let e = infrasim::scenario::parse(&serde_json::to_string(&v).unwrap()).unwrap_err();
+    let shown = e.to_string();
+    assert!(
+        shown.contains("patroni") && shown.contains("orchestrator") && shown.contains("mha"),
+        "{shown}"
+    );
+    v["databases"][0]["failover"]["policy"] = json!("mha");
+    v["databases"][0]["failover"]["fencing"] = json!("shoot");
+    let shown = infrasim::scenario::parse(&serde_json::to_string(&v).unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        shown.contains("stonith") && shown.contains("read-only"),
+        "{shown}"
+    );
+}

@@ -281,3 +281,29 @@ fn parallel_appliers_preserve_commit_order_and_collapse_on_a_hot_key() {
     assert!(ls < 0.1, "{ls}");
     assert!(within(lh, 11.25, 0.08), "{lh}");
 }
+
+/// Each replica has its own distance: its binlog and its acknowledgements cross the links to
+/// it, and a semi-sync commit waits for the *fastest* acknowledgement. With one replica
+/// 100 µs away and one 50 ms away, a commit waits `delay` + one near round trip (≈ 0.7 ms
+/// more than async at the median); with both far, `delay` + 100 ms.
+#[test]
+fn semi_sync_waits_for_the_nearest_replica() {
+    let case = |mode: &str, far: &[&str]| {
+        let mut v = stream(100.0, 0.0, 4, 100_000, "30s");
+        v["databases"][0]["replicas"] = json!([{"name": "db-r1"}, {"name": "db-r2"}]);
+        v["databases"][0]["replication"]["mode"] = json!(mode);
+        let links: Vec<Value> = far
+            .iter()
+            .map(|r| json!({"a": "db-primary", "b": r, "latency": "50ms"}))
+            .collect();
+        v["network"] = json!({"links": links});
+        let r = run(&v, 47, 1);
+        r.classes["write"].latency_ms.p50_ms
+    };
+    let async_ = case("async", &["db-r2"]);
+    let near = case("semi-sync", &["db-r2"]);
+    let far = case("semi-sync", &["db-r1", "db-r2"]);
+    eprintln!("write p50: async {async_:.2} ms, semi-sync near+far {near:.2}, both far {far:.2}");
+    assert!((0.3..2.0).contains(&(near - async_)), "{near} vs {async_}");
+    assert!(within(far - async_, 100.5, 0.03), "{far} vs {async_}");
+}
