@@ -9,6 +9,8 @@
 //! * [`database`]: replication lag, stale reads, read routing and query timeouts;
 //! * [`errors`]: the error of every kind of bad scenario file, and the command-line tool's
 //!   exit codes;
+//! * [`failover`]: orchestrator- and MHA-like promotion of a lagging candidate, the most
+//!   advanced replica chosen, split brain and fencing, the anti-flap block, semi-sync's return;
 //! * [`high_availability`]: availability algebra against closed forms, keepalived and DNS
 //!   pairs, the writes and the write outage of each database failover mode;
 //! * [`library`]: the library face — determinism across thread counts, code ⇄ JSON round
@@ -26,6 +28,8 @@
 //!   proptest has found are replayed from `tests/proptest-regressions/no_panic.txt`);
 //! * [`page`]: `report.html` of a run and of an audit, self-contained, rendered by headless
 //!   Chromium (required where `INFRASIM_REQUIRE_BROWSER` is set, as in CI);
+//! * [`replication`]: the binlog as a stream that resumes — catch-up after an outage, no
+//!   gaps after partitions and loss, `Seconds_Behind_Source` and its NULL, parallel appliers;
 //! * [`scenarios`]: every shipped scenario validates, runs deterministically and matches its
 //!   golden report in `tests/golden/`;
 //! * [`tcp`]: loss, dead peers, full accept queues and a frontend at `maxconn` cost
@@ -35,6 +39,7 @@ mod audit;
 mod common_random_numbers;
 mod database;
 mod errors;
+mod failover;
 mod high_availability;
 mod library;
 mod load_balancer;
@@ -43,6 +48,7 @@ mod models_theory;
 mod monitoring;
 mod no_panic;
 mod page;
+mod replication;
 mod scenarios;
 mod tcp;
 mod util;

@@ -72,16 +72,20 @@ impl World {
 
     pub(crate) fn on_window_tick(&mut self, cx: &mut Context<'_, Ev>) {
         let now = cx.now();
-        let mut max_lag = SimDuration::ZERO;
+        let (mut max_lag, mut max_true) = (SimDuration::ZERO, SimDuration::ZERO);
         for c in 0..self.clusters.len() {
             let primary = self.clusters[c].primary;
             for &db in &self.clusters[c].nodes {
-                if db == primary || self.net.state(Node::Db(db)).down.is_some() {
+                if db == primary
+                    || self.net.state(Node::Db(db)).down.is_some()
+                    || self.dbs[db as usize].out
+                {
                     continue;
                 }
-                let lag = self.dbs[db as usize].lag(now);
-                max_lag = max_lag.max(lag);
-                self.metrics.sample_lag(lag);
+                let (reported, true_lag) = self.db_lags(db, now);
+                max_lag = max_lag.max(reported.unwrap_or(SimDuration::ZERO));
+                max_true = max_true.max(true_lag);
+                self.metrics.sample_lag(reported, true_lag);
             }
         }
         let comps = if self.metrics.keep_component_series {
@@ -89,7 +93,8 @@ impl World {
         } else {
             Vec::new()
         };
-        self.metrics.close_window(self.next_window, max_lag, comps);
+        self.metrics
+            .close_window(self.next_window, max_lag, max_true, comps);
         self.next_window += 1;
         let next = now.saturating_add(self.metrics.window);
         if next <= self.end {

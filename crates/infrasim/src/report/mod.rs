@@ -111,12 +111,36 @@ pub struct DatabaseReport {
     pub stale_read_ratio: f64,
     /// Reads by a client of a key it wrote that missed its own write.
     pub read_your_writes_violations: u64,
-    /// Replication lag (ms).
+    /// Replication lag (ms) as MySQL reports it (`Seconds_Behind_Source`, exact): one sample
+    /// per replica per window, NULL samples left out.
     pub replication_lag_ms: LagReport,
+    /// True replication lag (ms): the age of the oldest write committed on the primary and
+    /// not yet applied on the replica, received or not.
+    pub true_replication_lag_ms: LagReport,
+    /// Lag samples `Seconds_Behind_Source` reported as NULL (receiver not connected).
+    pub lag_null_samples: u64,
+    /// Lost writes by reason.
+    pub lost_writes_by_reason: LostWrites,
+    /// Writes acknowledged by a replaced primary that restarted writable (split brain).
+    pub split_brain_writes: u64,
+    /// Keys written on such a node: divergent from the cluster until it is rebuilt.
+    pub divergent_keys: u64,
     /// Replica promotions.
     pub failovers: u64,
     /// Times semi-sync fell back to async.
     pub semi_sync_fallbacks: u64,
+}
+
+/// Acknowledged writes the cluster went on without, by reason.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LostWrites {
+    /// Never reached the promoted replica's relay log.
+    pub not_received: u64,
+    /// In the promoted replica's relay log but unapplied when the promotion's wait ran out.
+    pub discarded_at_promotion: u64,
+    /// Acknowledged by a replaced primary taking writes beside the new one; gone when it
+    /// is rebuilt.
+    pub split_brain: u64,
 }
 
 /// One occurrence of a fault and what it cost.
@@ -186,8 +210,13 @@ pub struct WindowRow {
     pub p50_ms: f64,
     /// 99th percentile of the same.
     pub p99_ms: f64,
-    /// Largest replication lag at the window's end (ms).
+    /// Largest replication lag at the window's end (ms), as MySQL reports it
+    /// (`Seconds_Behind_Source`; NULL left out).
     pub max_lag_ms: f64,
+    /// Largest true replication lag at the window's end (ms): events not yet received
+    /// included.
+    #[serde(default)]
+    pub max_true_lag_ms: f64,
     /// Per component (in `component_names` order): up, queue length.
     pub components: Vec<(bool, u32)>,
 }

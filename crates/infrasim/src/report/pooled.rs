@@ -7,7 +7,8 @@ use infrasim_engine::stats::Histogram;
 
 use super::windows::{frac_true, window_ok};
 use super::{
-    ClassReport, ComponentReport, DatabaseReport, LagReport, RequestCounts, ratio, reasons_map,
+    ClassReport, ComponentReport, DatabaseReport, LagReport, LostWrites, RequestCounts, ratio,
+    reasons_map,
 };
 use crate::model::call::FailReason;
 use crate::model::measure::RunData;
@@ -125,10 +126,17 @@ pub(super) fn database(runs: &[RunData]) -> Option<DatabaseReport> {
     let first = &runs[0];
     let warmup_end = first.metrics.warmup_end;
     first.has_database.then(|| {
-        let mut lag = Histogram::new();
+        let (mut lag, mut true_lag) = (Histogram::new(), Histogram::new());
         for r in runs {
             lag.merge(&r.metrics.lag);
+            true_lag.merge(&r.metrics.true_lag);
         }
+        let sum = |f: &dyn Fn(&RunData) -> u64| runs.iter().map(f).sum::<u64>();
+        let lag_report = |h: &Histogram| LagReport {
+            mean: h.mean().unwrap_or(0.0) / 1e6,
+            p99: h.quantile(0.99).unwrap_or(0) as f64 / 1e6,
+            max: h.max().unwrap_or(0) as f64 / 1e6,
+        };
         let reads: u64 = runs.iter().map(|r| r.metrics.db_reads).sum();
         let stale: u64 = runs.iter().map(|r| r.metrics.stale_reads).sum();
         let count = |f: &dyn Fn(&Mark) -> bool| {
@@ -145,11 +153,16 @@ pub(super) fn database(runs: &[RunData]) -> Option<DatabaseReport> {
                 stale as f64 / reads as f64
             },
             read_your_writes_violations: runs.iter().map(|r| r.metrics.ryw_violations).sum(),
-            replication_lag_ms: LagReport {
-                mean: lag.mean().unwrap_or(0.0) / 1e6,
-                p99: lag.quantile(0.99).unwrap_or(0) as f64 / 1e6,
-                max: lag.max().unwrap_or(0) as f64 / 1e6,
+            replication_lag_ms: lag_report(&lag),
+            true_replication_lag_ms: lag_report(&true_lag),
+            lag_null_samples: sum(&|r| r.metrics.lag_null),
+            lost_writes_by_reason: LostWrites {
+                not_received: sum(&|r| r.metrics.lost_not_received),
+                discarded_at_promotion: sum(&|r| r.metrics.lost_discarded),
+                split_brain: sum(&|r| r.metrics.lost_split_brain),
             },
+            split_brain_writes: sum(&|r| r.metrics.split_brain_writes),
+            divergent_keys: sum(&|r| r.metrics.divergent_keys),
             failovers: count(&|m| matches!(m, Mark::Failover { at, .. } if *at >= warmup_end)),
             semi_sync_fallbacks: count(
                 &|m| matches!(m, Mark::SemiSyncFallback { at } if *at >= warmup_end),

@@ -25,6 +25,7 @@ pub(super) fn of(first: &RunData) -> TimeSeries {
             p50_ms: f64::from(w.p50_ms),
             p99_ms: f64::from(w.p99_ms),
             max_lag_ms: f64::from(w.max_lag_ms),
+            max_true_lag_ms: f64::from(w.max_true_lag_ms),
             components: first
                 .metrics
                 .component_series
