@@ -319,9 +319,16 @@ impl World {
                 Some(self.lbs[i as usize].health.iter().filter(|h| h.up).count() as f64)
             }
             (Reach::Up, Some(Node::Db(i))) => {
-                // mysqld_exporter on a replica: seconds behind its source; none on a primary.
+                // mysqld_exporter on a replica: `Seconds_Behind_Source`, as the replica reports
+                // it; none on a primary. While the receiver is disconnected MySQL reports NULL
+                // and the exporter drops the series (its parseStatus fails on an empty value),
+                // so a lag rule sees nothing — the known blind spot of lag alerts.
                 let replica = !self.clusters.iter().any(|c| c.primary == i);
-                replica.then(|| self.dbs[i as usize].lag(now).as_secs_f64())
+                if replica {
+                    self.db_lags(i, now).0.map(|d| d.as_secs_f64())
+                } else {
+                    None
+                }
             }
             _ => None,
         };
