@@ -102,7 +102,7 @@ pub struct OperationsReport {
     /// Alerts that fired in the first replication (each rule instance's each firing, the
     /// users' complaints, the dead man's switch).
     pub alerts_fired: u64,
-    /// The first [`MAX_ALERTS`] of them (the time series and the SVG timeline show all).
+    /// The first 10 of them (the time series and the SVG timeline show all).
     pub alerts: Vec<AlertReport>,
     /// The monitoring system's crashes (first replication).
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
