@@ -238,3 +238,53 @@ fn remedies_are_ranked_by_measured_gain_with_the_spofs_they_remove() {
     assert!(r[0].spofs_kept.is_empty() && r[0].spofs_added.is_empty());
     assert_eq!(r[1].spofs_kept, ["db-primary (write)"]);
 }
+
+/// Blind spots. Seed design 1 has no monitoring: every component is one, and its run (each
+/// crashed for good) pages no one. With Prometheus tuned (09c: 15 s scrapes, `for: 1m`),
+/// none is, and each crash pages within the phases' bound (scrape + evaluation + `for` +
+/// `group_wait` ≈ 90–120 s). With users as the only channel (09a), the load balancer and the
+/// primary are found when users complain (after their 5-minute hold and 30-minute report
+/// delay), the servers behind redundancy never.
+#[test]
+fn blind_spots_are_found_and_proved_by_runs_that_crash_each_component_for_good() {
+    let load = |f: &str| infrasim::scenario::load(f).unwrap();
+    let watches = |f: &str| {
+        let a = audited(&load(f), 30, CrashMode::Process);
+        for w in &a.watches {
+            assert_eq!(w.proof, Proof::Confirmed, "{f}: {w:?}");
+        }
+        a.watches
+    };
+    let seed1 = watches("scenarios/01-single-lb.json");
+    assert_eq!(seed1.len(), 5);
+    assert!(seed1.iter().all(|w| w.blind_spot && w.expected == "never"));
+    assert!(seed1.iter().all(|w| w.noticed_by.is_none()));
+
+    let tuned = watches("scenarios/09c-seed1-monitoring-tuned.json");
+    for w in &tuned {
+        assert!(!w.blind_spot, "{w:?}");
+        let after = w.noticed_after_s.unwrap();
+        assert!((90.0..=125.0).contains(&after), "{w:?}");
+    }
+
+    let users = watches("scenarios/09a-seed1-monitoring-none.json");
+    let expected = |name: &str| {
+        users
+            .iter()
+            .find(|w| w.component == name)
+            .map(|w| (w.expected.as_str(), w.noticed_after_s))
+            .unwrap()
+    };
+    for name in ["lb", "db-primary"] {
+        let (how, after) = expected(name);
+        assert_eq!(how, "users");
+        // 5 bad minutes (counted from the start of the first, which began up to a minute
+        // before the crash), then 30 minutes to the page.
+        let after = after.unwrap();
+        assert!(after >= 34.0 * 60.0, "{name}: {after}");
+    }
+    for name in ["app1", "app2", "db-replica"] {
+        assert_eq!(expected(name), ("never", None), "{name}");
+    }
+    assert!(users.iter().all(|w| w.blind_spot));
+}

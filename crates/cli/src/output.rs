@@ -442,10 +442,61 @@ pub fn audit(
     let mut out =
         format!("{name}: each component crashed for {crash}, one at a time (same seed)\n{t}\n");
     out.push_str(&findings(audit));
+    out.push_str(&watches(audit));
     if !audit.remedies.is_empty() {
         out.push_str(&remedies(name, &audit.remedies));
     }
     out
+}
+
+/// Who is told when each component fails: the blind spots, each checked by its run.
+fn watches(audit: &infrasim::audit::Audit) -> String {
+    use infrasim::audit::Proof;
+    let mut t = table(&[
+        "component",
+        "blind spot",
+        "a person learns of it",
+        "alerted by",
+        "handled silently by",
+        "in its run: paged after",
+        "by",
+        "proof",
+    ]);
+    let list = |v: &[String]| {
+        if v.is_empty() {
+            "-".to_string()
+        } else {
+            v.join(", ")
+        }
+    };
+    for w in &audit.watches {
+        t.add_row(vec![
+            w.component.clone(),
+            if w.blind_spot { "BLIND SPOT" } else { "-" }.to_string(),
+            match w.expected.as_str() {
+                "alert" => "from an alert".to_string(),
+                "users" => "when users complain".to_string(),
+                _ => "never".to_string(),
+            },
+            list(&w.alerted_by),
+            list(&w.handled_by),
+            w.noticed_after_s.map_or_else(
+                || format!("never (watched {:.0}s)", w.watched_s),
+                |s| format!("{s:.1}s"),
+            ),
+            w.noticed_by.clone().unwrap_or_else(|| "-".to_string()),
+            match w.proof {
+                Proof::Confirmed => "confirmed".to_string(),
+                Proof::Contradicted => "CONTRADICTED".to_string(),
+            },
+        ]);
+    }
+    let blind = audit.watches.iter().filter(|w| w.blind_spot).count();
+    format!(
+        "\nBlind spots: {blind} of {} components page no one when they fail (each crashed for good, \
+         with the scenario's monitoring, in its own run)\n{t}\n",
+        audit.watches.len()
+    )
 }
 
 /// The candidate designs, ranked by measured availability gain.

@@ -439,11 +439,64 @@ pub fn audit(name: &str, file: &str, crash: SimDuration, a: &Audit) -> String {
         ]);
     }
     t.finish(&mut out);
+    watches(&mut out, a);
     if !a.remedies.is_empty() {
         remedies(&mut out, &a.remedies);
     }
     close(&mut out);
     out
+}
+
+fn watches(out: &mut String, a: &Audit) {
+    let blind = a.watches.iter().filter(|w| w.blind_spot).count();
+    let _ = writeln!(
+        out,
+        "<h2>Blind spots</h2>\n<p id=\"blind-spots\">{blind} of {} components page no one when they fail. \
+         Each was crashed for good, with the scenario's monitoring, in a run of its own.</p>",
+        a.watches.len()
+    );
+    let mut t = Table::new(
+        "watches",
+        &[
+            "component",
+            "a person learns of it",
+            "alerted by",
+            "handled silently by",
+            "in its run: paged after",
+            "by",
+            "proof",
+        ],
+    );
+    let list = |v: &[String]| {
+        if v.is_empty() {
+            "—".to_string()
+        } else {
+            v.join(", ")
+        }
+    };
+    for w in &a.watches {
+        let learns = match w.expected.as_str() {
+            "alert" => Cell::Styled("good", "from an alert".into()),
+            "users" => Cell::Styled("warn", "when users complain".into()),
+            _ => Cell::Styled("bad", "never".into()),
+        };
+        t.row(&[
+            Cell::Text(w.component.clone()),
+            learns,
+            Cell::Text(list(&w.alerted_by)),
+            Cell::Text(list(&w.handled_by)),
+            Cell::Num(w.noticed_after_s.map_or_else(
+                || format!("never (watched {:.0} s)", w.watched_s),
+                |s| format!("{s:.1} s"),
+            )),
+            Cell::Text(w.noticed_by.clone().unwrap_or_else(|| "—".into())),
+            match w.proof {
+                Proof::Confirmed => Cell::Styled("good", "confirmed".into()),
+                Proof::Contradicted => Cell::Styled("bad", "contradicted".into()),
+            },
+        ]);
+    }
+    t.finish(out);
 }
 
 fn remedies(out: &mut String, remedies: &[infrasim::audit::Remedy]) {

@@ -9,6 +9,7 @@
 //! [`audit`] proves each finding by the run that crashes (or, for a link, partitions) it,
 //! and reports a finding that the run contradicts as such.
 
+pub mod blind_spots;
 pub mod remedies;
 pub mod topology;
 
@@ -21,6 +22,7 @@ use crate::report::Report;
 use crate::run::{RunOptions, run_many};
 use crate::scenario::{CrashMode, Fault, Scenario};
 
+pub use blind_spots::Watch;
 pub use remedies::{Remedy, remedies};
 pub use topology::{Exposure, exposures};
 
@@ -32,6 +34,10 @@ pub struct Audit {
     /// Every component and link each class depends on, as the graph sees it, with the run
     /// that checks it: single points of failure first.
     pub findings: Vec<Finding>,
+    /// Who is told when each component fails — blind spots are those no alert rule pages
+    /// anyone about — each proved by a run that crashes it for good with the scenario's
+    /// monitoring.
+    pub watches: Vec<Watch>,
     /// Candidate designs ranked by measured availability gain ([`remedies()`]); empty when
     /// none were given.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -102,6 +108,7 @@ pub fn audit(
     opts: &RunOptions,
 ) -> Result<Audit, Error> {
     let exposures = exposures(scenario)?;
+    let watches = watch(scenario, &exposures, at_of(scenario, opts), mode, opts)?;
     let mut targets: Vec<(String, &'static str)> = Vec::new();
     targets.extend(
         scenario
@@ -130,9 +137,7 @@ pub fn audit(
         );
     }
     let duration = opts.duration.unwrap_or(scenario.duration);
-    let at = scenario
-        .warmup
-        .saturating_add(SimDuration::from_nanos(duration.as_nanos() / 3));
+    let at = at_of(scenario, opts);
     let crash = crash.min(SimDuration::from_nanos(duration.as_nanos() / 2));
     let mut clean = scenario.clone();
     clean.faults.clear();
@@ -234,8 +239,38 @@ pub fn audit(
     Ok(Audit {
         rows,
         findings,
+        watches,
         remedies: Vec::new(),
     })
+}
+
+/// When the audit's failures start: a third into the measured period.
+fn at_of(scenario: &Scenario, opts: &RunOptions) -> SimDuration {
+    let duration = opts.duration.unwrap_or(scenario.duration);
+    scenario
+        .warmup
+        .saturating_add(SimDuration::from_nanos(duration.as_nanos() / 3))
+}
+
+/// The blind-spot runs: each component crashed for good at `at` with the scenario's
+/// monitoring, each run as long as the slowest page needs (its own duration, not `opts`').
+fn watch(
+    scenario: &Scenario,
+    exposures: &[Exposure],
+    at: SimDuration,
+    mode: CrashMode,
+    opts: &RunOptions,
+) -> Result<Vec<Watch>, Error> {
+    let (mut watches, runs) = blind_spots::variants(scenario, exposures, at, mode)?;
+    let reports = run_many(
+        &runs,
+        &RunOptions {
+            duration: None,
+            ..opts.clone()
+        },
+    )?;
+    blind_spots::prove(&mut watches, &reports, &runs, at);
+    Ok(watches)
 }
 
 /// The two ends of each link finding, each link once, in order of appearance.
