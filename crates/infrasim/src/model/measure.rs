@@ -1,5 +1,5 @@
 //! What a run measures beyond each request's end, and what it leaves: the start of every
-//! component, the end of the warm-up, the window tick (replication lag, component states),
+//! component, the end of the warm-up, the tick at the end of each row of the time series (replication lag, component states),
 //! and [`RunData`], everything one replication hands to the report.
 
 use infrasim_engine::stats::{Histogram, TimeWeighted};
@@ -45,7 +45,7 @@ impl World {
         self.start_dns(cx);
         self.start_databases(cx);
         self.start_faults(cx);
-        let first = self.warmup_end.saturating_add(self.metrics.window);
+        let first = self.warmup_end.saturating_add(self.metrics.row_width());
         cx.schedule_at(first, Ev::WindowTick);
     }
 
@@ -80,14 +80,10 @@ impl World {
                 self.metrics.sample_lag(lag);
             }
         }
-        let comps = if self.metrics.keep_component_series {
-            self.component_snapshot()
-        } else {
-            Vec::new()
-        };
-        self.metrics.close_window(self.next_window, max_lag, comps);
+        let comps = self.component_snapshot();
+        self.metrics.close_row(self.next_window, max_lag, comps);
         self.next_window += 1;
-        let next = now.saturating_add(self.metrics.window);
+        let next = now.saturating_add(self.metrics.row_width());
         if next <= self.end {
             cx.schedule_at(next, Ev::WindowTick);
         }
@@ -123,7 +119,8 @@ impl World {
     }
 
     /// What the run leaves for the report, after `events` events.
-    pub(crate) fn finish(self, events: u64) -> RunData {
+    pub(crate) fn finish(mut self, events: u64) -> RunData {
+        self.metrics.ledger.finish();
         let mut in_flight = [0u64; 3];
         for (_, r) in self.requests.iter() {
             if r.measured {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use infrasim_engine::stats::ConfidenceInterval;
 
 use super::ratio;
-use super::windows::window_ok;
+use super::windows::unavailable_windows;
 use crate::model::measure::RunData;
 use crate::scenario::{Class, Scenario};
 
@@ -69,10 +69,7 @@ pub(super) fn per_replication(
     }
     values.insert(
         "downtime_s".into(),
-        per_rep(&|r| {
-            let ok = window_ok(&r.metrics.windows, None, s.window_threshold);
-            ok.iter().filter(|x| !**x).count() as f64 * width.as_secs_f64()
-        }),
+        per_rep(&|r| unavailable_windows(r) as f64 * width.as_secs_f64()),
     );
     if first.has_database {
         values.insert(

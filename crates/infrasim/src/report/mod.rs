@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::call::FailReason;
 use crate::model::measure::RunData;
 use crate::scenario::Scenario;
-use windows::{frac_true, window_ok};
+use windows::time_availability;
 
 /// Request counts.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -239,12 +239,8 @@ pub(crate) fn assemble(s: &Scenario, runs: &[RunData]) -> Report {
     let first = &runs[0];
     let n = runs.len();
     let measured_s = s.duration.as_secs_f64();
-    let pooled = pooled::requests(s, runs);
-    let time_avail: Vec<f64> = runs
-        .iter()
-        .map(|r| frac_true(&window_ok(&r.metrics.windows, None, s.window_threshold)))
-        .collect();
-    let all_ok = window_ok(&first.metrics.windows, None, s.window_threshold);
+    let pooled = pooled::requests(runs);
+    let time_avail: Vec<f64> = runs.iter().map(|r| time_availability(r, None)).collect();
     let succeeded = pooled.counts.succeeded;
     let replicates = confidence::per_replication(s, runs, &time_avail);
     Report {
@@ -261,8 +257,8 @@ pub(crate) fn assemble(s: &Scenario, runs: &[RunData]) -> Report {
         classes: pooled.classes,
         components: pooled::components(runs),
         database: pooled::database(runs),
-        faults: faults::reports(s, first, &all_ok),
-        outages: windows::outages_of(s, first, &all_ok),
+        faults: faults::reports(s, first),
+        outages: windows::outages_of(first),
         confidence: confidence::intervals(&replicates),
         replicates,
         timeseries: Some(timeseries::of(first)),

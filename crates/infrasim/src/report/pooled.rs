@@ -5,14 +5,14 @@ use std::collections::BTreeMap;
 
 use infrasim_engine::stats::Histogram;
 
-use super::windows::{frac_true, window_ok};
+use super::windows::time_availability;
 use super::{
     ClassReport, ComponentReport, DatabaseReport, LagReport, RequestCounts, ratio, reasons_map,
 };
 use crate::model::call::FailReason;
 use crate::model::measure::RunData;
 use crate::model::metrics::Mark;
-use crate::scenario::{Class, Scenario};
+use crate::scenario::Class;
 
 /// Requests pooled over replications: the counts, every success's latency, and each class.
 pub(super) struct Requests {
@@ -23,7 +23,7 @@ pub(super) struct Requests {
 
 /// Requests pooled over replications, in total and per class (time availability per class
 /// is the mean over replications).
-pub(super) fn requests(s: &Scenario, runs: &[RunData]) -> Requests {
+pub(super) fn requests(runs: &[RunData]) -> Requests {
     let n = runs.len();
     let mut classes = BTreeMap::new();
     let mut total_failed = vec![0u64; FailReason::ALL.len()];
@@ -43,7 +43,7 @@ pub(super) fn requests(s: &Scenario, runs: &[RunData]) -> Requests {
             for (f, x) in failed.iter_mut().zip(cs.failed.iter()) {
                 *f += x;
             }
-            t_avail += frac_true(&window_ok(&r.metrics.windows, Some(c), s.window_threshold));
+            t_avail += time_availability(r, Some(c));
         }
         for (t, f) in total_failed.iter_mut().zip(&failed) {
             *t += f;
