@@ -10,6 +10,7 @@
 //!   exit codes;
 //! * [`high_availability`]: availability algebra against closed forms, keepalived and DNS
 //!   pairs, the writes and the write outage of each database failover mode;
+//! * [`horizon`]: a simulated year runs in flat memory (peak measured in a child process);
 //! * [`library`]: the library face — determinism across thread counts, code ⇄ JSON round
 //!   trips, confidence intervals, the audit;
 //! * [`load_balancer`]: the load balancer against HAProxy's documented behaviour;
@@ -19,6 +20,9 @@
 //!   proptest has found are replayed from `tests/proptest-regressions/no_panic.txt`);
 //! * [`scenarios`]: every shipped scenario validates, runs deterministically and matches its
 //!   golden report in `tests/golden/`;
+//! * [`shard`]: `run --shard`, `sweep --shard` and `merge` give byte for byte the unsharded
+//!   output for every shipped scenario at 1, 2 and 5 shards; mismatched parts are refused;
+//!   grid sweeps;
 //! * [`tcp`]: loss, dead peers, full accept queues and a frontend at `maxconn` cost
 //!   retransmission time, not requests; health checks go through the server.
 
@@ -26,10 +30,12 @@ mod common_random_numbers;
 mod database;
 mod errors;
 mod high_availability;
+mod horizon;
 mod library;
 mod load_balancer;
 mod models_theory;
 mod no_panic;
 mod scenarios;
+mod shard;
 mod tcp;
 mod util;

@@ -2,7 +2,7 @@
 //! component, the end of the warm-up, the tick at the end of each row of the time series (replication lag, component states),
 //! and [`RunData`], everything one replication hands to the report.
 
-use infrasim_engine::stats::{Histogram, TimeWeighted};
+use infrasim_engine::stats::TimeWeighted;
 use infrasim_engine::{Context, SimDuration, SimTime};
 
 use crate::model::World;
@@ -33,7 +33,6 @@ pub(crate) struct RunData {
     pub names: Names,
     pub end: SimTime,
     pub has_database: bool,
-    pub latency_all: Histogram,
 }
 
 impl World {
@@ -136,10 +135,6 @@ impl World {
                 (o.clone(), f.label.clone(), f.target.clone(), f.kind.node())
             })
             .collect();
-        let mut latency_all = Histogram::new();
-        for c in &self.metrics.classes {
-            latency_all.merge(&c.latency);
-        }
         RunData {
             events,
             has_database: !self.clusters.is_empty(),
@@ -149,7 +144,6 @@ impl World {
             occurrences,
             names: self.names,
             end: self.end,
-            latency_all,
         }
     }
 

@@ -13,6 +13,7 @@
 mod confidence;
 mod faults;
 mod pooled;
+mod replication;
 mod timeseries;
 mod windows;
 
@@ -23,9 +24,9 @@ use infrasim_engine::stats::{ConfidenceInterval, LatencySummary};
 use serde::{Deserialize, Serialize};
 
 use crate::model::call::FailReason;
-use crate::model::measure::RunData;
 use crate::scenario::Scenario;
-use windows::time_availability;
+pub(crate) use replication::summarize;
+pub use replication::{ClassTally, ComponentTally, DatabaseTally, Details, Replication};
 
 /// Request counts.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -234,15 +235,17 @@ pub struct Report {
     pub timeseries: Option<TimeSeries>,
 }
 
-/// Builds the report of one or more replications.
-pub(crate) fn assemble(s: &Scenario, runs: &[RunData]) -> Report {
+/// Builds the report of one or more replications from what each contributed, in
+/// replication order (the first's details give the faults, outages and time series).
+pub fn assemble(s: &Scenario, runs: &[Replication]) -> Report {
     let first = &runs[0];
     let n = runs.len();
     let measured_s = s.duration.as_secs_f64();
     let pooled = pooled::requests(runs);
-    let time_avail: Vec<f64> = runs.iter().map(|r| time_availability(r, None)).collect();
+    let time_avail: Vec<f64> = runs.iter().map(|r| r.time_availability).collect();
     let succeeded = pooled.counts.succeeded;
-    let replicates = confidence::per_replication(s, runs, &time_avail);
+    let replicates = confidence::per_replication(s, runs);
+    let details = first.details.clone();
     Report {
         scenario: s.name.clone(),
         seed: s.seed,
@@ -257,11 +260,13 @@ pub(crate) fn assemble(s: &Scenario, runs: &[RunData]) -> Report {
         classes: pooled.classes,
         components: pooled::components(runs),
         database: pooled::database(runs),
-        faults: faults::reports(s, first),
-        outages: windows::outages_of(first),
+        faults: details.as_ref().map_or_else(Vec::new, |d| d.faults.clone()),
+        outages: details
+            .as_ref()
+            .map_or_else(Vec::new, |d| d.outages.clone()),
         confidence: confidence::intervals(&replicates),
         replicates,
-        timeseries: Some(timeseries::of(first)),
+        timeseries: details.map(|d| d.timeseries),
     }
 }
 
