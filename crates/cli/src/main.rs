@@ -36,7 +36,10 @@ macro_rules! emitln {
         infrasim run scenarios/05-remedied.json --out out/ --check 'availability>=0.999' --check 'p99<=250ms'\n  \
         infrasim validate scenarios/*.json\n  \
         infrasim compare scenarios/01-single-lb.json scenarios/05-remedied.json --replications 20\n  \
-        infrasim audit scenarios/01-single-lb.json --crash 60s\n\n\
+        infrasim audit scenarios/01-single-lb.json --crash 60s\n  \
+        infrasim sweep grid.json --out sweep/\n  \
+        infrasim run x.json --replications 100 --shard-count 8 --partial 'part-{index}.json'\n  \
+        infrasim merge part-*.json --out merged/\n\n\
         Exit codes: 0 success, 1 an SLO check failed, 2 bad file or arguments."
 )]
 struct Cli {
