@@ -216,17 +216,17 @@ fn read_your_writes_violations_need_replica_reads() {
 ///
 /// * `db-r1` crashes (process: connections refused) from 20 s to 40 s: the app retries the
 ///   read on the next node and ProxySQL-like shunning keeps `db-r1` out, so no read fails but
-///   the few that were running on `db-r1` at the crash (measured: 0 of 26 900), and `db-r2`
+///   the few that were running on `db-r1` at the crash (measured: 0 of 27 169), and `db-r2`
 ///   serves the dead replica's share meanwhile.
 /// * `db-r1`'s host vanishes instead: each read sent there waits the app's 1 s connect
 ///   timeout, then goes elsewhere; shunning (10 s) bounds how many do. With 64 app workers
 ///   those hung reads (≈ 225/s for 1 s) exhaust the pool and its backlog — the classic
 ///   cascade of a blackholed dependency — and the app's kernel drops new connections' SYNs:
 ///   the clients retransmit them 1 s later, so the cascade costs latency, not requests
-///   (measured DROPPED SYNs dropped, read p99 P99 ms, none failed); with 512 workers reads
+///   (measured 502 SYNs dropped, read p99 1 021 ms, none failed); with 512 workers reads
 ///   ride it out.
 /// * Both replicas die (process): reads go to the primary, which serves them all meanwhile;
-///   only reads running on the replicas at the crash fail (measured 1).
+///   only reads running on the replicas at the crash fail (measured 0).
 ///
 /// Availability is counted over the requests that ended (a few are in flight at the end).
 #[test]
@@ -288,7 +288,7 @@ fn reads_move_to_the_other_replica_or_the_primary_when_a_replica_dies() {
         0.002
     ));
     // One replica dead for a third of the run: it misses a third of its share (process
-    // crash: measured 9 005 against 13 549 × 2/3 = 9 033), the other takes it over.
+    // crash: measured 9 104 against 13 587 × 2/3 = 9 058), the other takes it over.
     let (r1, r2) = (
         served(&cases[1], "db-r1") as f64,
         served(&cases[1], "db-r2") as f64,
@@ -302,7 +302,7 @@ fn reads_move_to_the_other_replica_or_the_primary_when_a_replica_dies() {
         "db-r2 served {r2}"
     );
     // Host crash: when the 10 s shun runs out at ≈ 31 s the app tries `db-r1` again and hangs
-    // another connect timeout, so it is out ≈ 22–24 s instead of 20 (measured 8 122 = 60 %).
+    // another connect timeout, so it is out ≈ 22–24 s instead of 20 (measured 8 136 = 60 %).
     let (r1, r2) = (
         served(&cases[2], "db-r1") as f64,
         served(&cases[2], "db-r2") as f64,

@@ -193,6 +193,23 @@ fn backend_naming_a_database_node() {
     );
 }
 
+/// `init-state down` without health checks would leave the server DOWN for good: only a
+/// passing check brings it up.
+#[test]
+fn init_state_down_without_health_checks() {
+    let mut v = base();
+    v["load_balancers"][0]["check"] = json!({ "enabled": false });
+    v["load_balancers"][0]["servers"][1]["init_state"] = json!("fully-down");
+    expect_invalid(
+        &v,
+        "load_balancers[0].servers[1].init_state",
+        &["\"fully-down\""],
+        &["health checks are off"],
+    );
+    v["load_balancers"][0]["servers"][1]["init_state"] = json!("fully-up");
+    parse(&v).expect("fully-up is fine without checks");
+}
+
 #[test]
 fn negative_rate() {
     let mut v = base();
@@ -888,4 +905,56 @@ fn cli_validate_accepts_the_shipped_scenarios() {
     let o = infrasim(&args);
     assert_eq!(code(&o), 0, "{}", stdout(&o));
     assert_eq!(stdout(&o).matches(": OK").count(), files.len());
+}
+
+/// `retry-on`: HAProxy's keywords only (src/proxy.c `proxy_parse_retry_on()`), at least one,
+/// `none` alone.
+#[test]
+fn retry_on_keywords() {
+    let mut v = base();
+    v["load_balancers"][0]["retry_on"] = json!(["conn-failure", "505"]);
+    expect_parse_error(
+        &v.to_string(),
+        "load_balancers[0].retry_on[1]",
+        &["unknown variant `505`", "`conn-failure`", "`503`"],
+    );
+    v["load_balancers"][0]["retry_on"] = json!(["none", "503"]);
+    expect_invalid(
+        &v,
+        "load_balancers[0].retry_on",
+        &["[\"none\",\"503\"]"],
+        &["`none` alone"],
+    );
+    v["load_balancers"][0]["retry_on"] = json!([]);
+    expect_invalid(
+        &v,
+        "load_balancers[0].retry_on",
+        &["[]"],
+        &["at least one retry-on keyword"],
+    );
+    v["load_balancers"][0]["retry_on"] = json!(["all-retryable-errors", "404"]);
+    parse(&v).expect("a list of keywords");
+}
+
+/// `slowstart`: HAProxy parses milliseconds, 1 ms to 2147483647 ms; `on_marked_down` is
+/// `none` or `shutdown-sessions`.
+#[test]
+fn slowstart_and_on_marked_down() {
+    let mut v = base();
+    v["load_balancers"][0]["servers"][1]["slowstart"] = json!("30d");
+    expect_invalid(
+        &v,
+        "load_balancers[0].servers[1].slowstart",
+        &["30d"],
+        &["2147483647ms", "slowstart"],
+    );
+    v["load_balancers"][0]["servers"][1]["slowstart"] = json!("30s");
+    v["load_balancers"][0]["servers"][1]["on_marked_down"] = json!("shutdown-backup-sessions");
+    expect_parse_error(
+        &v.to_string(),
+        "load_balancers[0].servers[1].on_marked_down",
+        &["unknown variant", "`shutdown-sessions`"],
+    );
+    v["load_balancers"][0]["servers"][1]["on_marked_down"] = json!("shutdown-sessions");
+    parse(&v).expect("slowstart and shutdown-sessions");
 }

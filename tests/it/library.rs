@@ -114,50 +114,6 @@ fn common_random_numbers_make_a_change_in_one_place_a_sharp_comparison() {
 }
 
 #[test]
-fn the_audit_finds_the_seed_designs_single_points_of_failure() {
-    use infrasim::audit::audit;
-    use infrasim::scenario::CrashMode;
-    let spofs = |file: &str| {
-        let s = infrasim::scenario::load(file).unwrap();
-        let rows = audit(
-            &s,
-            SimDuration::from_secs(30),
-            CrashMode::Process,
-            &RunOptions {
-                duration: Some(SimDuration::from_secs(120)),
-                ..RunOptions::default()
-            },
-        )
-        .unwrap();
-        assert_eq!(rows[0].component, "(none)");
-        rows.into_iter()
-            .filter(|r| !r.spof_for.is_empty())
-            .map(|r| (r.component, r.spof_for))
-            .collect::<Vec<_>>()
-    };
-    let seed1 = spofs("scenarios/01-single-lb.json");
-    let all = vec![
-        "read".to_string(),
-        "static".to_string(),
-        "write".to_string(),
-    ];
-    assert!(seed1.contains(&("lb".to_string(), all)), "{seed1:?}");
-    assert!(
-        seed1.contains(&("db-primary".to_string(), vec!["write".to_string()])),
-        "{seed1:?}"
-    );
-    assert!(
-        !seed1.iter().any(|(c, _)| c.starts_with("app")),
-        "two app servers: no SPOF among them"
-    );
-    let remedied = spofs("scenarios/05-remedied.json");
-    assert!(
-        remedied.is_empty(),
-        "the remedied design has no single point of failure: {remedied:?}"
-    );
-}
-
-#[test]
 fn compare_on_two_seed_scenarios_narrows_its_intervals_with_more_replications() {
     // What `infrasim compare` runs: both files, common random numbers, one parallel pool.
     let files = ["scenarios/01-single-lb.json", "scenarios/05-remedied.json"];

@@ -3,6 +3,7 @@
 //! Each module's documentation says what it checks and how; [`util`] holds the helpers they
 //! share.
 //!
+//! * [`audit`]: single points of failure on the topology graph, each proved by a run;
 //! * [`common_random_numbers`]: each part of a scenario keeps its draws when another part
 //!   changes, and what that buys a comparison;
 //! * [`database`]: replication lag, stale reads, read routing and query timeouts;
@@ -12,12 +13,17 @@
 //!   pairs, the writes and the write outage of each database failover mode;
 //! * [`horizon`]: a simulated year runs in flat memory (peak measured in a child process);
 //! * [`library`]: the library face — determinism across thread counts, code ⇄ JSON round
-//!   trips, confidence intervals, the audit;
+//!   trips, confidence intervals;
 //! * [`load_balancer`]: the load balancer against HAProxy's documented behaviour;
+//! * [`load_balancer_failures`]: how the load balancer handles failing servers, against
+//!   HAProxy's sources (passive health, checks, saturated servers, queues on a server marked
+//!   DOWN, slowstart, layer-7 retries);
 //! * [`models_theory`]: app servers as M/M/c and M/M/c/K queues, against
 //!   [`infrasim_engine::theory`];
 //! * [`no_panic`]: no input makes parsing or running panic (property tests; the failures
 //!   proptest has found are replayed from `tests/proptest-regressions/no_panic.txt`);
+//! * [`page`]: `report.html` of a run and of an audit, self-contained, rendered by headless
+//!   Chromium (required where `INFRASIM_REQUIRE_BROWSER` is set, as in CI);
 //! * [`scenarios`]: every shipped scenario validates, runs deterministically and matches its
 //!   golden report in `tests/golden/`;
 //! * [`shard`]: `run --shard`, `sweep --shard` and `merge` give byte for byte the unsharded
@@ -26,6 +32,7 @@
 //! * [`tcp`]: loss, dead peers, full accept queues and a frontend at `maxconn` cost
 //!   retransmission time, not requests; health checks go through the server.
 
+mod audit;
 mod common_random_numbers;
 mod database;
 mod errors;
@@ -33,8 +40,10 @@ mod high_availability;
 mod horizon;
 mod library;
 mod load_balancer;
+mod load_balancer_failures;
 mod models_theory;
 mod no_panic;
+mod page;
 mod scenarios;
 mod shard;
 mod tcp;

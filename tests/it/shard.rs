@@ -126,7 +126,12 @@ fn a_merged_run_writes_the_same_files_and_checks_the_same_slos() {
     let m = merge(&parts, &[&["--out", out_arg.as_str()][..], &check].concat());
     assert!(same(&w, &m), "{}", String::from_utf8_lossy(&m.stderr));
     let merged = out;
-    for name in ["report.json", "timeseries.csv", "timeline.svg"] {
+    for name in [
+        "report.json",
+        "report.html",
+        "timeseries.csv",
+        "timeline.svg",
+    ] {
         let a = std::fs::read(whole.join(name)).unwrap();
         let b = std::fs::read(merged.join(name)).unwrap();
         assert!(a == b, "{name} differs");

@@ -1,6 +1,7 @@
 //! The `infrasim` command: run, validate and compare scenarios, check SLOs.
 
 mod output;
+mod page;
 mod timeline;
 
 use std::io::IsTerminal;
@@ -65,7 +66,8 @@ enum Command {
         /// Print the report as JSON on stdout instead of the summary.
         #[arg(long)]
         json: bool,
-        /// Write report.json, timeseries.csv and timeline.svg into this directory.
+        /// Write report.json, report.html (the page: no network needed to view it),
+        /// timeseries.csv and timeline.svg into this directory.
         #[arg(long)]
         out: Option<PathBuf>,
         /// SLO assertion, repeatable: 'availability>=0.999', 'write.availability>=0.99',
@@ -176,6 +178,14 @@ enum Command {
         /// Print the audit as JSON.
         #[arg(long)]
         json: bool,
+        /// Also write audit.json and the verdict page report.html to this directory.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Candidate designs (scenario files, typically with the same faults): each is run
+        /// against FILE with common random numbers and the remedies are ranked by measured
+        /// availability gain.
+        #[arg(long, num_args = 1.., value_name = "CANDIDATE")]
+        against: Vec<PathBuf>,
     },
     /// Print the JSON Schema of scenario files.
     Schema,
@@ -394,6 +404,8 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
             seed,
             duration,
             json,
+            out,
+            against,
         } => {
             let opts = RunOptions {
                 seed,
@@ -401,7 +413,12 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
                 duration,
                 ..RunOptions::default()
             };
-            audit(&file, crash, host, &opts, json)
+            let outputs = AuditOutputs {
+                json,
+                out: out.as_deref(),
+                against: &against,
+            };
+            audit(&file, crash, host, &opts, &outputs)
         }
         Command::Schema => {
             emit(&(infrasim::scenario::schema_json() + "\n"));
@@ -435,7 +452,7 @@ fn print_run(
     out: Option<&Path>,
 ) -> Result<u8, Failure> {
     if let Some(dir) = out {
-        write_outputs(dir, report)?;
+        write_outputs(dir, report, file)?;
     }
     let results: Vec<_> = check_list.iter().map(|c| c.evaluate(report)).collect();
     if json {
@@ -447,7 +464,7 @@ fn print_run(
         emit(&output::summary(report, file));
         if let Some(dir) = out {
             emitln!(
-                "wrote {}/report.json, timeseries.csv, timeline.svg",
+                "wrote {}/report.json, report.html, timeseries.csv, timeline.svg",
                 dir.display()
             );
         }
@@ -646,23 +663,48 @@ fn audit(
     crash: SimDuration,
     host: bool,
     opts: &RunOptions,
-    json: bool,
+    outputs: &AuditOutputs<'_>,
 ) -> Result<u8, Failure> {
+    let AuditOutputs { json, out, against } = *outputs;
     let scenario = load(file)?;
+    let candidates = against
+        .iter()
+        .map(|f| load(f))
+        .collect::<Result<Vec<_>, _>>()?;
     let mode = if host {
         infrasim::scenario::CrashMode::Host
     } else {
         infrasim::scenario::CrashMode::Process
     };
-    let rows = with_progress("auditing", opts, |opts| {
+    let mut audit = with_progress("auditing", opts, |opts| {
         infrasim::audit::audit(&scenario, crash, mode, opts)
     })?;
+    audit.remedies = with_progress("running the candidates", opts, |opts| {
+        infrasim::audit::remedies(&scenario, &candidates, opts)
+    })?;
+    let text = serde_json::to_string_pretty(&audit).context("serialising the audit")? + "\n";
+    if let Some(dir) = out {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        write_file(dir, "audit.json", text.clone())?;
+        let page = page::audit(&scenario.name, &file.display().to_string(), crash, &audit);
+        write_file(dir, "report.html", page)?;
+    }
     if json {
-        emit(&(serde_json::to_string_pretty(&rows).context("serialising the audit")? + "\n"));
+        emit(&text);
     } else {
-        emit(&output::audit(&scenario.name, crash, &rows));
+        emit(&output::audit(&scenario.name, crash, &audit));
+        if let Some(dir) = out {
+            emitln!("wrote {}/audit.json, report.html", dir.display());
+        }
     }
     Ok(0)
+}
+
+/// Where `infrasim audit` writes, and the designs it ranks against the audited one.
+struct AuditOutputs<'a> {
+    json: bool,
+    out: Option<&'a Path>,
+    against: &'a [PathBuf],
 }
 
 /// Writes to stdout; a closed pipe (`infrasim … | head`) ends the program quietly, as Unix
@@ -698,19 +740,25 @@ fn report_checks(results: &[infrasim::CheckResult], quiet_pass: bool) -> u8 {
     code
 }
 
-fn write_outputs(dir: &Path, report: &Report) -> Result<(), Failure> {
+/// Writes `contents` to `dir/name`, saying which file when it cannot.
+fn write_file(dir: &Path, name: &str, contents: String) -> Result<(), Failure> {
+    std::fs::write(dir.join(name), contents)
+        .with_context(|| format!("writing {}/{name}", dir.display()))?;
+    Ok(())
+}
+
+fn write_outputs(dir: &Path, report: &Report, file: &Path) -> Result<(), Failure> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let json = serde_json::to_string_pretty(report).context("serialising the report")?;
-    std::fs::write(dir.join("report.json"), json + "\n")
-        .with_context(|| format!("writing {}/report.json", dir.display()))?;
+    write_file(dir, "report.json", json + "\n")?;
+    write_file(
+        dir,
+        "report.html",
+        page::run(report, &file.display().to_string()),
+    )?;
     if let Some(ts) = &report.timeseries {
-        std::fs::write(dir.join("timeseries.csv"), timeline::csv(ts))
-            .with_context(|| format!("writing {}/timeseries.csv", dir.display()))?;
-        std::fs::write(
-            dir.join("timeline.svg"),
-            timeline::svg(ts, &report.scenario),
-        )
-        .with_context(|| format!("writing {}/timeline.svg", dir.display()))?;
+        write_file(dir, "timeseries.csv", timeline::csv(ts))?;
+        write_file(dir, "timeline.svg", timeline::svg(ts, &report.scenario))?;
     }
     Ok(())
 }

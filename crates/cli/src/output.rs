@@ -363,7 +363,7 @@ fn metric_text(key: &str, percent: bool, c: &ConfidenceInterval) -> String {
 pub fn audit(
     name: &str,
     crash: infrasim::engine::SimDuration,
-    rows: &[infrasim::audit::AuditRow],
+    audit: &infrasim::audit::Audit,
 ) -> String {
     let mut t = table(&[
         "crashed",
@@ -375,7 +375,7 @@ pub fn audit(
         "downtime",
         "single point of failure for",
     ]);
-    for r in rows {
+    for r in &audit.rows {
         let class = |c: &str| r.classes.get(c).map_or("-".to_string(), |a| pct(*a));
         t.add_row(vec![
             r.component.clone(),
@@ -393,5 +393,106 @@ pub fn audit(
         ]);
     }
     right(&mut t, 2);
-    format!("{name}: each component crashed for {crash}, one at a time (same seed)\n{t}\n")
+    let mut out =
+        format!("{name}: each component crashed for {crash}, one at a time (same seed)\n{t}\n");
+    out.push_str(&findings(audit));
+    if !audit.remedies.is_empty() {
+        out.push_str(&remedies(name, &audit.remedies));
+    }
+    out
+}
+
+/// The candidate designs, ranked by measured availability gain.
+fn remedies(name: &str, remedies: &[infrasim::audit::Remedy]) -> String {
+    let mut t = table(&[
+        "rank",
+        "design",
+        "availability",
+        "gain",
+        "p99 change",
+        "lost writes change",
+        "SPOFs removed",
+        "SPOFs kept",
+        "SPOFs added",
+    ]);
+    let list = |v: &[String]| {
+        if v.is_empty() {
+            "-".to_string()
+        } else {
+            v.join(", ")
+        }
+    };
+    for (i, r) in remedies.iter().enumerate() {
+        let gain = match &r.availability_gain_ci {
+            Some(ci) if ci.half_width.is_finite() => format!(
+                "{:+.4}% ± {:.4}%",
+                r.availability_gain * 100.0,
+                ci.half_width * 100.0
+            ),
+            _ => format!("{:+.4}%", r.availability_gain * 100.0),
+        };
+        t.add_row(vec![
+            (i + 1).to_string(),
+            r.scenario.clone(),
+            pct(r.availability),
+            gain,
+            format!("{:+.2}ms", r.p99_change_ms),
+            format!("{:+}", r.lost_writes_change),
+            list(&r.spofs_removed),
+            list(&r.spofs_kept),
+            list(&r.spofs_added),
+        ]);
+    }
+    right(&mut t, 2);
+    format!(
+        "\nRemedies, ranked by measured availability gain over {name} (common random numbers; \
+         ± = 95 % interval of the paired difference)\n{t}\n"
+    )
+}
+
+/// The graph's findings, single points of failure first, each with the run that checks it.
+fn findings(audit: &infrasim::audit::Audit) -> String {
+    use infrasim::audit::Proof;
+    let mut t = table(&[
+        "component or link",
+        "class",
+        "graph says",
+        "expected loss",
+        "measured loss",
+        "proof",
+        "why",
+    ]);
+    for f in &audit.findings {
+        let e = &f.exposure;
+        t.add_row(vec![
+            e.element.clone(),
+            e.class.clone(),
+            if e.is_spof() {
+                "SINGLE POINT OF FAILURE".to_string()
+            } else if e.expected_loss > 0.0 {
+                "loses its share".to_string()
+            } else {
+                "redundant".to_string()
+            },
+            format!("{:.0}%", e.expected_loss * 100.0),
+            format!("{:.0}%", f.measured_loss * 100.0),
+            match f.proof {
+                Proof::Confirmed => "confirmed".to_string(),
+                Proof::Contradicted => "CONTRADICTED".to_string(),
+            },
+            e.reason.clone(),
+        ]);
+    }
+    right(&mut t, 3);
+    let spofs = audit.single_points().count();
+    let contradicted = audit
+        .findings
+        .iter()
+        .filter(|f| f.proof == Proof::Contradicted)
+        .count();
+    format!(
+        "\nSingle points of failure, from the topology graph, each checked by its run \
+         (loss = share of the class failed while the failure lasted): {spofs} found, \
+         {contradicted} contradicted by the simulation\n{t}\n"
+    )
 }

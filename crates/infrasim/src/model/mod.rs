@@ -392,6 +392,7 @@ impl Model for World {
                 slot,
                 attempt,
             } => self.lb_retry(cx, lb, parent, slot, attempt),
+            Ev::LbWarmup { lb, slot } => self.lb_warmup(cx, lb, slot),
             Ev::CheckStart { lb, slot } => self.check_start(cx, lb, slot),
             Ev::CheckTimeout { lb, slot, seq } => self.check_result(cx, lb, slot, seq, false),
             Ev::WorkDone { node, job } => match node {

@@ -67,6 +67,8 @@ pub(crate) enum Ev {
         slot: u32,
         attempt: u32,
     },
+    /// A load balancer recomputes the weight of a server warming up after `slowstart`.
+    LbWarmup { lb: u32, slot: u32 },
     /// Time for a load balancer's next health check of a server.
     CheckStart { lb: u32, slot: u32 },
     /// A health check got no answer in time.

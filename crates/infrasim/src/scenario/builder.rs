@@ -175,6 +175,9 @@ impl BackendServer {
             maxconn: 0,
             maxqueue: 0,
             backup: false,
+            init_state: InitState::None,
+            slowstart: SimDuration::ZERO,
+            on_marked_down: OnMarkedDown::None,
         }
     }
     /// Sets the weight.
@@ -207,6 +210,7 @@ impl LoadBalancer {
             timeouts: LbTimeouts::default(),
             retries: lb_retries_default(),
             redispatch: false,
+            retry_on: retry_on_default(),
             allbackups: false,
             maxconn: 0,
             cpu: LbCpu::default(),

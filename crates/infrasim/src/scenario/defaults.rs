@@ -92,6 +92,11 @@ pub(super) fn timeout_server_default() -> SimDuration {
 pub(super) fn lb_retries_default() -> u32 {
     3
 }
+/// `retry-on conn-failure`: HAProxy's default (src/proxy.c `init_new_proxy()`:
+/// `p->retry_type = PR_RE_CONN_FAILED`).
+pub(super) fn retry_on_default() -> Vec<super::RetryOn> {
+    vec![super::RetryOn::ConnFailure]
+}
 /// ≈ 6 µs per keep-alive request per core (HAProxy doc/intro.txt §3.6).
 pub(super) fn lb_cost_default() -> SimDuration {
     SimDuration::from_micros(6)

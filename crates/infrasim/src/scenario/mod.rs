@@ -312,6 +312,11 @@ pub struct LoadBalancer {
     /// `option redispatch`: allow a retry to go to another server (off by default).
     #[serde(default)]
     pub redispatch: bool,
+    /// `retry-on`: the failures that are retried, within `retries` (HAProxy configuration
+    /// manual, `retry-on`; default `conn-failure` only, src/proxy.c `p->retry_type =
+    /// PR_RE_CONN_FAILED`). `none` must be alone.
+    #[serde(default = "retry_on_default")]
+    pub retry_on: Vec<RetryOn>,
     /// `option allbackups`: use every backup server at once, not only the first.
     #[serde(default)]
     pub allbackups: bool,
@@ -341,6 +346,131 @@ pub struct BackendServer {
     /// `backup`: used only when every non-backup server is down.
     #[serde(default)]
     pub backup: bool,
+    /// `init-state`: the state the server is in when the load balancer (re)starts (HAProxy
+    /// configuration manual, `init-state`; src/server.c). Default `none`: UP at health
+    /// `rise`, so the first failed check marks it DOWN.
+    #[serde(default)]
+    pub init_state: InitState,
+    /// `slowstart`: after the server comes back UP, its effective weight and its `maxconn`
+    /// ramp up linearly over this time (HAProxy configuration manual, `slowstart`; src/server.c
+    /// `server_recalc_eweight()`, src/queue.c `srv_dynamic_maxconn()`). HAProxy keeps it in
+    /// whole seconds, rounded up. Default 0: off, the server takes its full share at once.
+    #[serde(default)]
+    pub slowstart: SimDuration,
+    /// `on-marked-down`: what happens to the server's established sessions when it is
+    /// marked DOWN (HAProxy configuration manual, `on-marked-down`). Default: nothing, they
+    /// continue.
+    #[serde(default)]
+    pub on_marked_down: OnMarkedDown,
+}
+
+/// HAProxy `on-marked-down` (src/server.c `srv_update_status()`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnMarkedDown {
+    /// No action (HAProxy default): established sessions continue.
+    #[default]
+    None,
+    /// `shutdown-sessions`: every session on the server is killed when it is marked DOWN
+    /// (`srv_shutdown_streams()`), and the requests queued on it are redistributed.
+    ShutdownSessions,
+}
+
+/// One `retry-on` keyword (HAProxy configuration manual, `retry-on`; src/proxy.c
+/// `proxy_parse_retry_on()`).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+pub enum RetryOn {
+    /// Never retry.
+    #[serde(rename = "none")]
+    None,
+    /// The connection failed (refused, reset before acceptance, `timeout connect`).
+    #[serde(rename = "conn-failure")]
+    ConnFailure,
+    /// The server closed the connection after the request was sent, with nothing received.
+    #[serde(rename = "empty-response")]
+    EmptyResponse,
+    /// Something not looking like an HTTP response (never happens in the model).
+    #[serde(rename = "junk-response")]
+    JunkResponse,
+    /// `timeout server` struck while waiting for the response.
+    #[serde(rename = "response-timeout")]
+    ResponseTimeout,
+    /// TLS early data rejected (no TLS in the model: never happens).
+    #[serde(rename = "0rtt-rejected")]
+    ZeroRttRejected,
+    /// HTTP 401.
+    #[serde(rename = "401")]
+    S401,
+    /// HTTP 403.
+    #[serde(rename = "403")]
+    S403,
+    /// HTTP 404.
+    #[serde(rename = "404")]
+    S404,
+    /// HTTP 408.
+    #[serde(rename = "408")]
+    S408,
+    /// HTTP 421.
+    #[serde(rename = "421")]
+    S421,
+    /// HTTP 425.
+    #[serde(rename = "425")]
+    S425,
+    /// HTTP 429.
+    #[serde(rename = "429")]
+    S429,
+    /// HTTP 500.
+    #[serde(rename = "500")]
+    S500,
+    /// HTTP 501.
+    #[serde(rename = "501")]
+    S501,
+    /// HTTP 502.
+    #[serde(rename = "502")]
+    S502,
+    /// HTTP 503.
+    #[serde(rename = "503")]
+    S503,
+    /// HTTP 504.
+    #[serde(rename = "504")]
+    S504,
+    /// `conn-failure`, `empty-response`, `junk-response`, `response-timeout`,
+    /// `0rtt-rejected`, 500, 502, 503 and 504.
+    #[serde(rename = "all-retryable-errors")]
+    AllRetryableErrors,
+}
+
+/// HAProxy `init-state` (include/haproxy/server.h `srv_set_init_state()`): a server's state
+/// and health counter when the load balancer (re)starts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum InitState {
+    /// HAProxy's default (no `init-state`): UP with health `rise` ("up, but will fall down
+    /// at first failure", src/server.c) — the same as `up`.
+    #[default]
+    None,
+    /// UP with full health (`rise + fall − 1`): DOWN after `fall` failed checks.
+    FullyUp,
+    /// UP with health `rise`: DOWN at the first failed check.
+    Up,
+    /// DOWN with health `rise − 1`: UP at the first passing check.
+    Down,
+    /// DOWN with health 0: UP after `rise` passing checks.
+    FullyDown,
+}
+
+impl InitState {
+    /// The (health, up) a server starts with, `rise`/`fall` being its check's.
+    pub(crate) fn health(self, rise: u32, fall: u32) -> (u32, bool) {
+        match self {
+            InitState::None | InitState::Up => (rise, true),
+            InitState::FullyUp => (rise + fall - 1, true),
+            InitState::Down => (rise - 1, false),
+            InitState::FullyDown => (0, false),
+        }
+    }
 }
 
 /// HAProxy active health checks (`check`, `inter`, `fastinter`, `downinter`, `rise`, `fall`,

@@ -15,7 +15,7 @@
 //! All tables (the pool of eligible servers, the weighted map, the consistent-hash ring, the
 //! cumulative weight table) are rebuilt in [`Balancer::refresh`], which the caller invokes when
 //! any server's `usable`, `weight` or `backup` changed — as HAProxy recomputes its trees on a
-//! server state change. [`Balancer::pick`] never allocates.
+//! server state change. [`Balancer::pick_avoiding`] never allocates.
 //!
 //! # Determinism
 //!
@@ -40,6 +40,10 @@ pub const MAX_WEIGHT: u32 = 256;
 /// The span of ring keys reserved per server: `SRV_EWGHT_RANGE = 256 × 16`. A ring point's key
 /// is `full_hash(puid × SRV_EWGHT_RANGE + replica)` (`src/lb_chash.c`, `chash_compute_node_key`).
 const SRV_EWGHT_RANGE: u32 = MAX_WEIGHT * BE_WEIGHT_SCALE;
+
+/// The largest effective weight, `SRV_EWGHT_MAX = SRV_UWGHT_MAX × BE_WEIGHT_SCALE`
+/// (include/haproxy/server-t.h): the scale of the leastconn tree keys.
+const SRV_EWGHT_MAX: u32 = MAX_WEIGHT * BE_WEIGHT_SCALE;
 
 /// How a hash-based algorithm (here `balance source`) maps a hash to a server — HAProxy's
 /// `hash-type` keyword.
@@ -74,11 +78,14 @@ pub enum Algorithm {
     StaticRr,
     /// `balance leastconn`: "the server with the lowest number of connections receives the
     /// connection"; "round-robin is performed within groups of servers of the same load";
-    /// queued requests count too. Load is compared relative to weight (`load / weight`).
+    /// queued requests count too. Servers are ordered by HAProxy's tree key
+    /// (src/lb_fwlc.c `fwlc_queue_srv()`): 0 when idle, else (inflight + 1) × 4096 /
+    /// eweight, inflight = served + queued.
     LeastConn,
     /// `balance first`: "the first server with available connection slots receives the
     /// connection"; servers are taken by increasing id (here: index) and the next one is used
-    /// once one reaches its `maxconn`. Weight is ignored (except 0, which drains).
+    /// once one reaches its `maxconn`. Weight is ignored (except 0, which drains). All
+    /// saturated: none (the request waits in the backend queue).
     First,
     /// `balance source`: "the source IP address is hashed and divided by the total weight of
     /// the running servers", so "the same client IP address will always reach the same server
@@ -97,6 +104,19 @@ pub enum Algorithm {
 }
 
 impl Algorithm {
+    /// Whether weights may change at run time (HAProxy's `BE_LB_PROP_DYN`): all but
+    /// `static-rr` and map-based hashing. Only dynamic algorithms ramp a server's weight
+    /// during `slowstart`.
+    pub fn is_dynamic(&self) -> bool {
+        !matches!(
+            self,
+            Algorithm::StaticRr
+                | Algorithm::Source {
+                    hash_type: HashType::MapBased
+                }
+        )
+    }
+
     /// The algorithm a scenario's load balancer asks for.
     pub(crate) fn of(spec: &scenario::LoadBalancer) -> Self {
         match spec.balance {
@@ -126,12 +146,21 @@ pub struct ServerView {
     /// The server has the `backup` flag: used "only when all other non-backup servers are
     /// unavailable".
     pub backup: bool,
-    /// Current load: requests being served plus requests queued on this server (HAProxy's
-    /// leastconn "also consider\[s\] the number of queued connections"). Used by leastconn,
-    /// first and random draws.
-    pub load: u32,
-    /// The server's `maxconn` (0 = unlimited). Only `balance first` looks at it.
+    /// Requests holding a connection slot on the server (HAProxy's `served`).
+    pub served: u32,
+    /// Requests queued on this server, waiting for one of its slots (HAProxy's
+    /// `queueslength`).
+    pub queued: u32,
+    /// The server's connection limit now: `maxconn`, ramped during `slowstart`
+    /// (`srv_dynamic_maxconn()`); 0 = unlimited.
     pub maxconn: u32,
+    /// The server's `maxqueue` (0 = unlimited).
+    pub maxqueue: u32,
+    /// The weight step of a server warming up after `slowstart`, 1 to [`BE_WEIGHT_SCALE`]:
+    /// its effective weight is `weight × warmup` where a running server's is `weight × 16`
+    /// (src/server.c `server_recalc_eweight()`); 0 = not warming up. Dynamic algorithms
+    /// only: static ones ignore it.
+    pub warmup: u32,
 }
 
 impl ServerView {
@@ -140,10 +169,37 @@ impl ServerView {
         self.weight.min(MAX_WEIGHT)
     }
 
+    /// The effective weight of dynamic algorithms, HAProxy's `eweight`: `weight × 16`, or
+    /// `weight × warmup` while warming up.
+    fn eweight(&self) -> u32 {
+        let step = if self.warmup == 0 {
+            BE_WEIGHT_SCALE
+        } else {
+            self.warmup.min(BE_WEIGHT_SCALE)
+        };
+        self.clamped_weight() * step
+    }
+
     /// May take new traffic at all: believed UP and weight > 0 (HAProxy's
     /// `srv_willbe_usable()` requires a non-zero effective weight).
     fn eligible(&self) -> bool {
         self.usable && self.weight > 0
+    }
+
+    /// Saturated for the round-robin, `first` and `random` lookups: it has a `maxconn` and
+    /// either requests already queued on it or every slot taken — the negation of
+    /// `!srv->maxconn || (!srv->queueslength && srv->served < srv_dynamic_maxconn(srv))`
+    /// (src/lb_fwrr.c, src/lb_map.c, src/lb_fas.c; src/backend.c `get_server_rnd()`).
+    pub fn saturated(&self) -> bool {
+        self.maxconn > 0 && (self.queued > 0 || self.served >= self.maxconn)
+    }
+
+    /// Still a candidate for `leastconn` (src/lb_fwlc.c `fwlc_get_next_server()`):
+    /// `!maxconn || served + queueslength < srv_dynamic_maxconn + maxqueue`. A full server
+    /// whose own queue has room (`maxqueue` > 0) may still be chosen — the request then
+    /// waits in that server's queue; with `maxqueue` 0 a full server is skipped.
+    fn leastconn_candidate(&self) -> bool {
+        self.maxconn == 0 || self.served + self.queued < self.maxconn + self.maxqueue
     }
 }
 
@@ -254,20 +310,15 @@ impl Balancer {
             self.in_pool[i] = true;
         }
 
-        // Weights: static algorithms use the latched weight, dynamic ones the live weight.
-        let static_weights = matches!(
-            self.algorithm,
-            Algorithm::StaticRr
-                | Algorithm::Source {
-                    hash_type: HashType::MapBased
-                }
-        );
+        // Weights: static algorithms use the latched user weight, dynamic ones the live
+        // effective weight (`weight × 16`, less while warming up).
+        let dynamic = self.algorithm.is_dynamic();
         self.pool_weights.clear();
         for &i in &self.pool {
-            let w = if static_weights {
-                self.latched[i]
+            let w = if dynamic {
+                servers[i].eweight()
             } else {
-                servers[i].clamped_weight()
+                self.latched[i]
             };
             self.pool_weights.push(w.max(1));
         }
@@ -322,7 +373,8 @@ impl Balancer {
     }
 
     /// The consistent-hash rings (`src/lb_chash.c`): every server with weight > 0 appears
-    /// `16 × weight` times, at keys `full_hash(puid × 4096 + replica)` with `puid = index + 1`.
+    /// eweight times (`16 × weight`; less while warming up after `slowstart`), at keys
+    /// `full_hash(puid × 4096 + replica)` with `puid = index + 1`.
     /// Down servers stay on the ring and are skipped at lookup, so their points keep their
     /// places; rebuilt only when a weight or backup flag changed.
     fn rebuild_rings(&mut self, servers: &[ServerView]) {
@@ -331,20 +383,20 @@ impl Balancer {
                 .ring_basis
                 .iter()
                 .zip(servers)
-                .all(|(&(w, b), s)| w == s.clamped_weight() && b == s.backup);
+                .all(|(&(w, b), s)| w == s.eweight() && b == s.backup);
         if basis_unchanged {
             return;
         }
         self.ring_basis.clear();
         self.ring_basis
-            .extend(servers.iter().map(|s| (s.clamped_weight(), s.backup)));
+            .extend(servers.iter().map(|s| (s.eweight(), s.backup)));
         for ring in &mut self.rings {
             ring.clear();
         }
         for (i, s) in servers.iter().enumerate() {
             let puid = (i as u32).wrapping_add(1);
             let ring = &mut self.rings[usize::from(s.backup)];
-            for replica in 0..s.clamped_weight() * BE_WEIGHT_SCALE {
+            for replica in 0..s.eweight() {
                 let key = full_hash(puid.wrapping_mul(SRV_EWGHT_RANGE).wrapping_add(replica));
                 ring.push((key, i as u32));
             }
@@ -354,13 +406,30 @@ impl Balancer {
         }
     }
 
-    /// The server for a new request, or `None` when no server is eligible (HAProxy: 503 "no
-    /// server available"). `client_addr` is the IPv4 source address (used by `source` only);
-    /// `rng` is drawn from by `random` only, and not at all when a single server is eligible.
-    ///
-    /// The pick ignores `maxconn` except under `balance first`: a full server is still
-    /// returned and the caller queues the request. Calls [`refresh`](Self::refresh) itself
-    /// the first time if the caller has not.
+    /// The algorithm.
+    pub fn algorithm(&self) -> &Algorithm {
+        &self.algorithm
+    }
+
+    /// Whether no server is eligible at all (HAProxy: `tot_weight` 0, 503 "no server
+    /// available"), as opposed to every eligible one being saturated.
+    pub fn is_empty(&mut self, servers: &[ServerView]) -> bool {
+        if !self.refreshed {
+            self.refresh(servers);
+        }
+        self.pool.is_empty()
+    }
+
+    /// Whether `server` is among those taking new traffic: HAProxy's `px_ok` in
+    /// `process_srv_queue()` (src/queue.c) — usable, and a backup only when no active server
+    /// is and it is the first backup or `allbackups` is set. Only such a server takes
+    /// requests from the backend queue.
+    pub fn in_pool(&self, server: usize) -> bool {
+        self.in_pool.get(server).copied().unwrap_or(false)
+    }
+
+    /// [`pick_avoiding`](Self::pick_avoiding) with no server to avoid.
+    #[cfg(test)]
     pub fn pick(
         &mut self,
         servers: &[ServerView],
@@ -370,13 +439,29 @@ impl Balancer {
         self.pick_avoiding(servers, client_addr, rng, None)
     }
 
-    /// Like [`pick`](Self::pick), for a request being redispatched after a failed connection
-    /// to server `avoid`: HAProxy's `assign_server()` (src/backend.c) passes the previous
-    /// server to every lookup "trying to avoid the same server" — `fwrr_get_next_server()`,
-    /// `fwlc_get_next_server()`, `fas_get_next_server()` skip it, `get_server_rnd()` and
-    /// `chash_get_server_hash()` look past it — and still return it when it is the only
-    /// choice. The map-based hash lookup (`map_get_server_hash()`, src/lb_map.c) takes no
-    /// server to avoid, so `source` with `hash-type map-based` may return `avoid` again.
+    /// The server for a request, or `None`: no server is eligible (see
+    /// [`is_empty`](Self::is_empty)), or the algorithm found every candidate saturated and
+    /// the request waits in the backend queue (HAProxy's `SRV_STATUS_FULL`). `client_addr`
+    /// is the IPv4 source address (used by `source` only); `rng` is drawn from by `random`
+    /// only, and not at all when a single server is eligible.
+    ///
+    /// How each algorithm treats saturated servers follows its HAProxy lookup: round robin,
+    /// `static-rr` and `first` skip saturated servers ([`ServerView::saturated`]) — round
+    /// robin consuming their turns — and find none when all are; `leastconn` skips servers
+    /// with no room left in their slots and queue together; `random` draws as usual, then
+    /// answers none if its pick is saturated (`get_server_rnd()`: "pretend we have none",
+    /// no new draw); `source` ignores saturation (the caller queues on the server). When the
+    /// only server taking traffic is the first backup (`allbackups` off), round robin,
+    /// `leastconn` and `first` return it whatever its load (HAProxy's `fbck`). Calls
+    /// [`refresh`](Self::refresh) itself the first time if the caller has not.
+    ///
+    /// `avoid` is the server a redispatched request failed on: HAProxy's `assign_server()`
+    /// (src/backend.c) passes the previous server to every lookup "trying to avoid the same
+    /// server" — `fwrr_get_next_server()`, `fwlc_get_next_server()`, `fas_get_next_server()`
+    /// skip it, `get_server_rnd()` and `chash_get_server_hash()` look past it — and still
+    /// return it when it is the only choice. The map-based hash lookup
+    /// (`map_get_server_hash()`, src/lb_map.c) takes no server to avoid, so `source` with
+    /// `hash-type map-based` may return `avoid` again.
     pub fn pick_avoiding(
         &mut self,
         servers: &[ServerView],
@@ -392,43 +477,66 @@ impl Balancer {
             self.in_pool.len(),
             "refresh() with these servers"
         );
-        match self.pool.len() {
-            0 => return None,
-            1 => return Some(self.pool[0]),
-            _ => {}
+        if self.pool.is_empty() {
+            return None;
         }
-        // Only a pool member can be avoided; with two or more members another one exists.
+        let first_backup = self.pool_is_backup && !self.allbackups;
+        if first_backup
+            && matches!(
+                self.algorithm,
+                Algorithm::RoundRobin | Algorithm::LeastConn | Algorithm::First
+            )
+        {
+            return Some(self.pool[0]);
+        }
+        // Only a pool member can be avoided.
         let avoid = avoid.filter(|&a| self.in_pool.get(a).copied().unwrap_or(false));
-        Some(match self.algorithm {
-            Algorithm::RoundRobin | Algorithm::StaticRr => self.pick_smooth_rr(avoid),
+        match self.algorithm {
+            Algorithm::RoundRobin | Algorithm::StaticRr => self.pick_smooth_rr(servers, avoid),
             Algorithm::LeastConn => self.pick_leastconn(servers, avoid),
             Algorithm::First => self.pick_first(servers, avoid),
             Algorithm::Source {
                 hash_type: HashType::MapBased,
-            } => self.map[full_hash(client_addr) as usize % self.map.len()] as usize,
+            } => Some(self.map[full_hash(client_addr) as usize % self.map.len()] as usize),
             Algorithm::Source {
                 hash_type: HashType::Consistent,
-            } => self.pick_ring(full_hash(client_addr), avoid),
-            Algorithm::Random { draws } => self.pick_random(servers, draws, rng, avoid),
-        })
-    }
-
-    /// Smooth weighted round robin: every server's current weight grows by its weight, the
-    /// largest wins (ties → lowest index) and pays back the total. When the winner is the
-    /// server to avoid, its turn is consumed all the same and the next turn is taken, as
-    /// HAProxy's `fwrr_get_next_server()` (src/lb_fwrr.c) requeues an avoided server "just
-    /// as if [it was] consumed".
-    fn pick_smooth_rr(&mut self, avoid: Option<usize>) -> usize {
-        let best = self.smooth_rr_step(None);
-        if Some(best) == avoid {
-            self.smooth_rr_step(avoid)
-        } else {
-            best
+            } => Some(self.pick_ring(full_hash(client_addr), avoid)),
+            Algorithm::Random { draws } => {
+                let pick = if self.pool.len() == 1 {
+                    self.pool[0]
+                } else {
+                    self.pick_random(servers, draws, rng, avoid)
+                };
+                (!servers[pick].saturated()).then_some(pick)
+            }
         }
     }
 
-    /// One turn of smooth weighted round robin, `exclude` unable to win.
-    fn smooth_rr_step(&mut self, exclude: Option<usize>) -> usize {
+    /// Smooth weighted round robin: every server's current weight grows by its weight, the
+    /// largest wins (ties → lowest index) and pays back the total. A winner that is
+    /// saturated, or the server to avoid, has its turn consumed all the same and the next
+    /// turn is taken, as HAProxy's `fwrr_get_next_server()` (src/lb_fwrr.c) requeues skipped
+    /// servers "just as if they were consumed" (`map_get_server_rr()`, src/lb_map.c, moves
+    /// past them); the avoided server is taken when it is the only one not saturated. None
+    /// when every server is saturated (no turn is consumed then).
+    fn pick_smooth_rr(&mut self, servers: &[ServerView], avoid: Option<usize>) -> Option<usize> {
+        let free = |i: usize| !servers[i].saturated();
+        if !self.pool.iter().any(|&i| free(i)) {
+            return None;
+        }
+        let only_avoided = self.pool.iter().all(|&i| !free(i) || Some(i) == avoid);
+        // Smooth WRR gives every member a turn within one cycle of the total weight, so a
+        // free server wins within that many turns.
+        loop {
+            let best = self.smooth_rr_step();
+            if free(best) && (Some(best) != avoid || only_avoided) {
+                return Some(best);
+            }
+        }
+    }
+
+    /// One turn of smooth weighted round robin.
+    fn smooth_rr_step(&mut self) -> usize {
         let mut total = 0i64;
         let mut best = usize::MAX;
         let mut best_cur = i64::MIN;
@@ -436,7 +544,7 @@ impl Balancer {
             let w = i64::from(w);
             total += w;
             self.rr_current[i] += w;
-            if Some(i) != exclude && self.rr_current[i] > best_cur {
+            if self.rr_current[i] > best_cur {
                 best_cur = self.rr_current[i];
                 best = i;
             }
@@ -445,47 +553,58 @@ impl Balancer {
         best
     }
 
-    /// Lowest `load / weight` (compared as `load_a × w_b < load_b × w_a`), scanning from a
-    /// rotating start so equally loaded servers take turns; `avoid` is skipped.
-    fn pick_leastconn(&mut self, servers: &[ServerView], avoid: Option<usize>) -> usize {
+    /// The lowest HAProxy leastconn key ([`Balancer::leastconn_key`]) among the candidates
+    /// ([`ServerView::leastconn_candidate`]), scanning from a rotating start so equally
+    /// loaded servers take turns; `avoid` only if it is the only candidate; none if there is
+    /// no candidate.
+    fn pick_leastconn(&mut self, servers: &[ServerView], avoid: Option<usize>) -> Option<usize> {
         let len = self.pool.len();
         let start = self.lc_cursor % len;
-        let mut best_pos: Option<usize> = None;
+        let mut best: Option<(u64, usize)> = None;
+        let mut avoided = None;
         for step in 0..len {
             let pos = (start + step) % len;
-            if Some(self.pool[pos]) == avoid {
+            let i = self.pool[pos];
+            if !servers[i].leastconn_candidate() {
                 continue;
             }
-            if best_pos.is_none_or(|b| self.lighter(servers, pos, b)) {
-                best_pos = Some(pos);
+            if Some(i) == avoid {
+                avoided = Some(pos);
+                continue;
+            }
+            let key = self.leastconn_key(servers, pos);
+            if best.is_none_or(|(k, _)| key < k) {
+                best = Some((key, pos));
             }
         }
-        let best_pos = best_pos.expect("a pool of two or more has a server not avoided");
-        self.lc_cursor = (best_pos + 1) % len;
-        self.pool[best_pos]
+        let pos = best.map(|(_, p)| p).or(avoided)?;
+        self.lc_cursor = (pos + 1) % len;
+        Some(self.pool[pos])
     }
 
-    /// Whether pool position `a` is strictly less loaded, relative to weight, than `b`.
-    fn lighter(&self, servers: &[ServerView], a: usize, b: usize) -> bool {
-        let (ia, ib) = (self.pool[a], self.pool[b]);
-        let (wa, wb) = (
-            u64::from(self.pool_weights[a]),
-            u64::from(self.pool_weights[b]),
-        );
-        u64::from(servers[ia].load) * wb < u64::from(servers[ib].load) * wa
+    /// HAProxy's leastconn tree key (src/lb_fwlc.c `fwlc_queue_srv()`): 0 for an idle server,
+    /// else (inflight + 1) × `SRV_EWGHT_MAX` / eweight, inflight = served + queued, eweight
+    /// = weight × [`BE_WEIGHT_SCALE`] (less while warming up, so a warming server's key
+    /// grows up to 16 times faster with its load — though idle, it is still first).
+    fn leastconn_key(&self, servers: &[ServerView], pos: usize) -> u64 {
+        let s = &servers[self.pool[pos]];
+        let inflight = u64::from(s.served + s.queued);
+        if inflight == 0 {
+            return 0;
+        }
+        (inflight + 1) * u64::from(SRV_EWGHT_MAX) / u64::from(self.pool_weights[pos])
     }
 
-    /// The lowest-index server with a free slot, other than `avoid` if another has one; if
-    /// all are full, the first one (the caller queues).
-    fn pick_first(&self, servers: &[ServerView], avoid: Option<usize>) -> usize {
-        let free = |i: &usize| servers[*i].maxconn == 0 || servers[*i].load < servers[*i].maxconn;
+    /// The lowest-index server that is not saturated, other than `avoid` if another one is
+    /// free (src/lb_fas.c `fas_get_next_server()`); none when all are saturated.
+    fn pick_first(&self, servers: &[ServerView], avoid: Option<usize>) -> Option<usize> {
+        let free = |i: &usize| !servers[*i].saturated();
         self.pool
             .iter()
             .copied()
             .filter(free)
             .find(|&i| Some(i) != avoid)
             .or_else(|| self.pool.iter().copied().find(free))
-            .unwrap_or(self.pool[0])
     }
 
     /// The first ring point clockwise from `hash` (key ≥ hash, wrapping) whose server is in
@@ -504,9 +623,9 @@ impl Balancer {
             .unwrap_or(self.pool[0])
     }
 
-    /// `draws` weighted random candidates; the least loaded relative to weight wins (ties →
-    /// the earliest draw). HAProxy's `get_server_rnd()` (`src/backend.c`) compares
-    /// `served × eweight` the same way.
+    /// `draws` weighted random candidates; the one serving fewer requests relative to its
+    /// weight wins (ties → the earliest draw). HAProxy's `get_server_rnd()` (`src/backend.c`)
+    /// compares `served × eweight` the same way (queued requests do not count).
     ///
     /// Every draw avoids `avoid` (HAProxy's `get_server_rnd()` passes it to each ring
     /// lookup): the draw is made over the other servers' weights only.
@@ -536,11 +655,22 @@ impl Balancer {
             }
             let pos = self.cumulative.partition_point(|&c| c <= r);
             best = match best {
-                Some(b) if !self.lighter(servers, pos, b) => Some(b),
+                Some(b) if !self.serves_less(servers, pos, b) => Some(b),
                 _ => Some(pos),
             };
         }
         self.pool[best.unwrap_or(0)]
+    }
+
+    /// Whether pool position `a` serves strictly fewer requests, relative to weight, than
+    /// `b` (`served_a × w_b < served_b × w_a`).
+    fn serves_less(&self, servers: &[ServerView], a: usize, b: usize) -> bool {
+        let (ia, ib) = (self.pool[a], self.pool[b]);
+        let (wa, wb) = (
+            u64::from(self.pool_weights[a]),
+            u64::from(self.pool_weights[b]),
+        );
+        u64::from(servers[ia].served) * wb < u64::from(servers[ib].served) * wa
     }
 }
 
@@ -671,14 +801,15 @@ mod tests {
     #[test]
     fn leastconn_picks_least_loaded_and_rotates_ties() {
         let mut s = [up(1), up(1), up(1)];
-        s[0].load = 5;
-        s[1].load = 2;
-        s[2].load = 7;
+        s[0].served = 5;
+        s[1].served = 2;
+        s[2].queued = 7;
         let mut b = balancer(Algorithm::LeastConn, &s);
         assert_eq!(picks(&mut b, &s, 3), vec![1, 1, 1]);
 
         for v in &mut s {
-            v.load = 4;
+            v.served = 4;
+            v.queued = 0;
         }
         let seq = picks(&mut b, &s, 6);
         let mut sorted = seq[..3].to_vec();
@@ -688,8 +819,8 @@ mod tests {
 
         // Relative to weight: load 6 at weight 3 (2/unit) beats load 3 at weight 1.
         let s = [
-            ServerView { load: 3, ..up(1) },
-            ServerView { load: 6, ..up(3) },
+            ServerView { served: 3, ..up(1) },
+            ServerView { served: 6, ..up(3) },
         ];
         let mut b = balancer(Algorithm::LeastConn, &s);
         assert_eq!(picks(&mut b, &s, 2), vec![1, 1]);
@@ -716,28 +847,131 @@ mod tests {
         let mut seq = Vec::new();
         for _ in 0..6 {
             let i = b.pick(&s, 0, &mut r).unwrap();
-            s[i].load += 1;
+            s[i].served += 1;
             seq.push(i);
         }
         assert_eq!(seq, vec![0, 0, 0, 1, 1, 1]);
-        s[2].load = 3;
+        s[2].served = 3;
+        assert_eq!(b.pick(&s, 0, &mut r), None, "all full → the backend queue");
+        s[0].served = 1;
+        assert_eq!(b.pick(&s, 0, &mut r), Some(0));
+        s[0].queued = 1;
         assert_eq!(
             b.pick(&s, 0, &mut r),
-            Some(0),
-            "all full → first, caller queues"
+            None,
+            "a queue on the server saturates it"
         );
-        s[0].load = 1;
-        assert_eq!(b.pick(&s, 0, &mut r), Some(0));
         // maxconn 0 = unlimited: always the first usable.
         let s = [
             ServerView {
-                load: 1000,
+                served: 1000,
                 ..up(1)
             },
             up(1),
         ];
         let mut b = balancer(Algorithm::First, &s);
         assert_eq!(picks(&mut b, &s, 3), vec![0, 0, 0]);
+    }
+
+    fn full(weight: u32, served: u32, maxconn: u32) -> ServerView {
+        ServerView {
+            served,
+            maxconn,
+            ..up(weight)
+        }
+    }
+
+    #[test]
+    fn roundrobin_skips_saturated_servers_consuming_their_turns() {
+        // a a b a with weights 3:1; a full: b at every pick; none when both are full.
+        let mut s = [full(3, 2, 2), full(1, 0, 2)];
+        for algo in [Algorithm::RoundRobin, Algorithm::StaticRr] {
+            let mut b = balancer(algo.clone(), &s);
+            assert_eq!(picks(&mut b, &s, 3), vec![1, 1, 1], "{algo:?}");
+            s[1].served = 2;
+            assert_eq!(b.pick(&s, 0, &mut rng()), None, "{algo:?}");
+            // A request queued on a server saturates it too.
+            s[1].served = 0;
+            s[1].queued = 1;
+            assert_eq!(b.pick(&s, 0, &mut rng()), None, "{algo:?}");
+            s[1].queued = 0;
+        }
+        // The skipped turns are consumed: with a free again, the sequence goes on.
+        let mut s = [up(3), up(1)];
+        let mut b = balancer(Algorithm::RoundRobin, &s);
+        assert_eq!(picks(&mut b, &s, 2), vec![0, 0]);
+        s[0] = full(3, 1, 1);
+        assert_eq!(picks(&mut b, &s, 1), vec![1]);
+        s[0].served = 0;
+        assert_eq!(picks(&mut b, &s, 4), vec![0, 0, 0, 1]);
+        // Only the avoided server is free: it is returned.
+        let s = [full(1, 1, 1), up(1)];
+        let mut b = balancer(Algorithm::RoundRobin, &s);
+        assert_eq!(b.pick_avoiding(&s, 0, &mut rng(), Some(1)), Some(1));
+    }
+
+    #[test]
+    fn leastconn_skips_full_servers_unless_their_queue_has_room() {
+        // Weight 3 keeps app 0's key lowest, but it is full: app 1 takes the request.
+        let mut s = [full(3, 1, 1), full(1, 1, 10)];
+        let mut b = balancer(Algorithm::LeastConn, &s);
+        assert_eq!(picks(&mut b, &s, 3), vec![1, 1, 1]);
+        // With room in its queue (maxqueue 2) the full server is still chosen: the caller
+        // queues the request on it, until served + queued reaches maxconn + maxqueue.
+        s[0].maxqueue = 2;
+        assert_eq!(picks(&mut b, &s, 1), vec![0]);
+        s[0].queued = 2;
+        assert_eq!(picks(&mut b, &s, 1), vec![1]);
+        // Nothing left with room: none (the backend queue).
+        s[1].served = 10;
+        assert_eq!(b.pick(&s, 0, &mut rng()), None);
+        // The key: idle servers first (key 0), whatever their weight.
+        let s = [full(1, 0, 0), full(16, 1, 0)];
+        let mut b = balancer(Algorithm::LeastConn, &s);
+        assert_eq!(picks(&mut b, &s, 1), vec![0]);
+    }
+
+    #[test]
+    fn random_answers_none_when_its_pick_is_full() {
+        // One draw over two servers, the second full: about half the picks are none, and
+        // none of them is the free server drawn again.
+        let s = [up(1), full(1, 1, 1)];
+        let mut b = balancer(Algorithm::Random { draws: 1 }, &s);
+        let mut r = rng();
+        let got: Vec<Option<usize>> = (0..4000).map(|_| b.pick(&s, 0, &mut r)).collect();
+        let none = got.iter().filter(|p| p.is_none()).count();
+        assert!(got.iter().all(|p| matches!(p, None | Some(0))));
+        assert!(none.abs_diff(2000) < 150, "{none}");
+        // Two draws compare `served`, not queued requests.
+        let s = [ServerView { queued: 5, ..up(1) }, full(1, 1, 0)];
+        let mut b = balancer(Algorithm::Random { draws: 8 }, &s);
+        assert_eq!(picks(&mut b, &s, 20), vec![0; 20]);
+    }
+
+    #[test]
+    fn the_first_backup_is_returned_even_when_full() {
+        let s = [
+            ServerView {
+                usable: false,
+                ..up(1)
+            },
+            ServerView {
+                backup: true,
+                ..full(1, 1, 1)
+            },
+        ];
+        for algo in [
+            Algorithm::RoundRobin,
+            Algorithm::LeastConn,
+            Algorithm::First,
+        ] {
+            let mut b = balancer(algo.clone(), &s);
+            assert_eq!(b.pick(&s, 0, &mut rng()), Some(1), "{algo:?}");
+        }
+        for algo in [Algorithm::StaticRr, Algorithm::Random { draws: 2 }] {
+            let mut b = balancer(algo.clone(), &s);
+            assert_eq!(b.pick(&s, 0, &mut rng()), None, "{algo:?}");
+        }
     }
 
     fn source_assignments(b: &mut Balancer, s: &[ServerView], n: u32) -> Vec<usize> {
@@ -811,8 +1045,11 @@ mod tests {
     #[test]
     fn random_two_draws_prefer_the_less_loaded() {
         let s = [
-            ServerView { load: 0, ..up(1) },
-            ServerView { load: 10, ..up(1) },
+            ServerView { served: 0, ..up(1) },
+            ServerView {
+                served: 10,
+                ..up(1)
+            },
         ];
         let share_of_loaded = |draws: u32| {
             let mut b = balancer(Algorithm::Random { draws }, &s);
@@ -911,9 +1148,9 @@ mod tests {
         ];
         for algo in algos {
             let mut s = [up(1), up(2), up(1)];
-            s[1].load = 0; // the least loaded: leastconn and random(2) would prefer it
-            s[0].load = 3;
-            s[2].load = 3;
+            s[1].served = 0; // the least loaded: leastconn and random(2) would prefer it
+            s[0].served = 3;
+            s[2].served = 3;
             let mut b = balancer(algo.clone(), &s);
             let mut r = rng();
             for addr in 0..200 {
@@ -971,12 +1208,13 @@ mod tests {
 
     fn server_strategy() -> impl Strategy<Value = ServerView> {
         (0u32..4, any::<bool>(), any::<bool>(), 0u32..5, 0u32..3).prop_map(
-            |(weight, usable, backup, load, maxconn)| ServerView {
+            |(weight, usable, backup, served, maxconn)| ServerView {
                 weight,
                 usable,
                 backup,
-                load,
+                served,
                 maxconn,
+                ..ServerView::default()
             },
         )
     }
@@ -996,9 +1234,12 @@ mod tests {
                 let eligible = |i: usize| s[i].usable && s[i].weight > 0;
                 let any_primary = (0..6).any(|i| eligible(i) && !s[i].backup);
                 let first_backup = (0..6).find(|&i| eligible(i) && s[i].backup);
+                let some_saturated = (0..6).any(|i| eligible(i) && s[i].saturated());
                 for &addr in &addrs {
                     match b.pick(s, addr, &mut r) {
-                        None => prop_assert!(!any_primary && first_backup.is_none()),
+                        None => prop_assert!(
+                            (!any_primary && first_backup.is_none()) || some_saturated
+                        ),
                         Some(i) => {
                             prop_assert!(eligible(i), "picked ineligible {i}");
                             prop_assert_eq!(s[i].backup, !any_primary);

@@ -1,14 +1,18 @@
-//! The load balancer, with HAProxy's semantics. Its request path (accept, CPU, pick a
-//! server, queue, connect, retry, answer) is in `request_path`, its health checking (active
-//! checks and passive observation) in `health`, its `balance` algorithms in `balance`; this
-//! module holds its state, builds it from the scenario, routes its messages, and handles
-//! its crash and restart and an operator's weight changes and drains.
+//! The load balancer, with HAProxy's semantics. Its request path (accept, CPU, assign a
+//! server, connect, answer) is in `request_path`, its queues in `queue`, its retries in
+//! `retry`, its health checking (active checks and passive observation) in `health`, its
+//! `balance` algorithms in `balance`; this module holds its state, builds it from the
+//! scenario, routes its messages, and handles its crash and restart and an operator's
+//! weight changes and drains.
 
 mod balance;
 mod health;
+mod queue;
 mod request_path;
+mod retry;
+mod slowstart;
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 
 use infrasim_engine::stats::TimeWeighted;
 use infrasim_engine::{Context, EventId, RngStreams, SimDuration, SimRng, SimTime, TimeoutQueue};
@@ -16,8 +20,11 @@ use infrasim_engine::{Context, EventId, RngStreams, SimDuration, SimRng, SimTime
 use crate::model::call::Ref;
 use crate::model::vocabulary::{Ev, Msg, Node};
 use crate::model::{Received, World};
-use crate::scenario::{self, Balance, CrashMode, HealthCheck, LbTimeouts, Observe};
+use crate::scenario::{
+    self, Balance, CrashMode, HealthCheck, InitState, LbTimeouts, Observe, OnMarkedDown,
+};
 use balance::{Algorithm, Balancer, ServerView};
+use retry::RetryPolicy;
 
 /// Linux `net.core.somaxconn` default since 5.4 (ip-sysctl): the largest listen backlog.
 const SOMAXCONN: u32 = 4096;
@@ -37,6 +44,13 @@ pub(crate) struct Backend {
     pub maxconn: u32,
     pub maxqueue: u32,
     pub backup: bool,
+    /// `init-state`: the health and state the server starts with.
+    pub init_state: InitState,
+    /// `slowstart` in whole seconds, rounded up as HAProxy stores it (src/server.c
+    /// `srv_parse_slowstart()`: `(val + 999) / 1000`); 0 = off.
+    pub slowstart_s: u64,
+    /// `on-marked-down shutdown-sessions`.
+    pub shutdown_sessions: bool,
 }
 
 /// HAProxy's health state of one server.
@@ -52,10 +66,18 @@ pub(crate) struct Health {
     pub timer: Option<EventId>,
     /// Whether a check is in progress.
     pub checking: bool,
-    /// Consecutive errors observed on real traffic.
+    /// When the next check is due, while none is in progress (HAProxy: the check task's
+    /// expiry, which a forced `fastinter` may only bring forward).
+    pub next_at: SimTime,
+    /// Consecutive errors observed on real traffic (HAProxy `consecutive_errors`).
     pub errors: u32,
-    /// `on-error` forced `fastinter` for the next check.
-    pub force_fast: bool,
+    /// `on-error` forced `fastinter` (HAProxy `CHK_ST_FASTINTER`), until the next check's
+    /// timer is set.
+    pub fastinter: bool,
+    /// HAProxy's `last_change`: the whole second of the server's last state change.
+    pub last_change_s: u64,
+    /// The next tick of the server's `slowstart` warm-up task, while it is `STARTING`.
+    pub warmup: Option<EventId>,
     /// The connection of the HTTP check in progress (a call a server worker serves).
     pub call: Option<Ref>,
 }
@@ -68,6 +90,8 @@ pub(crate) struct LbConfig {
     pub timeouts: LbTimeouts,
     pub retries: u32,
     pub redispatch: bool,
+    /// `retry-on`: which failures are retried.
+    pub retry_on: RetryPolicy,
     pub maxconn: u32,
     pub cores: u32,
     pub cost: SimDuration,
@@ -79,14 +103,18 @@ pub(crate) struct LoadBalancer {
     pub cfg: LbConfig,
     pub servers: Vec<Backend>,
     pub balancer: Balancer,
+    /// What the balancer sees of each server, and the LB's count of the requests holding a
+    /// slot on it (`served`) and queued on it (`queued`).
     pub views: Vec<ServerView>,
     pub health: Vec<Health>,
-    /// Requests being served by each server (HAProxy `cur_sess`).
-    pub conns: Vec<u32>,
-    /// Requests waiting for a server slot, with their `timeout queue` events (the server
-    /// they are pinned to, or [`ANY_SERVER`], is the call's `slot`).
+    /// Requests waiting for a server slot, with their `timeout queue` events: the backend
+    /// queue and every server's queue in one FIFO (the server a request is queued on, or
+    /// [`ANY_SERVER`] for the backend queue, is the call's `slot`; the call's `attempt`
+    /// holds its retry count).
     pub queue: VecDeque<(Ref, EventId)>,
-    pub queued_on: Vec<u32>,
+    /// Requests in their retry turn-around (src/backend.c `back_handle_st_cer()`, state
+    /// `SC_ST_TAR`): an `Ev::LbRetry` is due for each; a crash forgets them.
+    pub turnaround: BTreeSet<Ref>,
     pub cpu_busy: u32,
     pub cpu_queue: VecDeque<Ref>,
     /// Client connections held (frontend `maxconn`).
@@ -105,14 +133,16 @@ pub(crate) struct LoadBalancer {
     /// Client SYNs dropped because the frontend was at `maxconn` and its backlog full.
     pub rejected: u64,
     /// Deadlines of the connections to servers.
-    pub timeouts: TimeoutQueue<Ref>,
+    /// Deadlines of the connections to servers, each with its connection's `timeout
+    /// connect` deadline.
+    pub timeouts: TimeoutQueue<(Ref, SimTime)>,
     /// The random stream of `random` balancing draws.
     pub rng: SimRng,
 }
 
 impl LoadBalancer {
-    /// A load balancer as the scenario describes it, its backend's servers resolved.
-    /// Every server starts UP with full health, as HAProxy does at start-up.
+    /// A load balancer as the scenario describes it, its backend's servers resolved, each
+    /// server in its `init-state`.
     pub(crate) fn new(
         spec: &scenario::LoadBalancer,
         servers: &[Node],
@@ -128,6 +158,9 @@ impl LoadBalancer {
                 maxconn: b.maxconn,
                 maxqueue: b.maxqueue,
                 backup: b.backup,
+                init_state: b.init_state,
+                slowstart_s: b.slowstart.as_nanos().div_ceil(1_000_000).div_ceil(1000),
+                shutdown_sessions: b.on_marked_down == OnMarkedDown::ShutdownSessions,
             })
             .collect();
         let cfg = LbConfig {
@@ -136,43 +169,46 @@ impl LoadBalancer {
             timeouts: spec.timeouts.clone(),
             retries: spec.retries,
             redispatch: spec.redispatch,
+            retry_on: RetryPolicy::of(&spec.retry_on),
             maxconn: spec.maxconn,
             cores: spec.cpu.cores,
             cost: spec.cpu.per_request,
             hashing: spec.balance == Balance::Source,
         };
         let n = servers.len();
-        let full = cfg.check.rise + cfg.check.fall - 1;
         let views = servers
             .iter()
             .map(|s| ServerView {
                 weight: s.weight,
                 usable: true,
                 backup: s.backup,
-                load: 0,
+                served: 0,
+                queued: 0,
                 maxconn: s.maxconn,
+                maxqueue: s.maxqueue,
+                warmup: 0,
             })
             .collect();
+        let health = Health {
+            health: 0,
+            up: true,
+            seq: 0,
+            timer: None,
+            checking: false,
+            next_at: SimTime::ZERO,
+            errors: 0,
+            fastinter: false,
+            last_change_s: 0,
+            warmup: None,
+            call: None,
+        };
         let mut lb = LoadBalancer {
             cfg,
             balancer: Balancer::new(Algorithm::of(spec), spec.allbackups, n),
             views,
-            health: vec![
-                Health {
-                    health: full,
-                    up: true,
-                    seq: 0,
-                    timer: None,
-                    checking: false,
-                    errors: 0,
-                    force_fast: false,
-                    call: None,
-                };
-                n
-            ],
-            conns: vec![0; n],
+            health: vec![health; n],
             queue: VecDeque::new(),
-            queued_on: vec![0; n],
+            turnaround: BTreeSet::new(),
             cpu_busy: 0,
             cpu_queue: VecDeque::new(),
             frontend: 0,
@@ -186,8 +222,32 @@ impl LoadBalancer {
             rng: streams.stream(&format!("lb/{}", spec.name)),
             servers,
         };
-        lb.balancer.refresh(&lb.views);
+        lb.init_health();
         lb
+    }
+
+    /// Every server's health and state at start-up, per its `init-state` (HAProxy:
+    /// health `rise` by default, src/server.c "up, but will fall down at first failure";
+    /// include/haproxy/server.h `srv_set_init_state()`). Without health checks every server
+    /// is UP (validation allows no `init-state` that starts DOWN then).
+    fn init_health(&mut self) {
+        let (rise, fall) = (self.cfg.check.rise, self.cfg.check.fall);
+        for ((h, v), s) in self
+            .health
+            .iter_mut()
+            .zip(&mut self.views)
+            .zip(&self.servers)
+        {
+            (h.health, h.up) = if self.cfg.check.enabled {
+                s.init_state.health(rise, fall)
+            } else {
+                (rise + fall - 1, true)
+            };
+            h.errors = 0;
+            h.fastinter = false;
+            v.usable = h.up;
+        }
+        self.balancer.refresh(&self.views);
     }
 
     /// Restart the statistics at the end of the warm-up.
@@ -209,9 +269,25 @@ impl LoadBalancer {
         self.cfg.maxconn.min(SOMAXCONN) as usize
     }
 
+    /// Whether server `slot` has no free connection slot (`served` ≥ its current
+    /// `maxconn`; never with `maxconn` 0).
     fn slot_full(&self, slot: usize) -> bool {
-        let m = self.servers[slot].maxconn;
-        m > 0 && self.conns[slot] >= m
+        let v = &self.views[slot];
+        v.maxconn > 0 && v.served >= v.maxconn
+    }
+
+    /// Requests in the backend queue (not queued on a server).
+    fn backend_queued(&self) -> usize {
+        let pinned: u32 = self.views.iter().map(|v| v.queued).sum();
+        self.queue.len() - pinned as usize
+    }
+
+    /// Active (non-backup) servers taking traffic: HAProxy's `srv_act`.
+    fn active_servers(&self) -> usize {
+        self.views
+            .iter()
+            .filter(|v| v.usable && !v.backup && v.weight > 0)
+            .count()
     }
 }
 
@@ -239,12 +315,20 @@ impl World {
             .map(|(r, c)| (r, c.callee == me))
             .collect();
         for (r, incoming) in held {
-            if incoming && process {
-                self.reset(cx, r);
-            }
-            if !incoming {
+            if incoming {
+                // The stream is gone with the process: not queued any more.
+                if let Some(c) = self.calls.get_mut(r) {
+                    c.queued = false;
+                }
+                if process {
+                    self.reset(cx, r);
+                }
+            } else {
                 self.calls.remove(r);
             }
+        }
+        for slot in 0..self.lbs[lb as usize].servers.len() {
+            self.lb_stop_warmup(cx, lb, slot);
         }
         let l = &mut self.lbs[lb as usize];
         for h in &mut l.health {
@@ -255,34 +339,32 @@ impl World {
             h.call = None;
         }
         l.queue.clear();
+        l.turnaround.clear();
         l.backlog.clear();
         l.cpu_queue.clear();
         l.cpu_busy = 0;
         l.frontend = 0;
-        l.conns.iter_mut().for_each(|c| *c = 0);
-        l.queued_on.iter_mut().for_each(|c| *c = 0);
         for v in &mut l.views {
-            v.load = 0;
+            v.served = 0;
+            v.queued = 0;
         }
     }
 
-    /// The load balancer restarts with every server UP at full health, as HAProxy does at
-    /// start-up, and resumes its checks.
+    /// The load balancer restarts: every server in its `init-state` (by default UP at health
+    /// `rise`, so one failed check marks a dead server DOWN), as HAProxy starts, and the
+    /// checks resume, staggered.
     pub(crate) fn lb_restart(&mut self, cx: &mut Context<'_, Ev>, lb: u32) {
         let l = &mut self.lbs[lb as usize];
-        let full = l.cfg.check.rise + l.cfg.check.fall - 1;
-        for (h, v) in l.health.iter_mut().zip(l.views.iter_mut()) {
-            h.health = full;
-            h.up = true;
-            h.errors = 0;
-            h.force_fast = false;
-            v.usable = true;
+        l.init_health();
+        for (s, v) in l.views.iter_mut().enumerate() {
+            v.usable = l.health[s].up && !self.net.state(l.servers[s].node).drained;
         }
         l.balancer.refresh(&l.views);
         self.start_checks(cx, lb);
         for slot in 0..self.lbs[lb as usize].servers.len() {
-            let node = self.lbs[lb as usize].servers[slot].node;
-            self.metrics.lb_belief(cx.now(), Node::Lb(lb), node, true);
+            let l = &self.lbs[lb as usize];
+            let (node, up) = (l.servers[slot].node, l.health[slot].up);
+            self.metrics.lb_belief(cx.now(), Node::Lb(lb), node, up);
         }
     }
 

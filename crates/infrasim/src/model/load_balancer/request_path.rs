@@ -1,41 +1,59 @@
 //! The load balancer's request path, as HAProxy handles a request (HAProxy configuration
-//! manual: `maxconn`, `timeout connect|server|queue`, `retries`, `option redispatch`;
-//! src/backend.c, src/queue.c):
+//! manual: `maxconn`, `maxqueue`, `timeout connect|server|queue`; src/backend.c,
+//! src/queue.c):
 //!
 //! * the frontend accepts the client's connection (up to `maxconn`), a core spends the
-//!   per-request CPU on it, and the `balance` algorithm picks a server among those the LB
-//!   believes up ([`super::balance`]);
-//! * a server at its `maxconn` is skipped by non-hash algorithms; when every usable server is
-//!   full the request waits in the backend queue (or the chosen server's queue for `source`)
-//!   for at most `timeout queue` (→ 503, `sQ`);
-//! * a refused connection (RST) is retried on the same server after a turn-around of
-//!   min(`timeout connect`, 1 s); one that times out is retried at once; with `option
-//!   redispatch` a retry may go to another server (`stream_choose_redispatch()`), chosen
-//!   avoiding the one that failed (`assign_server()`); after `retries` (3) extra attempts the
-//!   request fails with 503;
+//!   per-request CPU on it, and the dispatcher assigns a server (`assign_server_and_queue()`):
+//!   the `balance` algorithm picks among the servers the LB believes up ([`super::balance`],
+//!   which says how each algorithm treats saturated servers); a server with no free slot, or
+//!   with requests already queued on it, takes the request into its own queue (or fails it
+//!   with 503 when its `maxqueue` is reached); when the algorithm finds every server
+//!   saturated the request waits in the backend queue (`super::queue`);
+//! * a refused or timed-out connection is retried (`super::retry`);
 //! * a request accepted by a server that does not answer within `timeout server` fails with
-//!   504; a server that dies mid-request resets the connection (502). Neither is retried
-//!   (`retry-on` defaults to `conn-failure` only).
+//!   504; a server that dies mid-request resets the connection (502); an error answer is
+//!   passed through. None is retried by default (`retry-on` defaults to `conn-failure`
+//!   only); `retry-on` may ask for each (`super::retry`);
+//! * `on-marked-down shutdown-sessions`: when a server is marked DOWN its sessions are
+//!   killed, 500 to their clients, not retried ([`World::lb_shutdown_sessions`]).
 //!
-//! Every connection to a server ends through one place ([`World::lb_child_ended`]): its slot
-//! is freed, passive health observes the outcome, and the slot goes to the oldest queued
-//! request that may use it.
+//! Every connection to a server ends through one place ([`World::lb_child_ended`]), which
+//! tells passive health what it saw; the connection's slot is then given back
+//! ([`World::lb_release`]: the oldest queued request that may use it takes it) unless a
+//! retry on the same server keeps it.
 
-use infrasim_engine::{Context, EventId, SimDuration, SimTime};
+use infrasim_engine::{Context, SimDuration, SimTime};
 
-use super::{ANY_SERVER, REDISPATCH};
+use super::ANY_SERVER;
+use super::balance::Algorithm;
+use super::health::Observed;
+use super::retry::http_status;
 use crate::model::call::{Call, FailReason, Outcome, Parent, Ref, Slab};
 use crate::model::vocabulary::{Ev, Msg, Node};
 use crate::model::{Received, World};
 
 /// A finished attempt to reach a server, as the request path needs it: the request it
-/// served, the server slot, the attempt number, and whether the server had accepted it.
+/// served, the server slot (still held), the attempt number, and whether the server had
+/// accepted it.
 #[derive(Clone, Copy, Debug)]
-struct Attempt {
-    parent: Ref,
-    slot: u32,
-    attempt: u32,
-    connected: bool,
+pub(super) struct Attempt {
+    pub parent: Ref,
+    pub slot: u32,
+    pub attempt: u32,
+    pub connected: bool,
+}
+
+/// Where the dispatcher puts a request (HAProxy `assign_server_and_queue()`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Assigned {
+    /// A connection slot on this server.
+    Server(u32),
+    /// A place in this server's queue, or in the backend queue ([`ANY_SERVER`]).
+    Queued(u32),
+    /// The chosen server's queue is at its `maxqueue`: 503 (`SRV_STATUS_FULL`).
+    QueueFull,
+    /// No server takes traffic: 503 (`SRV_STATUS_NOSRV`).
+    NoServer,
 }
 
 impl World {
@@ -126,7 +144,13 @@ impl World {
     }
 
     /// Answers the client side of a request and forgets it.
-    fn lb_respond(&mut self, cx: &mut Context<'_, Ev>, lb: u32, parent: Ref, outcome: Outcome) {
+    pub(super) fn lb_respond(
+        &mut self,
+        cx: &mut Context<'_, Ev>,
+        lb: u32,
+        parent: Ref,
+        outcome: Outcome,
+    ) {
         self.lb_close_frontend(cx, lb);
         self.lbs[lb as usize].served += 1;
         self.reply(cx, parent, outcome);
@@ -134,7 +158,7 @@ impl World {
 
     /// A client connection the load balancer held is closed: answered, or its client has
     /// gone (timed out, or reset) while the request was being handled.
-    fn lb_close_frontend(&mut self, cx: &mut Context<'_, Ev>, lb: u32) {
+    pub(super) fn lb_close_frontend(&mut self, cx: &mut Context<'_, Ev>, lb: u32) {
         let l = &mut self.lbs[lb as usize];
         l.frontend = l.frontend.saturating_sub(1);
         if !l.backlog.is_empty() && !l.accept_pending {
@@ -143,186 +167,114 @@ impl World {
         }
     }
 
-    /// Chooses a server for a request (or queues it, or fails it with 503).
+    /// Assigns a new request (its first attempt).
     fn lb_dispatch(&mut self, cx: &mut Context<'_, Ev>, lb: u32, parent: Ref) {
+        self.lb_dispatch_attempt(cx, lb, parent, 0, None);
+    }
+
+    /// Assigns `parent` — a new request, a redispatched retry (numbered `attempt`, avoiding
+    /// the server that failed), or a request taken out of a DOWN server's queue — and
+    /// connects it, queues it, or answers 503.
+    pub(super) fn lb_dispatch_attempt(
+        &mut self,
+        cx: &mut Context<'_, Ev>,
+        lb: u32,
+        parent: Ref,
+        attempt: u32,
+        avoid: Option<usize>,
+    ) {
         let Some(addr) = self.calls.get(parent).map(|c| c.addr) else {
             self.lb_close_frontend(cx, lb);
             return;
         };
         let l = &mut self.lbs[lb as usize];
-        let n = l.servers.len();
-        let mut picked = l.balancer.pick(&l.views, addr, &mut l.rng);
-        if let Some(s) = picked {
-            if l.slot_full(s) && !l.cfg.hashing {
-                // Non-hash algorithms skip full servers (HAProxy's fwrr/leastconn trees only
-                // hold servers with free slots).
-                picked = None;
-                for _ in 0..n {
-                    match l.balancer.pick(&l.views, addr, &mut l.rng) {
-                        Some(t) if !l.slot_full(t) => {
-                            picked = Some(t);
-                            break;
-                        }
-                        _ => {}
-                    }
-                }
-                if picked.is_none() {
-                    self.lb_enqueue(cx, lb, parent, ANY_SERVER);
-                    return;
-                }
-            } else if l.slot_full(s) {
-                if l.servers[s].maxqueue > 0 && l.queued_on[s] >= l.servers[s].maxqueue {
-                    self.lb_respond(cx, lb, parent, Outcome::Failed(FailReason::QueueTimeout));
-                } else {
-                    self.lb_enqueue(cx, lb, parent, s as u32);
-                }
-                return;
+        l.sync_warmup_maxconn(cx.now());
+        match l.assign(addr, avoid) {
+            Assigned::Server(s) => self.lb_connect(cx, lb, parent, s, attempt, false),
+            Assigned::Queued(s) => self.lb_enqueue(cx, lb, parent, s, attempt),
+            Assigned::QueueFull => {
+                self.lb_respond(cx, lb, parent, Outcome::Failed(FailReason::QueueTimeout));
             }
-        }
-        match picked {
-            Some(s) => self.lb_connect(cx, lb, parent, s as u32, 0),
-            None => self.lb_respond(cx, lb, parent, Outcome::Failed(FailReason::NoBackend)),
-        }
-    }
-
-    fn lb_enqueue(&mut self, cx: &mut Context<'_, Ev>, lb: u32, parent: Ref, pinned: u32) {
-        let timeout = self.lbs[lb as usize].queue_timeout();
-        let t = cx.schedule_in(timeout, Ev::LbQueueTimeout { lb, call: parent });
-        let l = &mut self.lbs[lb as usize];
-        l.queue.push_back((parent, t));
-        l.queued.set(cx.now(), l.queue.len() as u64);
-        if pinned != ANY_SERVER {
-            l.queued_on[pinned as usize] += 1;
-            l.views[pinned as usize].load += 1;
-        }
-        if let Some(c) = self.calls.get_mut(parent) {
-            c.queued = true;
-            c.slot = pinned;
-        }
-    }
-
-    /// Takes the queue's entry at `pos`: the waiting call and its `timeout queue` event.
-    fn lb_unqueue_at(&mut self, now: SimTime, lb: u32, pos: usize) -> Option<(Ref, EventId)> {
-        let l = &mut self.lbs[lb as usize];
-        let (r, timer) = l.queue.remove(pos)?;
-        l.queued.set(now, l.queue.len() as u64);
-        if let Some(c) = self.calls.get_mut(r) {
-            c.queued = false;
-            if c.slot != ANY_SERVER {
-                l.queued_on[c.slot as usize] -= 1;
-                l.views[c.slot as usize].load -= 1;
-            }
-        }
-        Some((r, timer))
-    }
-
-    pub(crate) fn lb_queue_timeout(&mut self, cx: &mut Context<'_, Ev>, lb: u32, call: Ref) {
-        let queued = self.calls.get(call).is_some_and(|c| c.queued);
-        if !queued {
-            return;
-        }
-        if let Some(pos) = self.lbs[lb as usize]
-            .queue
-            .iter()
-            .position(|(r, _)| *r == call)
-        {
-            self.lb_unqueue_at(cx.now(), lb, pos);
-            self.lb_respond(cx, lb, call, Outcome::Failed(FailReason::QueueTimeout));
-        }
-    }
-
-    /// A slot freed on `slot`: serve the oldest queued request that may use it.
-    pub(super) fn lb_dequeue(&mut self, cx: &mut Context<'_, Ev>, lb: u32, slot: usize) {
-        loop {
-            let l = &self.lbs[lb as usize];
-            if l.queue.is_empty() || l.slot_full(slot) || !l.views[slot].usable {
-                return;
-            }
-            let pos = l.queue.iter().position(|(r, _)| {
-                self.calls
-                    .get(*r)
-                    .is_none_or(|c| c.slot == ANY_SERVER || c.slot == slot as u32)
-            });
-            let Some(pos) = pos else {
-                return;
-            };
-            let Some((parent, timer)) = self.lb_unqueue_at(cx.now(), lb, pos) else {
-                return;
-            };
-            match self.calls.get(parent) {
-                Some(_) => {
-                    cx.cancel(timer);
-                    self.lb_connect(cx, lb, parent, slot as u32, 0);
-                }
-                None => self.lb_close_frontend(cx, lb),
+            Assigned::NoServer => {
+                self.lb_respond(cx, lb, parent, Outcome::Failed(FailReason::NoBackend));
             }
         }
     }
 
-    /// Opens a connection to server `slot` for `parent` (attempt number `attempt`).
-    fn lb_connect(
+    /// Opens a connection to server `slot` for `parent` (attempt number `attempt`), taking a
+    /// connection slot on it unless the request `held` one (a retry on the same server).
+    pub(super) fn lb_connect(
         &mut self,
         cx: &mut Context<'_, Ev>,
         lb: u32,
         parent: Ref,
         slot: u32,
         attempt: u32,
+        held: bool,
     ) {
         let Some(p) = self.calls.get(parent) else {
+            if held {
+                self.lb_release(cx, lb, slot);
+            }
             self.lb_close_frontend(cx, lb);
             return;
         };
         let carried = p.carried();
         let l = &mut self.lbs[lb as usize];
         let s = slot as usize;
-        l.conns[s] += 1;
-        l.views[s].load += 1;
+        if !held {
+            l.views[s].served += 1;
+        }
         let server = l.servers[s].node;
-        let connect = l.cfg.timeouts.connect;
+        let (connect, server_timeout) = (l.cfg.timeouts.connect, l.cfg.timeouts.server);
         let now = cx.now();
         let call = Call::new(Parent::Call(parent), Node::Lb(lb), server, carried);
         let child = self.calls.insert(call.on_slot(slot, attempt));
         let calls = &self.calls;
+        // The first look at the connection comes at `timeout connect`, or sooner when
+        // `timeout server` is shorter (it may expire before the connect deadline).
         self.lbs[lb as usize].timeouts.push_discarding(
             cx,
-            now + connect,
-            child,
-            |&c| lb_deadline_disarmed(calls, lb, c),
+            now + connect.min(server_timeout),
+            (child, now + connect),
+            |&(c, _)| lb_deadline_disarmed(calls, lb, c),
             || Ev::LbTimeouts { lb },
         );
         self.metrics.routed(lb, slot, server);
         self.send(cx, Node::Lb(lb), server, Msg::Call(child));
     }
 
-    /// A connection to a server ended — answered, reset, or past its deadline: frees its
-    /// slot, tells passive health what was observed (`error`, and whether only layer 7 saw
-    /// it), and hands the slot to the oldest queued request that may use it. Returns the
-    /// attempt that ended, or None when there is nothing left to answer: the connection was
-    /// already gone, or the client left meanwhile (its connection is closed then).
+    /// A connection to a server ended — answered, reset, or past its deadline: tells passive
+    /// health what was observed (a failed connection; or an established one, then
+    /// `answer`: what the response, or its absence, was). Returns the attempt that ended,
+    /// still holding its slot, or None when there is nothing left to answer: the connection
+    /// was already gone, or the client left meanwhile (its slot and connection are given
+    /// back then).
     fn lb_child_ended(
         &mut self,
         cx: &mut Context<'_, Ev>,
         lb: u32,
         child: Ref,
-        error: bool,
-        layer7: bool,
+        answer: Observed,
     ) -> Option<Attempt> {
         let c = self.calls.remove(child)?;
         if let Parent::Check { seq } = c.parent {
-            // An HTTP health check's connection: it holds no server slot.
-            self.check_result(cx, lb, c.slot, seq, !error);
+            // An HTTP health check's connection: it holds no server slot; it passes on a
+            // good answer only.
+            self.check_result(cx, lb, c.slot, seq, answer == Observed::HttpOk);
             return None;
         }
-        let l = &mut self.lbs[lb as usize];
-        let s = c.slot as usize;
-        l.conns[s] = l.conns[s].saturating_sub(1);
-        l.views[s].load = l.views[s].load.saturating_sub(1);
         let Parent::Call(parent) = c.parent else {
             return None;
         };
-        self.lb_observe(cx, lb, c.slot, error, layer7);
-        self.lb_dequeue(cx, lb, s);
+        if c.connected().is_some() {
+            self.lb_observe(cx, lb, c.slot, Observed::L4Ok);
+            self.lb_observe(cx, lb, c.slot, answer);
+        } else {
+            self.lb_observe(cx, lb, c.slot, Observed::L4Err);
+        }
         if self.calls.get(parent).is_none() {
+            self.lb_release(cx, lb, c.slot);
             self.lb_close_frontend(cx, lb);
             return None;
         }
@@ -334,6 +286,20 @@ impl World {
         })
     }
 
+    /// Gives back a connection slot on server `slot`, to the oldest queued request that may
+    /// use it (HAProxy `sess_change_server()`, then `process_srv_queue()`).
+    pub(super) fn lb_release(&mut self, cx: &mut Context<'_, Ev>, lb: u32, slot: u32) {
+        let v = &mut self.lbs[lb as usize].views[slot as usize];
+        v.served = v.served.saturating_sub(1);
+        self.lb_dequeue(cx, lb, slot as usize);
+    }
+
+    /// Answers the client with what the server answered, giving the slot back first.
+    fn lb_answer(&mut self, cx: &mut Context<'_, Ev>, lb: u32, a: Attempt, outcome: Outcome) {
+        self.lb_release(cx, lb, a.slot);
+        self.lb_respond(cx, lb, a.parent, outcome);
+    }
+
     pub(super) fn lb_child_reply(
         &mut self,
         cx: &mut Context<'_, Ev>,
@@ -341,189 +307,183 @@ impl World {
         child: Ref,
         outcome: Outcome,
     ) {
-        let error = matches!(outcome, Outcome::Failed(_));
-        if let Some(a) = self.lb_child_ended(cx, lb, child, error, true) {
-            self.lb_respond(cx, lb, a.parent, outcome);
+        let answer = match outcome {
+            Outcome::Ok => Observed::HttpOk,
+            Outcome::Failed(_) => Observed::HttpErr,
+        };
+        let Some(a) = self.lb_child_ended(cx, lb, child, answer) else {
+            return;
+        };
+        let policy = self.lbs[lb as usize].cfg.retry_on;
+        if let Outcome::Failed(reason) = outcome
+            && policy.status(http_status(reason))
+            && self.lb_l7_retry(cx, lb, a)
+        {
+            return;
         }
+        self.lb_answer(cx, lb, a, outcome);
     }
 
     pub(super) fn lb_child_reset(&mut self, cx: &mut Context<'_, Ev>, lb: u32, child: Ref) {
-        let Some(a) = self.lb_child_ended(cx, lb, child, true, false) else {
+        let Some(a) = self.lb_child_ended(cx, lb, child, Observed::HttpErr) else {
             return;
         };
         if a.connected {
-            // The server died mid-request: 502, not retried (retry-on conn-failure only).
-            self.lb_respond(cx, lb, a.parent, Outcome::Failed(FailReason::ServerError));
+            // The server closed the connection mid-request: 502, unless `retry-on
+            // empty-response` retries it.
+            let policy = self.lbs[lb as usize].cfg.retry_on;
+            if policy.empty_response() && self.lb_l7_retry(cx, lb, a) {
+                return;
+            }
+            self.lb_answer(cx, lb, a, Outcome::Failed(FailReason::ServerError));
         } else {
-            self.lb_retry_or_fail(cx, lb, a, false);
+            self.lb_connection_failed(cx, lb, a, false);
+        }
+    }
+
+    /// `on-marked-down shutdown-sessions`: server `slot` was marked DOWN and every session on
+    /// it is killed (src/server.c `srv_shutdown_streams()`, src/stream.c
+    /// `stream_shutdown_self()`): the connection to the server is closed and its slot given
+    /// back, and the stream's `srv_error` handler answers the client —
+    /// `http_return_srv_error()`, with no connection error recorded: 500. A killed stream is
+    /// not retried. The kill is asynchronous in HAProxy (the streams are woken), so it comes
+    /// after the DOWN transition's `pendconn_redistribute()`.
+    pub(super) fn lb_shutdown_sessions(&mut self, cx: &mut Context<'_, Ev>, lb: u32, slot: u32) {
+        let me = Node::Lb(lb);
+        let killed: Vec<Ref> = self
+            .calls
+            .iter()
+            .filter(|(_, c)| {
+                c.caller == me && c.slot == slot && matches!(c.parent, Parent::Call(_))
+            })
+            .map(|(r, _)| r)
+            .collect();
+        for child in killed {
+            let Some(Parent::Call(parent)) = self.calls.remove(child).map(|c| c.parent) else {
+                continue;
+            };
+            if self.calls.get(parent).is_none() {
+                self.lb_release(cx, lb, slot);
+                self.lb_close_frontend(cx, lb);
+                continue;
+            }
+            let a = Attempt {
+                parent,
+                slot,
+                attempt: 0,
+                connected: true,
+            };
+            self.lb_answer(cx, lb, a, Outcome::Failed(FailReason::ServerError));
         }
     }
 
     /// The wake-up of the LB's connection deadlines: `timeout connect` for a connection not
     /// yet accepted, then `timeout server` from the moment it was (one queue serves both; a
-    /// deadline is re-queued when the connection turns out to be established).
+    /// deadline is re-queued when the connection turns out to be established, or not yet
+    /// past its connect deadline).
     pub(crate) fn lb_timeouts(&mut self, cx: &mut Context<'_, Ev>, lb: u32) {
         let now = cx.now();
-        while let Some(child) = self.lbs[lb as usize].timeouts.pop_expired(now) {
+        while let Some((child, connect_by)) = self.lbs[lb as usize].timeouts.pop_expired(now) {
             if self
                 .calls
                 .get(child)
                 .is_some_and(|c| c.caller == Node::Lb(lb))
             {
-                self.lb_call_deadline(cx, lb, child);
+                self.lb_call_deadline(cx, lb, child, connect_by);
             }
         }
         let calls = &self.calls;
         self.lbs[lb as usize].timeouts.rearm_discarding(
             cx,
-            |&child| lb_deadline_disarmed(calls, lb, child),
+            |&(child, _)| lb_deadline_disarmed(calls, lb, child),
             || Ev::LbTimeouts { lb },
         );
     }
 
     /// A connection's deadline passed: `timeout server` for an accepted one (504, the server
     /// is observed failing at layer 7), `timeout connect` for one never accepted (retried).
-    fn lb_call_deadline(&mut self, cx: &mut Context<'_, Ev>, lb: u32, child: Ref) {
+    /// A connection still connecting before its connect deadline is looked at again at the
+    /// earlier of that deadline and `timeout server` from now: were it accepted meanwhile,
+    /// its `timeout server` could not expire sooner.
+    fn lb_call_deadline(
+        &mut self,
+        cx: &mut Context<'_, Ev>,
+        lb: u32,
+        child: Ref,
+        connect_by: SimTime,
+    ) {
         let now = cx.now();
         let server_timeout = self.lbs[lb as usize].cfg.timeouts.server;
         let Some(c) = self.calls.get(child) else {
             return;
         };
+        let again = match c.connected() {
+            Some(at) if now < at + server_timeout => Some(at + server_timeout),
+            None if now < connect_by => Some(connect_by.min(now + server_timeout)),
+            _ => None,
+        };
+        if let Some(deadline) = again {
+            self.lbs[lb as usize]
+                .timeouts
+                .push(cx, deadline, (child, connect_by), || Ev::LbTimeouts { lb });
+            return;
+        }
         match c.connected() {
-            Some(at) if now < at + server_timeout => {
-                let deadline = at + server_timeout;
-                self.lbs[lb as usize]
-                    .timeouts
-                    .push(cx, deadline, child, || Ev::LbTimeouts { lb });
-            }
             Some(_) => {
-                if let Some(a) = self.lb_child_ended(cx, lb, child, true, true) {
+                if let Some(a) = self.lb_child_ended(cx, lb, child, Observed::HttpErr) {
+                    let policy = self.lbs[lb as usize].cfg.retry_on;
+                    if policy.response_timeout() && self.lb_l7_retry(cx, lb, a) {
+                        return;
+                    }
                     let timeout = Outcome::Failed(FailReason::ServerTimeout);
-                    self.lb_respond(cx, lb, a.parent, timeout);
+                    self.lb_answer(cx, lb, a, timeout);
                 }
             }
             None => {
-                if let Some(a) = self.lb_child_ended(cx, lb, child, true, false) {
-                    self.lb_retry_or_fail(cx, lb, a, true);
+                if let Some(a) = self.lb_child_ended(cx, lb, child, Observed::HttpErr) {
+                    self.lb_connection_failed(cx, lb, a, true);
                 }
             }
         }
     }
+}
 
-    /// HAProxy's connection retry (src/backend.c, `stream_choose_redispatch()`).
-    fn lb_retry_or_fail(&mut self, cx: &mut Context<'_, Ev>, lb: u32, a: Attempt, timed_out: bool) {
-        let Attempt {
-            parent,
-            slot,
-            attempt,
-            ..
-        } = a;
-        let l = &self.lbs[lb as usize];
-        if attempt >= l.cfg.retries {
-            let reason = if timed_out {
-                FailReason::ConnectTimeout
-            } else {
-                FailReason::ConnectionRefused
-            };
-            self.lb_respond(cx, lb, parent, Outcome::Failed(reason));
-            return;
+impl super::LoadBalancer {
+    /// HAProxy's `assign_server()` then `assign_server_and_queue()` (src/backend.c): no
+    /// server taking traffic → 503; for `roundrobin`, `static-rr` and `first`, a non-empty
+    /// backend queue (with requests in service) means every server is full, so the request
+    /// joins it; otherwise the algorithm picks (avoiding `avoid`), none meaning saturation →
+    /// the backend queue; the picked server gives a slot if it has one free and no request
+    /// queued on it (its dynamic `maxconn`), else the request joins its queue — or 503 when
+    /// that queue is at `maxqueue`.
+    fn assign(&mut self, addr: u32, avoid: Option<usize>) -> Assigned {
+        if self.balancer.is_empty(&self.views) {
+            return Assigned::NoServer;
         }
-        let next = attempt + 1;
-        let active_up = l
-            .views
-            .iter()
-            .filter(|v| v.usable && !v.backup && v.weight > 0)
-            .count();
-        let redispatch = l.cfg.redispatch
-            && (!l.views[slot as usize].usable
-                || next == l.cfg.retries
-                || (!l.cfg.hashing && active_up > 1));
-        // After an asynchronous error (RST) HAProxy waits a turn-around of min(timeout
-        // connect, 1 s) before the next attempt — "only when we're retrying on the same
-        // server": not when the stream is redispatched, unless the backend has at most one
-        // active server (src/backend.c `back_handle_st_cer()`: `(sc->state == SC_ST_ASS ||
-        // s->be->srv_act <= 1)`). After a connect timeout it retries at once.
-        let turnaround = if timed_out {
-            SimDuration::ZERO
-        } else {
-            l.cfg.timeouts.connect.min(SimDuration::from_secs(1))
-        };
-        if redispatch && (timed_out || active_up > 1) {
-            self.lb_redispatch(cx, lb, parent, slot, next);
-            return;
-        }
-        // The server is chosen when the turn-around ends (a redispatched stream is
-        // assigned after it, in state SC_ST_REQ): the event carries the flag.
-        let slot = if redispatch { slot | REDISPATCH } else { slot };
-        cx.schedule_in(
-            turnaround,
-            Ev::LbRetry {
-                lb,
-                parent,
-                slot,
-                attempt: next,
-            },
+        let queue_first = matches!(
+            self.balancer.algorithm(),
+            Algorithm::RoundRobin | Algorithm::StaticRr | Algorithm::First
         );
-    }
-
-    /// Sends a retry to a server chosen afresh, avoiding the one that just failed: HAProxy's
-    /// `assign_server()` rebalances a redispatched stream "trying to avoid the same server".
-    fn lb_redispatch(
-        &mut self,
-        cx: &mut Context<'_, Ev>,
-        lb: u32,
-        parent: Ref,
-        failed: u32,
-        attempt: u32,
-    ) {
-        let addr = self.calls.get(parent).map_or(0, |c| c.addr);
-        let l = &mut self.lbs[lb as usize];
-        let pick = l
+        if queue_first
+            && !self.queue.is_empty()
+            && self.backend_queued() > 0
+            && self.views.iter().any(|v| v.served > 0)
+        {
+            return Assigned::Queued(ANY_SERVER);
+        }
+        let pick = self
             .balancer
-            .pick_avoiding(&l.views, addr, &mut l.rng, Some(failed as usize));
-        match pick {
-            Some(s) => self.lb_connect(cx, lb, parent, s as u32, attempt),
-            None => self.lb_respond(cx, lb, parent, Outcome::Failed(FailReason::NoBackend)),
-        }
-    }
-
-    pub(crate) fn lb_retry(
-        &mut self,
-        cx: &mut Context<'_, Ev>,
-        lb: u32,
-        parent: Ref,
-        slot: u32,
-        attempt: u32,
-    ) {
-        if self.state(Node::Lb(lb)).down.is_some() {
-            return;
-        }
-        if self.calls.get(parent).is_none() {
-            self.lb_close_frontend(cx, lb);
-            return;
-        }
-        if slot & REDISPATCH != 0 {
-            self.lb_redispatch(cx, lb, parent, slot & !REDISPATCH, attempt);
+            .pick_avoiding(&self.views, addr, &mut self.rng, avoid);
+        let Some(s) = pick else {
+            return Assigned::Queued(ANY_SERVER);
+        };
+        let v = &self.views[s];
+        if v.maxconn == 0 || (v.queued == 0 && v.served < v.maxconn) {
+            Assigned::Server(s as u32)
+        } else if v.maxqueue > 0 && v.queued >= v.maxqueue {
+            Assigned::QueueFull
         } else {
-            self.lb_connect(cx, lb, parent, slot, attempt);
-        }
-    }
-
-    /// When no server at all is usable, HAProxy flushes the backend queue with 503s.
-    pub(super) fn lb_flush_queue_if_unusable(&mut self, cx: &mut Context<'_, Ev>, lb: u32) {
-        let l = &self.lbs[lb as usize];
-        if l.views.iter().any(|v| v.usable && v.weight > 0) {
-            return;
-        }
-        while !self.lbs[lb as usize].queue.is_empty() {
-            if let Some((parent, timer)) = self.lb_unqueue_at(cx.now(), lb, 0) {
-                if self.calls.get(parent).is_some() {
-                    cx.cancel(timer);
-                    self.lb_respond(cx, lb, parent, Outcome::Failed(FailReason::NoBackend));
-                } else {
-                    self.lb_close_frontend(cx, lb);
-                }
-            }
+            Assigned::Queued(s as u32)
         }
     }
 }

@@ -10,7 +10,8 @@ use petgraph::graph::DiGraph;
 use super::{Kind, Named, Validator};
 use crate::scenario::resolve::Node;
 use crate::scenario::{
-    Class, FailoverMode, LbPair, PairMode, ReplicationMode, Scenario, VrrpScript, VrrpState,
+    BackendServer, Class, FailoverMode, InitState, LbPair, LoadBalancer, PairMode, ReplicationMode,
+    RetryOn, Scenario, VrrpScript, VrrpState,
 };
 
 impl Validator {
@@ -46,6 +47,7 @@ impl Validator {
                         "a weight between 0 and 256 (HAProxy)",
                     );
                 }
+                self.backend_server(&sp, srv, lb);
             }
             self.backends.push(servers);
             if lb.draws == 0 || lb.draws > 100 {
@@ -74,10 +76,46 @@ impl Validator {
             if lb.retries > 100 {
                 self.err(format!("{p}.retries"), lb.retries, "at most 100 retries");
             }
+            // src/proxy.c `proxy_parse_retry_on()`: at least one keyword; `none` alone.
+            if lb.retry_on.is_empty() {
+                self.err(
+                    format!("{p}.retry_on"),
+                    "[]",
+                    "at least one retry-on keyword (`none` to never retry)",
+                );
+            } else if lb.retry_on.len() > 1 && lb.retry_on.contains(&RetryOn::None) {
+                self.err(
+                    format!("{p}.retry_on"),
+                    serde_json::to_string(&lb.retry_on).unwrap_or_default(),
+                    "`none` alone (HAProxy: \"'none' keyword only usable alone\")",
+                );
+            }
             self.at_least(format!("{p}.cpu.cores"), lb.cpu.cores, 1);
             if lb.cpu.cores > 1024 {
                 self.err(format!("{p}.cpu.cores"), lb.cpu.cores, "at most 1024 cores");
             }
+        }
+    }
+
+    /// One `servers[]` entry's HAProxy server options that depend on the backend.
+    fn backend_server(&mut self, sp: &str, srv: &BackendServer, lb: &LoadBalancer) {
+        // HAProxy parses `slowstart` in milliseconds: 1 ms to 2 147 483 647 ms (~24.8 days).
+        let ms = SimDuration::from_millis(1);
+        let max = SimDuration::from_millis(2_147_483_647);
+        if !srv.slowstart.is_zero() && (srv.slowstart < ms || srv.slowstart > max) {
+            self.err(
+                format!("{sp}.slowstart"),
+                srv.slowstart,
+                "0 (off) or a duration between 1ms and 2147483647ms (HAProxy `slowstart`)",
+            );
+        }
+        if !lb.check.enabled && matches!(srv.init_state, InitState::Down | InitState::FullyDown) {
+            self.err(
+                format!("{sp}.init_state"),
+                format!("{:?}", kebab(&srv.init_state)),
+                "`none`, `up` or `fully-up` when health checks are off: only a passing check \
+                 brings a server that starts DOWN up",
+            );
         }
     }
 
@@ -445,4 +483,12 @@ impl Validator {
             }
         }
     }
+}
+
+/// A unit enum's value as it is spelled in a scenario file (`"fully-down"`).
+fn kebab<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
 }

@@ -1,0 +1,507 @@
+//! `report.html`: a run, or an audit's verdict, as one self-contained page people can share.
+//!
+//! Self-contained means it opens from a file with no network: the CSS is inline, the
+//! timeline is the same hand-written SVG as `timeline.svg`, inlined, and there is no script.
+//! Every figure is written by this module from the report, so the page and the JSON cannot
+//! disagree.
+
+use std::fmt::Write as _;
+
+use infrasim::Report;
+use infrasim::audit::{Audit, Proof};
+use infrasim::engine::SimDuration;
+
+use crate::timeline;
+
+/// The page's style: system fonts, readable tables, the verdict's colours.
+const STYLE: &str = "\
+body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:2rem auto;max-width:72rem;padding:0 1rem;color:#1b1f24;background:#fff}\
+h1{font-size:1.6rem;margin-bottom:.2rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #d0d7de;padding-bottom:.3rem}\
+.sub{color:#57606a;margin-top:0}\
+.figures{display:flex;flex-wrap:wrap;gap:1rem;margin:1rem 0}\
+.figure{border:1px solid #d0d7de;border-radius:6px;padding:.6rem 1rem;min-width:9rem}\
+.figure b{display:block;font-size:1.4rem}.figure span{color:#57606a;font-size:.85rem}\
+table{border-collapse:collapse;margin:.5rem 0;font-size:.9rem}\
+th,td{border:1px solid #d0d7de;padding:.3rem .6rem;text-align:left}th{background:#f6f8fa}\
+td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}\
+.bad{color:#b42318;font-weight:600}.good{color:#1a7f37}.warn{color:#9a6700;font-weight:600}\
+svg{max-width:100%;height:auto;border:1px solid #d0d7de;border-radius:6px}";
+
+/// Escapes text for HTML content and attribute values.
+fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.4} %", x * 100.0)
+}
+
+fn ms(x: f64) -> String {
+    if x >= 1000.0 {
+        format!("{:.2} s", x / 1000.0)
+    } else {
+        format!("{x:.2} ms")
+    }
+}
+
+fn open(out: &mut String, title: &str) {
+    let _ = write!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
+        esc(title)
+    );
+}
+
+fn close(out: &mut String) {
+    out.push_str(
+        "<p class=\"sub\">Written by infrasim, a deterministic simulator: the same scenario and \
+         seed give this page again, byte for byte.</p>\n</body>\n</html>\n",
+    );
+}
+
+/// An HTML table being written: a header row, then rows of cells.
+struct Table(String);
+
+impl Table {
+    fn new(id: &str, header: &[&str]) -> Table {
+        let mut s = format!("<table id=\"{}\">\n<thead><tr>", esc(id));
+        for h in header {
+            let _ = write!(s, "<th>{}</th>", esc(h));
+        }
+        s.push_str("</tr></thead>\n<tbody>\n");
+        Table(s)
+    }
+
+    fn row(&mut self, cells: &[Cell]) {
+        self.0.push_str("<tr>");
+        for c in cells {
+            match c {
+                Cell::Text(t) => {
+                    let _ = write!(self.0, "<td>{}</td>", esc(t));
+                }
+                Cell::Num(t) => {
+                    let _ = write!(self.0, "<td class=\"n\">{}</td>", esc(t));
+                }
+                Cell::Styled(class, t) => {
+                    let _ = write!(self.0, "<td class=\"{class}\">{}</td>", esc(t));
+                }
+            }
+        }
+        self.0.push_str("</tr>\n");
+    }
+
+    fn finish(mut self, out: &mut String) {
+        self.0.push_str("</tbody>\n</table>\n");
+        out.push_str(&self.0);
+    }
+}
+
+/// A table cell: text, a right-aligned number, or text with a style class.
+enum Cell {
+    Text(String),
+    Num(String),
+    Styled(&'static str, String),
+}
+
+fn figure(out: &mut String, id: &str, value: &str, label: &str) {
+    let _ = writeln!(
+        out,
+        "<div class=\"figure\" id=\"{}\"><b>{}</b><span>{}</span></div>",
+        esc(id),
+        esc(value),
+        esc(label)
+    );
+}
+
+/// The page of one run: headline figures, classes, components, the database, the timeline,
+/// faults and outages.
+pub fn run(r: &Report, file: &str) -> String {
+    let mut out = String::new();
+    open(&mut out, &format!("{} — infrasim", r.scenario));
+    let _ = writeln!(
+        out,
+        "<h1>{}</h1>\n<p class=\"sub\">{} · seed {} · {} replication(s) of {:.0} simulated seconds · {} events</p>",
+        esc(&r.scenario),
+        esc(file),
+        r.seed,
+        r.replications,
+        r.simulated_seconds,
+        r.events
+    );
+    out.push_str("<div class=\"figures\">\n");
+    figure(
+        &mut out,
+        "availability",
+        &pct(r.availability),
+        "availability (requests)",
+    );
+    figure(
+        &mut out,
+        "time-availability",
+        &pct(r.time_availability),
+        "time availability (windows)",
+    );
+    figure(&mut out, "p50", &ms(r.latency_ms.p50_ms), "median latency");
+    figure(&mut out, "p99", &ms(r.latency_ms.p99_ms), "p99 latency");
+    figure(
+        &mut out,
+        "throughput",
+        &format!("{:.1}/s", r.throughput_per_s),
+        "successes per second",
+    );
+    figure(
+        &mut out,
+        "failed",
+        &r.requests.failed_total().to_string(),
+        &format!("failed of {} offered", r.requests.offered),
+    );
+    out.push_str("</div>\n");
+    classes(&mut out, r);
+    components(&mut out, r);
+    database(&mut out, r);
+    if let Some(ts) = &r.timeseries {
+        out.push_str("<h2>Timeline</h2>\n");
+        // The SVG's own XML prolog, if any, is not valid inside HTML.
+        let svg = timeline::svg(ts, &r.scenario);
+        let svg = svg.find("<svg").map_or(svg.as_str(), |i| &svg[i..]);
+        out.push_str(svg);
+    }
+    faults(&mut out, r);
+    outages(&mut out, r);
+    close(&mut out);
+    out
+}
+
+fn classes(out: &mut String, r: &Report) {
+    out.push_str("<h2>Request classes</h2>\n");
+    let mut t = Table::new(
+        "classes",
+        &[
+            "class",
+            "offered",
+            "succeeded",
+            "failed",
+            "availability",
+            "time availability",
+            "p50",
+            "p99",
+            "failures by reason",
+        ],
+    );
+    for (name, c) in &r.classes {
+        let reasons: Vec<String> = c
+            .failed
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
+        t.row(&[
+            Cell::Text(name.clone()),
+            Cell::Num(c.offered.to_string()),
+            Cell::Num(c.succeeded.to_string()),
+            Cell::Num(c.failed.values().sum::<u64>().to_string()),
+            Cell::Num(pct(c.availability)),
+            Cell::Num(pct(c.time_availability)),
+            Cell::Num(ms(c.latency_ms.p50_ms)),
+            Cell::Num(ms(c.latency_ms.p99_ms)),
+            Cell::Text(if reasons.is_empty() {
+                "—".into()
+            } else {
+                reasons.join(", ")
+            }),
+        ]);
+    }
+    t.finish(out);
+}
+
+fn components(out: &mut String, r: &Report) {
+    out.push_str("<h2>Components</h2>\n");
+    let mut t = Table::new(
+        "components",
+        &[
+            "component",
+            "kind",
+            "utilization",
+            "mean queue",
+            "max queue",
+            "served",
+            "rejected",
+        ],
+    );
+    for (name, c) in &r.components {
+        t.row(&[
+            Cell::Text(name.clone()),
+            Cell::Text(c.kind.clone()),
+            Cell::Num(format!("{:.1} %", c.utilization * 100.0)),
+            Cell::Num(format!("{:.2}", c.mean_queue)),
+            Cell::Num(c.max_queue.to_string()),
+            Cell::Num(c.served.to_string()),
+            Cell::Num(c.rejected.to_string()),
+        ]);
+    }
+    t.finish(out);
+}
+
+fn database(out: &mut String, r: &Report) {
+    let Some(d) = &r.database else {
+        return;
+    };
+    out.push_str("<h2>Database</h2>\n");
+    let mut t = Table::new("database", &["measure", "value"]);
+    let rows = [
+        ("lost writes", d.lost_writes.to_string()),
+        ("stale reads", d.stale_reads.to_string()),
+        ("stale read ratio", format!("{:.6}", d.stale_read_ratio)),
+        (
+            "read-your-writes violations",
+            d.read_your_writes_violations.to_string(),
+        ),
+        (
+            "replication lag mean / p99 / max",
+            format!(
+                "{} / {} / {}",
+                ms(d.replication_lag_ms.mean),
+                ms(d.replication_lag_ms.p99),
+                ms(d.replication_lag_ms.max)
+            ),
+        ),
+        ("failovers", d.failovers.to_string()),
+        ("semi-sync fallbacks", d.semi_sync_fallbacks.to_string()),
+    ];
+    for (k, v) in rows {
+        t.row(&[Cell::Text(k.into()), Cell::Num(v)]);
+    }
+    t.finish(out);
+}
+
+fn faults(out: &mut String, r: &Report) {
+    if r.faults.is_empty() {
+        return;
+    }
+    out.push_str("<h2>Faults</h2>\n");
+    let mut t = Table::new(
+        "faults",
+        &[
+            "fault",
+            "target",
+            "injected",
+            "detected",
+            "by",
+            "recovered",
+            "downtime",
+            "failed requests",
+            "lost writes",
+        ],
+    );
+    let at = |x: Option<f64>| x.map_or("—".to_string(), |s| format!("{s:.1} s"));
+    for f in &r.faults {
+        t.row(&[
+            Cell::Text(f.fault.clone()),
+            Cell::Text(f.target.clone()),
+            Cell::Num(format!("{:.1} s", f.injected_at_s)),
+            Cell::Num(at(f.detected_at_s)),
+            Cell::Text(f.detected_by.clone().unwrap_or_else(|| "—".into())),
+            Cell::Num(at(f.recovered_at_s)),
+            Cell::Num(format!("{:.0} s", f.downtime_s)),
+            Cell::Num(f.failed_requests.to_string()),
+            Cell::Num(f.lost_writes.to_string()),
+        ]);
+    }
+    t.finish(out);
+}
+
+fn outages(out: &mut String, r: &Report) {
+    if r.outages.is_empty() {
+        return;
+    }
+    out.push_str("<h2>Outages</h2>\n");
+    let mut t = Table::new("outages", &["class", "start", "end", "length", "cause"]);
+    for o in &r.outages {
+        t.row(&[
+            Cell::Text(o.class.clone()),
+            Cell::Num(format!("{:.1} s", o.start_s)),
+            Cell::Num(format!("{:.1} s", o.end_s)),
+            Cell::Num(format!("{:.0} s", o.end_s - o.start_s)),
+            Cell::Text(o.cause.clone()),
+        ]);
+    }
+    t.finish(out);
+}
+
+/// The page of an audit: the verdict on single points of failure, each with its proof, and
+/// what every crash cost.
+pub fn audit(name: &str, file: &str, crash: SimDuration, a: &Audit) -> String {
+    let mut out = String::new();
+    open(&mut out, &format!("{name} — verdict — infrasim"));
+    let spofs: Vec<_> = a.single_points().collect();
+    let contradicted = a
+        .findings
+        .iter()
+        .filter(|f| f.proof == Proof::Contradicted)
+        .count();
+    let _ = writeln!(
+        out,
+        "<h1>Verdict: {}</h1>\n<p class=\"sub\">{} · each component crashed for {crash}, one at a time, \
+         same seed; every finding of the topology graph checked by its run</p>",
+        esc(name),
+        esc(file)
+    );
+    out.push_str("<div class=\"figures\">\n");
+    figure(
+        &mut out,
+        "spof-count",
+        &spofs.len().to_string(),
+        "single points of failure (component or link × class)",
+    );
+    figure(
+        &mut out,
+        "contradicted-count",
+        &contradicted.to_string(),
+        "findings the simulation contradicts",
+    );
+    out.push_str("</div>\n");
+    out.push_str("<h2>Single points of failure, and what the redundancy covers</h2>\n");
+    if spofs.is_empty() {
+        out.push_str("<p class=\"good\" id=\"no-spof\">None: every class survives the loss of any one component or link.</p>\n");
+    }
+    let mut t = Table::new(
+        "findings",
+        &[
+            "component or link",
+            "class",
+            "the graph says",
+            "expected loss",
+            "measured loss",
+            "proof",
+            "why",
+        ],
+    );
+    for f in &a.findings {
+        let e = &f.exposure;
+        let says = if e.is_spof() {
+            Cell::Styled("bad", "single point of failure".into())
+        } else if e.expected_loss > 0.0 {
+            Cell::Styled("warn", "loses its share".into())
+        } else {
+            Cell::Styled("good", "redundant".into())
+        };
+        let proof = match f.proof {
+            Proof::Confirmed => Cell::Styled("good", "confirmed".into()),
+            Proof::Contradicted => Cell::Styled("bad", "contradicted".into()),
+        };
+        t.row(&[
+            Cell::Text(e.element.clone()),
+            Cell::Text(e.class.clone()),
+            says,
+            Cell::Num(format!("{:.0} %", e.expected_loss * 100.0)),
+            Cell::Num(format!("{:.0} %", f.measured_loss * 100.0)),
+            proof,
+            Cell::Text(e.reason.clone()),
+        ]);
+    }
+    t.finish(&mut out);
+    out.push_str("<h2>What each crash cost</h2>\n");
+    let mut t = Table::new(
+        "crashes",
+        &[
+            "crashed",
+            "kind",
+            "availability",
+            "read",
+            "write",
+            "static",
+            "downtime",
+        ],
+    );
+    for r in &a.rows {
+        let class = |c: &str| r.classes.get(c).map_or("—".to_string(), |x| pct(*x));
+        t.row(&[
+            Cell::Text(r.component.clone()),
+            Cell::Text(r.kind.clone()),
+            Cell::Num(pct(r.availability)),
+            Cell::Num(class("read")),
+            Cell::Num(class("write")),
+            Cell::Num(class("static")),
+            Cell::Num(format!("{:.0} s", r.downtime_s)),
+        ]);
+    }
+    t.finish(&mut out);
+    if !a.remedies.is_empty() {
+        remedies(&mut out, &a.remedies);
+    }
+    close(&mut out);
+    out
+}
+
+fn remedies(out: &mut String, remedies: &[infrasim::audit::Remedy]) {
+    out.push_str("<h2>Remedies, ranked by measured gain</h2>\n");
+    let mut t = Table::new(
+        "remedies",
+        &[
+            "rank",
+            "design",
+            "availability",
+            "gain",
+            "p99 change",
+            "lost writes change",
+            "single points removed",
+            "kept",
+            "added",
+        ],
+    );
+    let list = |v: &[String]| {
+        if v.is_empty() {
+            "—".to_string()
+        } else {
+            v.join(", ")
+        }
+    };
+    for (i, r) in remedies.iter().enumerate() {
+        let gain = match &r.availability_gain_ci {
+            Some(ci) if ci.half_width.is_finite() => format!(
+                "{:+.4} % ± {:.4} %",
+                r.availability_gain * 100.0,
+                ci.half_width * 100.0
+            ),
+            _ => format!("{:+.4} %", r.availability_gain * 100.0),
+        };
+        t.row(&[
+            Cell::Num((i + 1).to_string()),
+            Cell::Text(r.scenario.clone()),
+            Cell::Num(pct(r.availability)),
+            Cell::Num(gain),
+            Cell::Num(format!("{:+.2} ms", r.p99_change_ms)),
+            Cell::Num(format!("{:+}", r.lost_writes_change)),
+            Cell::Styled("good", list(&r.spofs_removed)),
+            Cell::Styled("bad", list(&r.spofs_kept)),
+            Cell::Styled("bad", list(&r.spofs_added)),
+        ]);
+    }
+    t.finish(out);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::esc;
+
+    #[test]
+    fn escapes_what_html_would_read_as_markup() {
+        assert_eq!(
+            esc("<a href=\"x\">Tom & Jerry's</a>"),
+            "&lt;a href=&quot;x&quot;&gt;Tom &amp; Jerry&#39;s&lt;/a&gt;"
+        );
+    }
+}

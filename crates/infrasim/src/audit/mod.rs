@@ -1,0 +1,249 @@
+//! Single-point-of-failure audit: crash each component in turn (a copy of the scenario per
+//! component, same seed, so the runs differ only by the crash) and rank the components by
+//! what their failure costs, per request class.
+//!
+//! A component whose crash leaves availability untouched is redundant; one whose crash takes
+//! a class down for the whole crash is a single point of failure for that class.
+//!
+//! Beside the runs, [`topology`] finds the single points of failure on the topology graph;
+//! [`audit`] proves each finding by the run that crashes (or, for a link, partitions) it,
+//! and reports a finding that the run contradicts as such.
+
+pub mod remedies;
+pub mod topology;
+
+use serde::{Deserialize, Serialize};
+
+use infrasim_engine::SimDuration;
+
+use crate::error::Error;
+use crate::report::Report;
+use crate::run::{RunOptions, run_many};
+use crate::scenario::{CrashMode, Fault, Scenario};
+
+pub use remedies::{Remedy, remedies};
+pub use topology::{Exposure, exposures};
+
+/// The audit of a scenario: what each crash cost, and the graph's findings with their proof.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Audit {
+    /// One row per run: the baseline first, then one per crashed component.
+    pub rows: Vec<AuditRow>,
+    /// Every component and link each class depends on, as the graph sees it, with the run
+    /// that checks it: single points of failure first.
+    pub findings: Vec<Finding>,
+    /// Candidate designs ranked by measured availability gain ([`remedies()`]); empty when
+    /// none were given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remedies: Vec<Remedy>,
+}
+
+impl Audit {
+    /// The findings that say "single point of failure".
+    pub fn single_points(&self) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(|f| f.exposure.is_spof())
+    }
+}
+
+/// A finding of the graph, and what the simulation said of it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    /// What the graph says.
+    #[serde(flatten)]
+    pub exposure: Exposure,
+    /// The share of the class's requests that failed in the run with the failure, beyond
+    /// the baseline, per unit of the failure's share of the measured time: ≈ 1 when the
+    /// class was down for the whole failure, ≈ 0 when the redundancy covered it (in-flight
+    /// requests and timeouts after the end can push it slightly above 1).
+    pub measured_loss: f64,
+    /// `confirmed` when the run agrees (lost at least half the class ⇔ a single point of
+    /// failure), `contradicted` otherwise.
+    pub proof: Proof,
+}
+
+/// Whether a run agrees with a finding of the graph.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Proof {
+    /// The run shows what the graph says.
+    Confirmed,
+    /// The run shows the opposite: the graph's model of the redundancy is wrong for this
+    /// scenario (e.g. a timeout longer than the failure, or retries that hide it).
+    Contradicted,
+}
+
+/// What crashing one component cost.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuditRow {
+    /// The component crashed (`(none)` for the baseline without a crash).
+    pub component: String,
+    /// Its kind.
+    pub kind: String,
+    /// Overall availability with the crash.
+    pub availability: f64,
+    /// Availability of each class with the crash.
+    pub classes: std::collections::BTreeMap<String, f64>,
+    /// Unavailable time (windows) during the run, seconds.
+    pub downtime_s: f64,
+    /// Whether some class lost at least half of its requests during the crash: a single point
+    /// of failure for that class.
+    pub spof_for: Vec<String>,
+}
+
+/// Crashes every load balancer, web server, app server and database node of `scenario` for
+/// `crash` (process crash, starting a third into the measured period), one at a time, and
+/// reports each run against the baseline (the first row); partitions, for as long, every
+/// link the graph names a single point of failure. The scenario's own faults are removed,
+/// so each run shows the cost of one failure alone.
+pub fn audit(
+    scenario: &Scenario,
+    crash: SimDuration,
+    mode: CrashMode,
+    opts: &RunOptions,
+) -> Result<Audit, Error> {
+    let exposures = exposures(scenario)?;
+    let mut targets: Vec<(String, &'static str)> = Vec::new();
+    targets.extend(
+        scenario
+            .load_balancers
+            .iter()
+            .map(|l| (l.name.clone(), "load_balancer")),
+    );
+    targets.extend(
+        scenario
+            .web_servers
+            .iter()
+            .map(|w| (w.name.clone(), "web_server")),
+    );
+    targets.extend(
+        scenario
+            .app_servers
+            .iter()
+            .map(|a| (a.name.clone(), "app_server")),
+    );
+    for d in &scenario.databases {
+        targets.push((d.primary.name.clone(), "database primary"));
+        targets.extend(
+            d.replicas
+                .iter()
+                .map(|r| (r.name.clone(), "database replica")),
+        );
+    }
+    let duration = opts.duration.unwrap_or(scenario.duration);
+    let at = scenario
+        .warmup
+        .saturating_add(SimDuration::from_nanos(duration.as_nanos() / 3));
+    let crash = crash.min(SimDuration::from_nanos(duration.as_nanos() / 2));
+    let mut clean = scenario.clone();
+    clean.faults.clear();
+    let mut variants = vec![clean.clone()];
+    for (name, _) in &targets {
+        let mut s = clean.clone();
+        s.faults.push(Fault::Crash {
+            target: name.clone(),
+            at,
+            duration: Some(crash),
+            mode,
+        });
+        variants.push(s);
+    }
+    let links = link_ends(&exposures);
+    for [a, b] in &links {
+        let mut s = clean.clone();
+        s.faults.push(Fault::Partition {
+            a: a.clone(),
+            b: b.clone(),
+            at,
+            duration: Some(crash),
+        });
+        variants.push(s);
+    }
+    let reports = run_many(&variants, opts)?;
+    let base = &reports[0];
+    let share = crash.as_secs_f64() / duration.as_secs_f64();
+    let mut rows = Vec::new();
+    for (i, r) in reports[..=targets.len()].iter().enumerate() {
+        let (component, kind) = if i == 0 {
+            ("(none)".to_string(), "baseline")
+        } else {
+            (targets[i - 1].0.clone(), targets[i - 1].1)
+        };
+        let classes: std::collections::BTreeMap<String, f64> = r
+            .classes
+            .iter()
+            .filter(|(_, c)| c.offered > 0)
+            .map(|(n, c)| (n.clone(), c.availability))
+            .collect();
+        // Lost at least half of the class's requests for the length of the crash.
+        let spof_for = r
+            .classes
+            .iter()
+            .filter(|(n, c)| {
+                c.offered > 0
+                    && i > 0
+                    && base.classes[*n].availability - c.availability >= share / 2.0
+            })
+            .map(|(n, _)| n.clone())
+            .collect();
+        // (Start from +0.0: an empty f64 sum is −0.0.)
+        let downtime_s = r
+            .outages
+            .iter()
+            .filter(|o| o.class == "all")
+            .fold(0.0, |acc, o| acc + (o.end_s - o.start_s));
+        rows.push(AuditRow {
+            component,
+            kind: kind.to_string(),
+            availability: r.availability,
+            classes,
+            downtime_s,
+            spof_for,
+        });
+    }
+    let loss = |r: &Report, class: &str| {
+        let avail = |r: &Report| r.classes.get(class).map_or(1.0, |c| c.availability);
+        ((avail(base) - avail(r)) / share).max(0.0)
+    };
+    let findings = exposures
+        .into_iter()
+        .map(|e| {
+            let run = if e.kind == "link" {
+                let k = links.iter().position(|l| Some(l) == e.ends.as_ref());
+                &reports[1 + targets.len() + k.expect("every link finding was run")]
+            } else {
+                let k = targets.iter().position(|(n, _)| *n == e.element);
+                &reports[1 + k.expect("every component is crashed")]
+            };
+            let measured_loss = loss(run, &e.class);
+            let proof = if (measured_loss >= 0.5) == e.is_spof() {
+                Proof::Confirmed
+            } else {
+                Proof::Contradicted
+            };
+            Finding {
+                exposure: e,
+                measured_loss,
+                proof,
+            }
+        })
+        .collect::<Vec<_>>();
+    let mut findings = findings;
+    // Single points of failure first; the graph's order otherwise (a stable sort).
+    findings.sort_by_key(|f| !f.exposure.is_spof());
+    Ok(Audit {
+        rows,
+        findings,
+        remedies: Vec::new(),
+    })
+}
+
+/// The two ends of each link finding, each link once, in order of appearance.
+fn link_ends(exposures: &[Exposure]) -> Vec<[String; 2]> {
+    let mut out: Vec<[String; 2]> = Vec::new();
+    for ends in exposures.iter().filter_map(|e| e.ends.as_ref()) {
+        if !out.contains(ends) {
+            out.push(ends.clone());
+        }
+    }
+    out
+}

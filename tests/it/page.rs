@@ -1,0 +1,199 @@
+//! `report.html`, the page of a run and of an audit: self-contained (no network, no script),
+//! carrying the report's figures, and rendered by a real browser (headless Chromium) into a
+//! picture that is not blank.
+//!
+//! The browser half needs Chromium (Debian's `chromium`). Without it the test says so and
+//! checks only the HTML — unless `INFRASIM_REQUIRE_BROWSER` is set, as CI sets it after
+//! installing Chromium, so that CI cannot skip the browser silently.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+fn infrasim(args: &[&str]) {
+    let out = Command::new(env!("CARGO_BIN_EXE_infrasim"))
+        .args(args)
+        .current_dir(crate::util::root())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "infrasim {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn browser() -> Option<PathBuf> {
+    let from_env = std::env::var_os("CHROMIUM").map(PathBuf::from);
+    let found = from_env.into_iter().chain(
+        ["chromium", "chromium-browser", "google-chrome"]
+            .iter()
+            .filter_map(|b| {
+                let out = Command::new("which").arg(b).output().ok()?;
+                out.status
+                    .success()
+                    .then(|| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+            }),
+    );
+    let found = found.into_iter().next();
+    if found.is_none() {
+        assert!(
+            std::env::var_os("INFRASIM_REQUIRE_BROWSER").is_none(),
+            "INFRASIM_REQUIRE_BROWSER is set but no Chromium was found"
+        );
+        eprintln!("no Chromium on this machine: the page is checked as HTML only");
+    }
+    found
+}
+
+fn headless(chromium: &Path, extra: &[&str], page: &Path) -> std::process::Output {
+    let url = format!("file://{}", page.canonicalize().unwrap().display());
+    let out = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--window-size=1280,1600",
+        ])
+        .args(extra)
+        .arg(url)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Fraction of pixels that are not (near) white, and the number of distinct colours.
+fn ink(png_file: &Path) -> (f64, usize) {
+    let decoder = png::Decoder::new(std::io::BufReader::new(
+        std::fs::File::open(png_file).unwrap(),
+    ));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let px = info.color_type.samples();
+    let pixels: Vec<&[u8]> = buf[..info.buffer_size()].chunks(px).collect();
+    let inked = pixels
+        .iter()
+        .filter(|p| p[..3].iter().any(|&c| c < 200))
+        .count();
+    let mut colours: Vec<[u8; 3]> = pixels.iter().map(|p| [p[0], p[1], p[2]]).collect();
+    colours.sort_unstable();
+    colours.dedup();
+    (inked as f64 / pixels.len() as f64, colours.len())
+}
+
+/// No network and no script: nothing is fetched to view the page.
+fn assert_self_contained(html: &str) {
+    for bad in ["<script", "<link", "<img", "src=", "@import", "url("] {
+        assert!(!html.contains(bad), "the page contains {bad:?}");
+    }
+    assert!(html.starts_with("<!DOCTYPE html>"));
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.4} %", x * 100.0)
+}
+
+#[test]
+fn a_runs_page_shows_its_figures_in_a_browser() {
+    let dir = std::env::temp_dir().join(format!("infrasim-page-{}", std::process::id()));
+    let d = dir.to_str().unwrap();
+    infrasim(&["run", "scenarios/01-single-lb.json", "--out", d]);
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
+    assert_self_contained(&html);
+    let availability = pct(report["availability"].as_f64().unwrap());
+    let read = pct(report["classes"]["read"]["availability"].as_f64().unwrap());
+    for want in [
+        availability.as_str(),
+        read.as_str(),
+        "crash (process)",
+        "<svg",
+    ] {
+        assert!(html.contains(want), "the page lacks {want:?}");
+    }
+    // The same page twice: byte for byte.
+    infrasim(&["run", "scenarios/01-single-lb.json", "--out", d]);
+    assert_eq!(
+        html,
+        std::fs::read_to_string(dir.join("report.html")).unwrap()
+    );
+    if let Some(chromium) = browser() {
+        let dom = headless(&chromium, &["--dump-dom"], &dir.join("report.html"));
+        let dom = String::from_utf8_lossy(&dom.stdout);
+        // The browser parsed the figures where the page put them.
+        let figure = format!("<div class=\"figure\" id=\"availability\"><b>{availability}</b>");
+        assert!(dom.contains(&figure), "DOM lacks {figure}");
+        assert!(
+            dom.contains("<table id=\"classes\">"),
+            "DOM lacks the classes table"
+        );
+        assert!(dom.contains("</svg>"), "DOM lacks the timeline");
+        let shot = dir.join("page.png");
+        let arg = format!("--screenshot={}", shot.display());
+        headless(&chromium, &[&arg], &dir.join("report.html"));
+        let (inked, colours) = ink(&shot);
+        // Text, tables and the chart: a real page inks a few percent of its pixels in
+        // many colours (a blank or error page: none, or one).
+        assert!(
+            inked > 0.02 && colours > 50,
+            "inked {inked}, {colours} colours"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn an_audits_page_shows_the_verdict_in_a_browser() {
+    let dir = std::env::temp_dir().join(format!("infrasim-verdict-{}", std::process::id()));
+    let d = dir.to_str().unwrap();
+    infrasim(&[
+        "audit",
+        "scenarios/01-single-lb.json",
+        "--crash",
+        "30s",
+        "--duration",
+        "2m",
+        "--out",
+        d,
+    ]);
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    let audit: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("audit.json")).unwrap()).unwrap();
+    assert_self_contained(&html);
+    let spofs = audit["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["expected_loss"].as_f64().unwrap() >= 0.5)
+        .count();
+    assert_eq!(
+        spofs, 7,
+        "the LB and its link for three classes, the primary for writes"
+    );
+    let count = format!("<div class=\"figure\" id=\"spof-count\"><b>{spofs}</b>");
+    assert!(html.contains(&count));
+    if let Some(chromium) = browser() {
+        let dom = headless(&chromium, &["--dump-dom"], &dir.join("report.html"));
+        let dom = String::from_utf8_lossy(&dom.stdout);
+        assert!(dom.contains(&count), "DOM lacks {count}");
+        assert_eq!(dom.matches("single point of failure</td>").count(), spofs);
+        let shot = dir.join("verdict.png");
+        let arg = format!("--screenshot={}", shot.display());
+        headless(&chromium, &[&arg], &dir.join("report.html"));
+        let (inked, colours) = ink(&shot);
+        assert!(
+            inked > 0.02 && colours > 20,
+            "inked {inked}, {colours} colours"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
