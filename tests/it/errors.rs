@@ -958,3 +958,112 @@ fn slowstart_and_on_marked_down() {
     v["load_balancers"][0]["servers"][1]["on_marked_down"] = json!("shutdown-sessions");
     parse(&v).expect("slowstart and shutdown-sessions");
 }
+
+#[test]
+fn repair_after_detection_without_monitoring() {
+    let mut v = base();
+    v["faults"][0]["crash"] = json!({ "target": "app1", "at": "5s",
+        "repair": { "after": "detection", "time": { "constant": "1m" } } });
+    expect_invalid(
+        &v,
+        "faults[0].crash.repair",
+        &["without a `monitoring` section"],
+        &["a `monitoring` section"],
+    );
+}
+
+#[test]
+fn random_failure_with_both_ttr_and_repair() {
+    let mut v = base();
+    v["monitoring"] = json!({});
+    v["faults"][0] = json!({ "random": { "target": "app1",
+        "ttf": { "exponential": { "mean": "1h" } }, "ttr": { "constant": "1m" },
+        "repair": { "after": "detection", "time": { "constant": "1m" } } } });
+    expect_invalid(
+        &v,
+        "faults[0].random.repair",
+        &["both `ttr` and `repair`"],
+        &["one of `ttr`"],
+    );
+}
+
+#[test]
+fn random_failure_with_neither_ttr_nor_repair() {
+    let mut v = base();
+    v["faults"][0] = json!({ "random": { "target": "app1",
+        "ttf": { "exponential": { "mean": "1h" } } } });
+    expect_invalid(&v, "faults[0].random", &["neither"], &["`ttr`"]);
+}
+
+#[test]
+fn scrape_timeout_longer_than_the_scrape_interval() {
+    let mut v = base();
+    v["monitoring"] = json!({ "prometheus": { "scrape_interval": "15s", "scrape_timeout": "20s",
+        "rules": [ { "target_down": {} } ] } });
+    expect_invalid(
+        &v,
+        "monitoring.prometheus.scrape_timeout",
+        &["20s"],
+        &["at most the scrape interval (15s)"],
+    );
+}
+
+#[test]
+fn monitoring_rule_naming_a_database_as_its_scope() {
+    let mut v = base();
+    v["monitoring"] = json!({ "prometheus": { "rules": [
+        { "error_ratio": { "above": 0.05, "scope": "db1" } },
+        { "lb_servers_up": { "lb": "app1", "below": 2 } }
+    ] } });
+    let errors = invalid(&v);
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+    assert_error(
+        &errors[0],
+        "monitoring.prometheus.rules[0].error_ratio.scope",
+        &["\"db1\""],
+        &["a web or app server, or \"service\""],
+    );
+    assert_error(
+        &errors[1],
+        "monitoring.prometheus.rules[1].lb_servers_up.lb",
+        &["\"app1\""],
+        &["a load balancer"],
+    );
+}
+
+#[test]
+fn range_shorter_than_two_scrapes() {
+    let mut v = base();
+    v["monitoring"] = json!({ "prometheus": { "rules": [
+        { "error_ratio": { "above": 0.05, "range": "1m" } }
+    ] } });
+    expect_invalid(
+        &v,
+        "monitoring.prometheus.rules[0].error_ratio.range",
+        &["1m"],
+        &["a rate needs two samples"],
+    );
+}
+
+#[test]
+fn both_monitoring_systems() {
+    let mut v = base();
+    v["monitoring"] = json!({ "prometheus": { "rules": [] }, "nagios": {} });
+    expect_invalid(
+        &v,
+        "monitoring",
+        &["both"],
+        &["at most one monitoring system"],
+    );
+}
+
+#[test]
+fn unknown_monitoring_key() {
+    let mut v = base();
+    v["monitoring"] = json!({ "prometheus": { "scrape_intervall": "15s", "rules": [] } });
+    expect_parse_error(
+        &serde_json::to_string_pretty(&v).unwrap(),
+        "monitoring.prometheus.scrape_intervall",
+        &["unknown field"],
+    );
+}

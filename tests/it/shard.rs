@@ -109,32 +109,47 @@ fn merged_shards_give_the_unsharded_report_byte_for_byte_for_every_shipped_scena
 
 #[test]
 fn a_merged_run_writes_the_same_files_and_checks_the_same_slos() {
-    let f = root()
-        .join("scenarios/05-remedied.json")
-        .display()
-        .to_string();
-    // Both write into the same directory (its name is in the summary), one after the other.
-    let base = tmp("files");
-    let (out, whole) = (base.join("out"), base.join("whole"));
-    let out_arg = out.display().to_string();
-    let check = ["--check", "availability>=0.9999999"];
-    let run = ["run", f.as_str(), "--replications", "3"];
-    let w = infrasim(&[&run[..], &["--out", &out_arg], &check].concat(), &[]);
-    assert_eq!(w.status.code(), Some(1), "the check fails");
-    std::fs::rename(&out, &whole).unwrap();
-    let parts = shards(&run, 2, &base.join("parts"));
-    let m = merge(&parts, &[&["--out", out_arg.as_str()][..], &check].concat());
-    assert!(same(&w, &m), "{}", String::from_utf8_lossy(&m.stderr));
-    let merged = out;
-    for name in [
-        "report.json",
-        "report.html",
-        "timeseries.csv",
-        "timeline.svg",
-    ] {
-        let a = std::fs::read(whole.join(name)).unwrap();
-        let b = std::fs::read(merged.join(name)).unwrap();
-        assert!(a == b, "{name} differs");
+    // 10b has monitoring: its alerts reach the CSV (`alerts_fired`, `pages`), the SVG
+    // and the report's `operations` from the first replication's summary alone.
+    for (name, code) in [("05-remedied", 1), ("10b-remedied-monitoring-defaults", 0)] {
+        let f = root()
+            .join(format!("scenarios/{name}.json"))
+            .display()
+            .to_string();
+        // Both write into the same directory (its name is in the summary), one after the other.
+        let base = tmp(&format!("files-{name}"));
+        let (out, whole) = (base.join("out"), base.join("whole"));
+        let out_arg = out.display().to_string();
+        let check = ["--check", "availability>=0.9999999"];
+        let run = ["run", f.as_str(), "--replications", "3"];
+        let w = infrasim(&[&run[..], &["--out", &out_arg], &check].concat(), &[]);
+        assert_eq!(w.status.code(), Some(code), "{name}: the check's exit code");
+        std::fs::rename(&out, &whole).unwrap();
+        let parts = shards(&run, 2, &base.join("parts"));
+        let m = merge(&parts, &[&["--out", out_arg.as_str()][..], &check].concat());
+        assert!(
+            same(&w, &m),
+            "{name}: {}",
+            String::from_utf8_lossy(&m.stderr)
+        );
+        let merged = out;
+        for file in [
+            "report.json",
+            "report.html",
+            "timeseries.csv",
+            "timeline.svg",
+        ] {
+            let a = std::fs::read(whole.join(file)).unwrap();
+            let b = std::fs::read(merged.join(file)).unwrap();
+            assert!(a == b, "{name}: {file} differs");
+        }
+        if code == 0 {
+            let csv = std::fs::read_to_string(whole.join("timeseries.csv")).unwrap();
+            assert!(csv.lines().next().unwrap().ends_with(",alerts_fired,pages"));
+            let report = std::fs::read_to_string(whole.join("report.json")).unwrap();
+            assert!(report.contains("\"operations\""));
+        }
+        let _ = std::fs::remove_dir_all(&base);
     }
 }
 

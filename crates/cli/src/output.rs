@@ -45,6 +45,7 @@ pub fn summary(r: &Report, file: &Path) -> String {
     components(&mut out, r);
     database(&mut out, r);
     faults(&mut out, r);
+    operations(&mut out, r);
     outages(&mut out, r);
     confidence(&mut out, r);
     out
@@ -202,7 +203,8 @@ fn faults(out: &mut String, r: &Report) {
             "failed req",
             "lost writes",
         ]);
-        for f in &r.faults {
+        // A long run with random failures has hundreds: the first ones tell the story.
+        for f in r.faults.iter().take(FAULT_ROWS) {
             t.add_row(vec![
                 f.fault.clone(),
                 f.target.clone(),
@@ -219,7 +221,51 @@ fn faults(out: &mut String, r: &Report) {
             ]);
         }
         let _ = writeln!(out, "{t}");
+        if r.faults.len() > FAULT_ROWS {
+            let _ = writeln!(
+                out,
+                "… {} more fault occurrences (all in the JSON report)",
+                r.faults.len() - FAULT_ROWS
+            );
+        }
     }
+}
+
+/// Fault occurrences shown in the summary.
+const FAULT_ROWS: usize = 40;
+
+/// What the monitoring and the on-call person did: from failure to alert, page,
+/// acknowledgment and repair, over every replication.
+fn operations(out: &mut String, r: &Report) {
+    let Some(o) = &r.operations else {
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "monitoring: {} — {} failures, {} paged before they ended, {:.1} pages and {:.0} s of \
+         unnoticed failure per replication",
+        o.system, o.failures, o.noticed, o.pages, o.unnoticed_s
+    );
+    let mut t = table(&["from a failure to", "n", "mean", "p50", "p90", "max"]);
+    for (what, d) in [
+        ("its alert", &o.time_to_detect_s),
+        ("the page", &o.time_to_notify_s),
+        ("acknowledged", &o.time_to_acknowledge_s),
+        ("repaired", &o.time_to_repair_s),
+    ] {
+        if let Some(d) = d {
+            t.add_row(vec![
+                what.to_string(),
+                d.n.to_string(),
+                format!("{:.0}s", d.mean),
+                format!("{:.0}s", d.p50),
+                format!("{:.0}s", d.p90),
+                format!("{:.0}s", d.max),
+            ]);
+        }
+    }
+    right(&mut t, 1);
+    let _ = writeln!(out, "{t}");
 }
 
 /// The first outages.

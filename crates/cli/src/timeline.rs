@@ -17,7 +17,13 @@ pub fn csv(ts: &TimeSeries) -> String {
     for c in ts.component_names.iter().filter(|_| with_components) {
         let _ = write!(out, ",{c}_up,{c}_queue");
     }
+    // With monitoring: the alerts that fired, and the pages sent, in each window.
+    let with_alerts = !ts.alerts.is_empty();
+    if with_alerts {
+        out.push_str(",alerts_fired,pages");
+    }
     out.push('\n');
+    let in_window = |t: f64, start: f64| t >= start && t < start + ts.window_s;
     for row in &ts.rows {
         let failed: u64 = row.failed.iter().sum();
         let _ = write!(
@@ -35,6 +41,15 @@ pub fn csv(ts: &TimeSeries) -> String {
         );
         for (up, q) in &row.components {
             let _ = write!(out, ",{},{q}", u8::from(*up));
+        }
+        if with_alerts {
+            let fired = ts.alerts.iter().filter(|a| in_window(a.0, row.t_s)).count();
+            let paged = ts
+                .alerts
+                .iter()
+                .filter(|a| a.1.is_some_and(|t| in_window(t, row.t_s)))
+                .count();
+            let _ = write!(out, ",{fired},{paged}");
         }
         out.push('\n');
     }
@@ -54,6 +69,7 @@ pub fn svg(ts: &TimeSeries, title: &str) -> String {
     let mut out = String::new();
     chart.header(&mut out, title);
     chart.fault_shading(&mut out, &ts.faults);
+    chart.alert_marks(&mut out, &ts.alerts);
     let series = series(ts);
     for (pi, &(top, height)) in PANELS.iter().enumerate() {
         chart.panel(&mut out, pi, top, height, &series);
@@ -135,6 +151,35 @@ impl Chart {
                 74.0 + 12.0 * (i % 3) as f64,
                 esc(label)
             );
+        }
+    }
+
+    /// Alerts: a dashed red line where each fired, a triangle where it paged someone.
+    fn alert_marks(&self, out: &mut String, alerts: &[(f64, Option<f64>, String)]) {
+        for (i, (fired, paged, label)) in alerts.iter().enumerate() {
+            if *fired < self.t0 || *fired > self.t1 {
+                continue;
+            }
+            let x = self.x(*fired);
+            let _ = writeln!(
+                out,
+                r##"<line x1="{x:.1}" y1="40" x2="{x:.1}" y2="{:.1}" stroke="#c0392b" stroke-dasharray="3,3"/>"##,
+                self.h - 40.0
+            );
+            let _ = writeln!(
+                out,
+                r##"<text x="{:.1}" y="{}" fill="#c0392b">{}</text>"##,
+                x + 3.0,
+                self.h - 46.0 - 12.0 * (i % 3) as f64,
+                esc(label)
+            );
+            if let Some(p) = paged.filter(|p| *p <= self.t1) {
+                let xp = self.x(p);
+                let _ = writeln!(
+                    out,
+                    r##"<path d="M{xp:.1},44 l-4,-7 h8 z" fill="#c0392b"><title>paged at {p:.0} s</title></path>"##
+                );
+            }
         }
     }
 

@@ -12,6 +12,7 @@ use crate::model::database::{Cluster, DbNode};
 use crate::model::dns::DnsPair;
 use crate::model::fault::{self, FaultState};
 use crate::model::load_balancer::LoadBalancer;
+use crate::model::monitoring::Ops;
 use crate::model::network::Network;
 use crate::model::server::{AppServer, WebServer};
 use crate::model::vrrp::VrrpPair;
@@ -73,6 +74,11 @@ pub(crate) fn build(v: &Validated<'_>, seed: u64) -> World {
             faults,
             names: v.names.clone(),
             work_key: streams.key("clients/work"),
+            ops: s
+                .monitoring
+                .as_ref()
+                .zip(v.watched.as_ref())
+                .map(|(m, w)| Ops::new(m, w, &v.names, &streams)),
         },
         s.warmup,
         s.duration,

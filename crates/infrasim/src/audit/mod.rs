@@ -144,6 +144,7 @@ pub fn audit(
             at,
             duration: Some(crash),
             mode,
+            repair: None,
         });
         variants.push(s);
     }

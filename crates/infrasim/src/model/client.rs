@@ -232,6 +232,14 @@ pub(crate) struct Clients {
     pub dns: Vec<(u8, SimTime)>,
     /// DNS round-robin rotation counter.
     pub dns_rr: u32,
+    /// Session reads: the fraction of reads that read back their address's last write,
+    /// how recent it must be, each address's last acknowledged write (key, when), and the
+    /// draws deciding which reads are such (their own stream, so that turning sessions on
+    /// leaves every other draw unchanged).
+    pub read_own_writes: f64,
+    pub own_write_window: SimDuration,
+    pub sessions: Vec<(u32, SimTime)>,
+    pub rng_sessions: SimRng,
     /// The work of the next request: requests are numbered in the order they are offered,
     /// so the n-th request of two runs with the same workload carries the same work.
     pub next_work: u32,
@@ -283,6 +291,14 @@ impl Clients {
             timeouts: TimeoutQueue::default(),
             dns: vec![(0, SimTime::ZERO); dns_caches],
             dns_rr: 0,
+            read_own_writes: spec.keys.read_own_writes,
+            own_write_window: spec.keys.own_write_window,
+            sessions: if spec.keys.read_own_writes > 0.0 {
+                vec![(u32::MAX, SimTime::ZERO); spec.addresses as usize]
+            } else {
+                Vec::new()
+            },
+            rng_sessions: streams.stream("clients/sessions"),
             next_work: 0,
         }
     }
@@ -343,7 +359,7 @@ impl World {
         } else {
             Class::Static
         };
-        let key = match &c.zipf {
+        let mut key = match &c.zipf {
             Some(z) => z.sample(&mut c.rng_requests),
             None => below(&mut c.rng_requests, u64::from(c.key_count)) as u32,
         };
@@ -351,6 +367,14 @@ impl World {
             Some(u) => u % c.addresses,
             None => below(&mut c.rng_requests, u64::from(c.addresses)) as u32,
         };
+        if class == Class::Read && c.read_own_writes > 0.0 {
+            // A session reading back its own recent write.
+            let (own, at) = c.sessions[addr as usize];
+            let recent = own != u32::MAX && cx.now().saturating_since(at) <= c.own_write_window;
+            if open01(&mut c.rng_sessions) < c.read_own_writes && recent {
+                key = own;
+            }
+        }
         let work = c.next_work;
         c.next_work = c.next_work.wrapping_add(1);
         let now = cx.now();
@@ -635,8 +659,15 @@ impl World {
         };
         let now = cx.now();
         let latency = now - r.offered_at;
+        if r.class == Class::Write
+            && outcome == Outcome::Ok
+            && let Some(s) = self.clients.sessions.get_mut(r.addr as usize)
+        {
+            *s = (r.key, now);
+        }
         self.metrics
             .finished(now, r.offered_at, r.class, r.measured, outcome, latency);
+        self.ops_request_finished(outcome, latency);
         if let Some(obs) = self.observer.as_mut() {
             obs.request_finished(&crate::model::observer::RequestRecord {
                 class: r.class,

@@ -26,7 +26,8 @@ pub(crate) enum FaultKind {
         node: Node,
         mode: CrashMode,
         ttf: Dist,
-        ttr: Dist,
+        /// None: repaired after detection.
+        ttr: Option<Dist>,
     },
     Degrade {
         node: Node,
@@ -66,6 +67,21 @@ pub(crate) struct Occurrence {
     pub fault: u32,
     pub injected_at: SimTime,
     pub recovered_at: Option<SimTime>,
+    /// What the monitoring made of it (a `monitoring` section only).
+    pub noticed: Noticed,
+}
+
+/// Who noticed a fault occurrence, and when its repair started (see `model::monitoring`).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Noticed {
+    /// The alert that led a person to it: when it fired (or users complained) and its name.
+    pub alert: Option<(SimTime, &'static str)>,
+    /// When a person was paged about it.
+    pub notified_at: Option<SimTime>,
+    /// When that person acknowledged the page (and started repairing it, if it needs them).
+    pub acked_at: Option<SimTime>,
+    /// When the repair started (repairs after detection only).
+    pub repair_started_at: Option<SimTime>,
 }
 
 /// A fault and its occurrences.
@@ -78,6 +94,11 @@ pub(crate) struct FaultState {
     pub active: bool,
     /// Whether this fault's start actually took its node down (not already down).
     pub owns_down: bool,
+    /// Repair after detection: how long a person takes to fix it, once they acknowledged.
+    pub repair: Option<Dist>,
+    /// The repair times' stream (`repair/<kind>/<target>#k`: apart from the failure times,
+    /// so that a design with monitoring fails at the same times as one without).
+    pub repair_rng: SimRng,
 }
 
 impl FaultState {
@@ -100,6 +121,12 @@ impl FaultState {
             first_at: spec.starts_at().map(|d| SimTime::ZERO.saturating_add(d)),
             active: false,
             owns_down: false,
+            repair: spec.repair().map(|r| r.time.validated()),
+            repair_rng: streams.stream(&format!(
+                "repair/{}/{}#{ordinal}",
+                spec.kind(),
+                describe(spec).1
+            )),
         }
     }
 }
@@ -136,7 +163,7 @@ impl FaultKind {
                 node,
                 mode,
                 ttf: ttf.validated(),
-                ttr: ttr.validated(),
+                ttr: ttr.as_ref().map(|d| d.validated()),
             },
             Fault::Degrade {
                 duration,
@@ -240,6 +267,7 @@ impl World {
                 fault: idx,
                 injected_at: now,
                 recovered_at: None,
+                noticed: Noticed::default(),
             });
         } else if let Some(o) = self
             .occurrences
@@ -275,9 +303,9 @@ impl World {
                 node, mode, ttr, ..
             } => {
                 let (node, mode) = (*node, *mode);
-                let repair = ttr.sample(&mut f.rng);
+                let repair = ttr.as_ref().map(|d| d.sample(&mut f.rng));
                 self.faults[i].owns_down = self.crash(cx, node, mode);
-                Some(repair)
+                repair
             }
             &mut FaultKind::Degrade {
                 node,

@@ -8,6 +8,7 @@ use infrasim_engine::{Context, SimDuration, SimTime};
 use crate::model::World;
 use crate::model::fault::Occurrence;
 use crate::model::metrics::Metrics;
+use crate::model::monitoring::OpsLog;
 use crate::model::vocabulary::{Ev, Node};
 use crate::scenario::Names;
 
@@ -33,6 +34,8 @@ pub(crate) struct RunData {
     pub names: Names,
     pub end: SimTime,
     pub has_database: bool,
+    /// What the monitoring saw and did (a `monitoring` section only).
+    pub ops: Option<OpsLog>,
 }
 
 impl World {
@@ -44,6 +47,7 @@ impl World {
         self.start_dns(cx);
         self.start_databases(cx);
         self.start_faults(cx);
+        self.start_ops(cx);
         let first = self.warmup_end.saturating_add(self.metrics.row_width());
         cx.schedule_at(first, Ev::WindowTick);
     }
@@ -67,20 +71,25 @@ impl World {
 
     pub(crate) fn on_window_tick(&mut self, cx: &mut Context<'_, Ev>) {
         let now = cx.now();
-        let mut max_lag = SimDuration::ZERO;
+        let (mut max_lag, mut max_true) = (SimDuration::ZERO, SimDuration::ZERO);
         for c in 0..self.clusters.len() {
             let primary = self.clusters[c].primary;
             for &db in &self.clusters[c].nodes {
-                if db == primary || self.net.state(Node::Db(db)).down.is_some() {
+                if db == primary
+                    || self.net.state(Node::Db(db)).down.is_some()
+                    || self.dbs[db as usize].out
+                {
                     continue;
                 }
-                let lag = self.dbs[db as usize].lag(now);
-                max_lag = max_lag.max(lag);
-                self.metrics.sample_lag(lag);
+                let (reported, true_lag) = self.db_lags(db, now);
+                max_lag = max_lag.max(reported.unwrap_or(SimDuration::ZERO));
+                max_true = max_true.max(true_lag);
+                self.metrics.sample_lag(reported, true_lag);
             }
         }
         let comps = self.component_snapshot();
-        self.metrics.close_row(self.next_window, max_lag, comps);
+        self.metrics
+            .close_row(self.next_window, max_lag, max_true, comps);
         self.next_window += 1;
         let next = now.saturating_add(self.metrics.row_width());
         if next <= self.end {
@@ -120,6 +129,7 @@ impl World {
     /// What the run leaves for the report, after `events` events.
     pub(crate) fn finish(mut self, events: u64) -> RunData {
         self.metrics.ledger.finish();
+        let ops = self.ops_log();
         let mut in_flight = [0u64; 3];
         for (_, r) in self.requests.iter() {
             if r.measured {
@@ -144,6 +154,7 @@ impl World {
             occurrences,
             names: self.names,
             end: self.end,
+            ops,
         }
     }
 

@@ -42,8 +42,11 @@ pub(crate) struct Row {
     pub p50_ms: f32,
     /// p99 of the same.
     pub p99_ms: f32,
-    /// Largest replication lag sampled at the row's end (ms).
+    /// Largest replication lag sampled at the row's end (ms), as MySQL reports it
+    /// (`Seconds_Behind_Source`, NULL samples left out).
     pub max_lag_ms: f32,
+    /// Largest true replication lag sampled at the row's end (ms).
+    pub max_true_lag_ms: f32,
 }
 
 /// A notable moment: a detection, a takeover, a failover.
@@ -79,6 +82,19 @@ pub(crate) struct Metrics {
     pub rows: Vec<Row>,
     cur_latency: Histogram,
     pub lag: Histogram,
+    /// True lag samples (events not yet received included).
+    pub true_lag: Histogram,
+    /// Lag samples that `Seconds_Behind_Source` reported as NULL.
+    pub lag_null: u64,
+    /// Lost writes by reason: never received by the promoted replica; received but
+    /// discarded at promotion; acknowledged on a split-brain primary.
+    pub lost_not_received: u64,
+    pub lost_discarded: u64,
+    pub lost_split_brain: u64,
+    /// Writes acknowledged by a replaced primary that restarted writable.
+    pub split_brain_writes: u64,
+    /// Keys written on such a node (divergent from the cluster), summed over episodes.
+    pub divergent_keys: u64,
     pub stale_reads: u64,
     pub ryw_violations: u64,
     pub db_reads: u64,
@@ -116,6 +132,13 @@ impl Metrics {
             rows: vec![Row::default(); n_windows.div_ceil(row_windows) as usize],
             cur_latency: Histogram::new(),
             lag: Histogram::new(),
+            true_lag: Histogram::new(),
+            lag_null: 0,
+            lost_not_received: 0,
+            lost_discarded: 0,
+            lost_split_brain: 0,
+            split_brain_writes: 0,
+            divergent_keys: 0,
             stale_reads: 0,
             ryw_violations: 0,
             db_reads: 0,
@@ -221,6 +244,7 @@ impl Metrics {
         &mut self,
         w: usize,
         max_lag: SimDuration,
+        max_true_lag: SimDuration,
         components: Vec<(bool, u32)>,
     ) {
         if let Some(win) = self.rows.get_mut(w) {
@@ -233,6 +257,7 @@ impl Metrics {
                 .quantile(0.99)
                 .map_or(0.0, |v| v as f32 / 1e6);
             win.max_lag_ms = max_lag.as_millis_f64() as f32;
+            win.max_true_lag_ms = max_true_lag.as_millis_f64() as f32;
         }
         self.cur_latency.clear();
         self.component_series.push(components);
@@ -243,8 +268,35 @@ impl Metrics {
         SimDuration::from_nanos(self.window.as_nanos().saturating_mul(self.row_windows))
     }
 
-    pub(crate) fn sample_lag(&mut self, lag: SimDuration) {
-        self.lag.record(lag.as_nanos());
+    /// One replica's lag sample: as reported (`None`: NULL) and true.
+    pub(crate) fn sample_lag(&mut self, reported: Option<SimDuration>, true_lag: SimDuration) {
+        match reported {
+            Some(l) => self.lag.record(l.as_nanos()),
+            None => self.lag_null += 1,
+        }
+        self.true_lag.record(true_lag.as_nanos());
+    }
+
+    pub(crate) fn lost_by_reason(&mut self, at: SimTime, not_received: u64, discarded: u64) {
+        if at >= self.warmup_end {
+            self.lost_not_received += not_received;
+            self.lost_discarded += discarded;
+        }
+    }
+
+    pub(crate) fn split_brain_write(&mut self, measured: bool) {
+        if measured {
+            self.split_brain_writes += 1;
+        }
+    }
+
+    /// A split-brain episode ended (the node was rebuilt): its acknowledged writes are lost.
+    pub(crate) fn split_brain_ended(&mut self, at: SimTime, writes: u64, divergent: u64) {
+        if at >= self.warmup_end {
+            self.lost_split_brain += writes;
+            self.lost_writes += writes;
+            self.divergent_keys += divergent;
+        }
     }
 
     pub(crate) fn stale_read(&mut self, measured: bool) {
@@ -319,6 +371,9 @@ impl Metrics {
         self.classes = Default::default();
         self.cur_latency.clear();
         self.lag.clear();
+        self.true_lag.clear();
+        self.lag_null = 0;
+        self.split_brain_writes = 0;
         self.stale_reads = 0;
         self.ryw_violations = 0;
         self.db_reads = 0;

@@ -27,6 +27,7 @@ pub(crate) mod fault;
 pub(crate) mod load_balancer;
 pub(crate) mod measure;
 pub(crate) mod metrics;
+pub(crate) mod monitoring;
 pub(crate) mod network;
 pub mod observer;
 pub(crate) mod server;
@@ -86,6 +87,8 @@ pub(crate) struct World {
     next_window: usize,
     /// The root of the generators that draw each request's service demands.
     work_key: u64,
+    /// The monitoring and the people it pages, if the scenario has a `monitoring` section.
+    ops: Option<Box<monitoring::Ops>>,
 }
 
 /// The components a world is made of, each built from its spec (`crate::build`).
@@ -103,6 +106,8 @@ pub(crate) struct Components {
     pub names: Names,
     /// The root of the generators of requests' service demands (the workload's).
     pub work_key: u64,
+    /// The monitoring, if any.
+    pub ops: Option<monitoring::Ops>,
 }
 
 impl World {
@@ -139,6 +144,7 @@ impl World {
             end: warmup_end.saturating_add(duration),
             next_window: 0,
             work_key: c.work_key,
+            ops: c.ops.map(Box::new),
         }
     }
 
@@ -401,8 +407,20 @@ impl Model for World {
                 Node::Db(i) => self.db_work_done(cx, i, job),
                 Node::Lb(_) | Node::Clients => unreachable!("no jobs there"),
             },
-            Ev::ApplyDone { db, applier } => self.apply_done(cx, db, applier),
-            Ev::SemiSyncTimeout { cluster, seq } => self.semi_sync_timeout(cx, cluster, seq),
+            Ev::ApplyDone { db, applier, pos } => self.apply_done(cx, db, applier, pos),
+            Ev::BinlogArrive {
+                db,
+                conn,
+                upto,
+                sent,
+            } => self.binlog_arrive(cx, db, conn, upto, sent),
+            Ev::BinlogResend { db, conn, attempt } => self.binlog_resend(cx, db, conn, attempt),
+            Ev::ReceiverTimeout { db, conn } => self.receiver_timeout(cx, db, conn),
+            Ev::ReceiverRetry { db, conn } => self.receiver_retry(cx, db, conn),
+            Ev::SourceClosed { db, conn } => self.source_closed(cx, db, conn),
+            Ev::PromoteDeadline { cluster, epoch } => self.promote_deadline(cx, cluster, epoch),
+            Ev::DbRebuilt { db, epoch } => self.db_rebuilt(cx, db, epoch),
+            Ev::SemiSyncTimeout { cluster, pos } => self.semi_sync_timeout(cx, cluster, pos),
             Ev::LagCheck { cluster } => self.lag_check(cx, cluster),
             Ev::FailoverCheck { cluster } => self.failover_check(cx, cluster),
             Ev::Promote { cluster, epoch } => self.promote(cx, cluster, epoch),
@@ -424,6 +442,7 @@ impl Model for World {
             } => self.vrrp_script(cx, pair, member, epoch),
             Ev::VrrpArp { pair, epoch } => self.vrrp_arp_resolved(cx, pair, epoch),
             Ev::Fault { idx, start } => self.on_fault(cx, idx, start),
+            Ev::Ops(e) => self.on_ops(cx, e),
             Ev::WindowTick => self.on_window_tick(cx),
         }
     }

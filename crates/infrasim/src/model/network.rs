@@ -289,20 +289,6 @@ impl Network {
         self.transmit(cx, i, j, msg, Attempt::FIRST);
     }
 
-    /// Sends `msg` with a given transit time instead of the link latency (replication
-    /// streams model their own delay), still subject to partitions, loss and dead hosts.
-    pub(crate) fn send_after(
-        &mut self,
-        cx: &mut Context<'_, Ev>,
-        a: Node,
-        b: Node,
-        msg: Msg,
-        delay: SimDuration,
-    ) {
-        let (i, j) = (self.idx(a), self.idx(b));
-        self.transmit_after(cx, i, j, msg, Attempt::FIRST, delay);
-    }
-
     /// Transmission `attempt` of `msg` from dense index `i` to `j`, after the link's latency.
     #[inline]
     pub(crate) fn transmit(
@@ -458,6 +444,26 @@ impl Network {
             .entry((i, j))
             .or_insert_with(|| streams.stream(&format!("link/{}>{}", names[i], names[j])));
         open01(rng) < p
+    }
+
+    /// Whether a data segment sent from `a` to `b` now is lost: the sender's or the
+    /// receiver's host is down, a partition, or the link's loss draw.
+    pub(crate) fn segment_lost_now(&mut self, a: Node, b: Node) -> bool {
+        if !self.impaired {
+            return false;
+        }
+        let (i, j) = (self.idx(a), self.idx(b));
+        self.states[i].down == Some(CrashMode::Host) || self.segment_lost(i, j)
+    }
+
+    /// The one-way latency from `a` to `b` now (extra latency of a degraded link included).
+    pub(crate) fn latency(&self, a: Node, b: Node) -> SimDuration {
+        self.delay[self.idx(a) * self.n + self.idx(b)]
+    }
+
+    /// The round-trip time between `a` and `b` now.
+    pub(crate) fn rtt(&self, a: Node, b: Node) -> SimDuration {
+        self.latency(a, b).saturating_add(self.latency(b, a))
     }
 
     /// The one-way latency from `i` to `j` now.

@@ -22,8 +22,11 @@
 //! * A **reset** ([`Msg::Reset`]) is never retransmitted; random loss does not touch it
 //!   (a lost RST is answered by the peer's next retransmission with another RST: the model
 //!   skips that delay), but a partition or a dead host stops it.
-//! * **Datagrams** — VRRP advertisements (IP protocol 112, multicast) and, for now, the
-//!   binlog events of replication and their acknowledgements — are sent once.
+//! * **Datagrams** — VRRP advertisements (IP protocol 112, multicast) — are sent once.
+//! * The **binlog stream** of replication is a TCP connection with its own model
+//!   (`database/replication.rs`: a lost segment holds up everything behind it until its
+//!   retransmission, on the data timers above, gets through); its semi-sync
+//!   acknowledgements are data ([`Msg::ReplAck`]).
 //!
 //! Each transmission is decided when it leaves (by [`crate::model::network::Network`]), from
 //! the network as it is at that moment: a partition that heals or a VIP that moves meanwhile
@@ -66,9 +69,9 @@ impl Msg {
         match self {
             Msg::Call(_) => Transport::Connect { data: true },
             Msg::Probe { .. } => Transport::Connect { data: false },
-            Msg::Reply { .. } | Msg::ProbeReply { .. } => Transport::Data,
+            Msg::Reply { .. } | Msg::ProbeReply { .. } | Msg::ReplAck { .. } => Transport::Data,
             Msg::Reset(_) => Transport::Reset,
-            Msg::Replicate { .. } | Msg::ReplAck { .. } | Msg::Advert { .. } => Transport::Datagram,
+            Msg::Advert { .. } => Transport::Datagram,
         }
     }
 }

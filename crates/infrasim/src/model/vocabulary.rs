@@ -75,16 +75,36 @@ pub(crate) enum Ev {
     CheckTimeout { lb: u32, slot: u32, seq: u32 },
     /// A server finished the CPU part of a job.
     WorkDone { node: Node, job: Ref },
-    /// A replica's applier finished applying a write.
-    ApplyDone { db: u32, applier: u32 },
-    /// A semi-synchronous commit waited `rpl_semi_sync_source_timeout`.
-    SemiSyncTimeout { cluster: u32, seq: u64 },
+    /// A replica's applier worker finished applying the event at binlog position `pos`.
+    ApplyDone { db: u32, applier: u32, pos: u64 },
+    /// Binlog events up to position `upto` reach a replica's relay log on connection `conn`;
+    /// they left the source at `sent` (lost if the source died before).
+    BinlogArrive {
+        db: u32,
+        conn: u32,
+        upto: u64,
+        sent: SimTime,
+    },
+    /// A lost binlog segment's retransmission timer fired (`attempt`: a [`crate::model::tcp::Attempt`]).
+    BinlogResend { db: u32, conn: u32, attempt: u8 },
+    /// A replica's receiver checks whether it heard from its source within `replica_net_timeout`.
+    ReceiverTimeout { db: u32, conn: u32 },
+    /// A replica's receiver tries to reconnect (`SOURCE_CONNECT_RETRY`).
+    ReceiverRetry { db: u32, conn: u32 },
+    /// The source closed a replica's connection (its process died: the kernel's FIN).
+    SourceClosed { db: u32, conn: u32 },
+    /// A semi-synchronous commit (at binlog position `pos`) waited `rpl_semi_sync_source_timeout`.
+    SemiSyncTimeout { cluster: u32, pos: u64 },
     /// ProxySQL-like lag sampling.
     LagCheck { cluster: u32 },
     /// Failover manager's periodic primary check.
     FailoverCheck { cluster: u32 },
     /// The failover manager (or operator) promotes a replica.
     Promote { cluster: u32, epoch: u32 },
+    /// orchestrator's wait for the candidate to apply its relay log ran out.
+    PromoteDeadline { cluster: u32, epoch: u32 },
+    /// A replaced primary has been rebuilt as a replica.
+    DbRebuilt { db: u32, epoch: u32 },
     /// One checker region of the DNS service health-checks an active-active pair's addresses.
     DnsCheck { pair: u32, region: u32 },
     /// A keepalived master sends its advertisement (`epoch`: its advert chain's generation).
@@ -97,14 +117,45 @@ pub(crate) enum Ev {
     VrrpArp { pair: u32, epoch: u32 },
     /// A fault starts or ends.
     Fault { idx: u32, start: bool },
+    /// The monitoring and the people it pages (`model::monitoring`).
+    Ops(OpsEv),
     /// The end of a measurement window.
     WindowTick,
+}
+
+/// What the monitoring and the on-call person do, at their own times.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum OpsEv {
+    /// Prometheus scrapes target `target`.
+    Scrape { target: u32 },
+    /// A blackholed target's scrape timed out.
+    ScrapeTimedOut { target: u32 },
+    /// Prometheus evaluates its rules.
+    Evaluate,
+    /// Alertmanager flushes alert group `group` (notifies what is new in it).
+    Flush { group: u32 },
+    /// Nagios checks target `target`.
+    Check { target: u32 },
+    /// A Nagios check of an unreachable host timed out.
+    CheckTimedOut { target: u32 },
+    /// The users' minute: were enough of its requests bad?
+    UsersTick,
+    /// Users' complaint (the `alert`-th alert) reaches the on-call person.
+    UsersReport { alert: u32 },
+    /// The on-call person acknowledges the page about fault occurrence `occ`.
+    Ack { occ: u32 },
+    /// The monitoring system crashes (`up` false) or comes back (`up` true).
+    MonitorCrash { up: bool },
+    /// The dead man's switch checks whether heartbeats stopped (crash `epoch`).
+    DeadMansSwitch { epoch: u32 },
+    /// The on-call person acknowledges the dead man's switch page (crash `epoch`).
+    MonitorAck { epoch: u32 },
 }
 
 /// Messages between components.
 ///
 /// `repr(u8)` as [`Ev`], so that receivers dispatch on a plain tag byte; fields are in
-/// declaration order then, which is why `Replicate` lists its `u32` first (24 bytes, not 32).
+/// declaration order then.
 #[derive(Clone, Copy, Debug)]
 #[repr(u8)]
 pub(crate) enum Msg {
@@ -124,14 +175,8 @@ pub(crate) enum Msg {
         seq: u32,
         ok: bool,
     },
-    /// A binlog event reaching a replica's relay log.
-    Replicate {
-        key: u32,
-        seq: u64,
-        committed_at: SimTime,
-    },
-    /// A semi-sync acknowledgement from a replica.
-    ReplAck { seq: u64 },
+    /// A semi-sync acknowledgement from a replica: its relay log holds the binlog up to `pos`.
+    ReplAck { pos: u64 },
     /// A VRRP advertisement.
     Advert {
         pair: u32,

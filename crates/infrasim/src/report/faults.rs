@@ -67,6 +67,11 @@ pub(super) fn reports(s: &Scenario, first: &RunData) -> Vec<FaultReport> {
             downtime_s: downtime,
             failed_requests,
             lost_writes: lost,
+            alert: o.noticed.alert.map(|a| a.1.to_string()),
+            alerted_at_s: o.noticed.alert.map(|a| secs(a.0)),
+            notified_at_s: o.noticed.notified_at.map(secs),
+            acknowledged_at_s: o.noticed.acked_at.filter(|t| *t <= first.end).map(secs),
+            repair_started_at_s: o.noticed.repair_started_at.map(secs),
         });
     }
 

@@ -12,6 +12,7 @@
 
 mod confidence;
 mod faults;
+mod operations;
 mod pooled;
 mod replication;
 mod timeseries;
@@ -27,6 +28,8 @@ use crate::model::call::FailReason;
 use crate::scenario::Scenario;
 pub(crate) use replication::summarize;
 pub use replication::{ClassTally, ComponentTally, DatabaseTally, Details, Replication};
+
+pub use operations::{AlertReport, DurationStats, MonitoringOutage, OperationsReport};
 
 /// Request counts.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -109,12 +112,36 @@ pub struct DatabaseReport {
     pub stale_read_ratio: f64,
     /// Reads by a client of a key it wrote that missed its own write.
     pub read_your_writes_violations: u64,
-    /// Replication lag (ms).
+    /// Replication lag (ms) as MySQL reports it (`Seconds_Behind_Source`, exact): one sample
+    /// per replica per window, NULL samples left out.
     pub replication_lag_ms: LagReport,
+    /// True replication lag (ms): the age of the oldest write committed on the primary and
+    /// not yet applied on the replica, received or not.
+    pub true_replication_lag_ms: LagReport,
+    /// Lag samples `Seconds_Behind_Source` reported as NULL (receiver not connected).
+    pub lag_null_samples: u64,
+    /// Lost writes by reason.
+    pub lost_writes_by_reason: LostWrites,
+    /// Writes acknowledged by a replaced primary that restarted writable (split brain).
+    pub split_brain_writes: u64,
+    /// Keys written on such a node: divergent from the cluster until it is rebuilt.
+    pub divergent_keys: u64,
     /// Replica promotions.
     pub failovers: u64,
     /// Times semi-sync fell back to async.
     pub semi_sync_fallbacks: u64,
+}
+
+/// Acknowledged writes the cluster went on without, by reason.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LostWrites {
+    /// Never reached the promoted replica's relay log.
+    pub not_received: u64,
+    /// In the promoted replica's relay log but unapplied when the promotion's wait ran out.
+    pub discarded_at_promotion: u64,
+    /// Acknowledged by a replaced primary taking writes beside the new one; gone when it
+    /// is rebuilt.
+    pub split_brain: u64,
 }
 
 /// One occurrence of a fault and what it cost.
@@ -138,6 +165,22 @@ pub struct FaultReport {
     pub failed_requests: u64,
     /// Writes lost in the failover it caused.
     pub lost_writes: u64,
+    /// With monitoring: the alert that led a person to it (`TargetDown`, `UsersComplain`, …).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub alert: Option<String>,
+    /// When that alert fired (or users complained).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub alerted_at_s: Option<f64>,
+    /// When the on-call person was paged about it.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub notified_at_s: Option<f64>,
+    /// When the page was acknowledged.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub acknowledged_at_s: Option<f64>,
+    /// When its repair started (faults repaired after detection); it ended at
+    /// `recovered_at_s`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub repair_started_at_s: Option<f64>,
 }
 
 /// A maximal run of unavailable windows.
@@ -168,8 +211,13 @@ pub struct WindowRow {
     pub p50_ms: f64,
     /// 99th percentile of the same.
     pub p99_ms: f64,
-    /// Largest replication lag at the window's end (ms).
+    /// Largest replication lag at the window's end (ms), as MySQL reports it
+    /// (`Seconds_Behind_Source`; NULL left out).
     pub max_lag_ms: f64,
+    /// Largest true replication lag at the window's end (ms): events not yet received
+    /// included.
+    #[serde(default)]
+    pub max_true_lag_ms: f64,
     /// Per component (in `component_names` order): up, queue length.
     pub components: Vec<(bool, u32)>,
 }
@@ -187,6 +235,9 @@ pub struct TimeSeries {
     pub rows: Vec<WindowRow>,
     /// Fault intervals (start, end, label) for shading.
     pub faults: Vec<(f64, f64, String)>,
+    /// Alerts (fired at, paged at, label), with monitoring.
+    #[serde(default)]
+    pub alerts: Vec<(f64, Option<f64>, String)>,
 }
 
 /// What a run measured.
@@ -222,6 +273,9 @@ pub struct Report {
     pub faults: Vec<FaultReport>,
     /// Outage intervals (first replication).
     pub outages: Vec<Outage>,
+    /// With a `monitoring` section: alerts, pages, time to detect / acknowledge / repair.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub operations: Option<OperationsReport>,
     /// With replications: mean and 95 % CI of each key metric across replications.
     #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
     pub confidence: BTreeMap<String, ConfidenceInterval>,
@@ -244,7 +298,8 @@ pub fn assemble(s: &Scenario, runs: &[Replication]) -> Report {
     let pooled = pooled::requests(runs);
     let time_avail: Vec<f64> = runs.iter().map(|r| r.time_availability).collect();
     let succeeded = pooled.counts.succeeded;
-    let replicates = confidence::per_replication(s, runs);
+    let mut replicates = confidence::per_replication(s, runs);
+    operations::replicates(s, runs, &mut replicates);
     let details = first.details.clone();
     Report {
         scenario: s.name.clone(),
@@ -264,6 +319,7 @@ pub fn assemble(s: &Scenario, runs: &[Replication]) -> Report {
         outages: details
             .as_ref()
             .map_or_else(Vec::new, |d| d.outages.clone()),
+        operations: operations::report(s, runs),
         confidence: confidence::intervals(&replicates),
         replicates,
         timeseries: details.map(|d| d.timeseries),

@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 
 use infrasim_engine::stats::Histogram;
 
-use super::replication::Replication;
+use super::replication::{DatabaseTally, Replication};
 use super::{
-    ClassReport, ComponentReport, DatabaseReport, LagReport, RequestCounts, ratio, reasons_map,
+    ClassReport, ComponentReport, DatabaseReport, LagReport, LostWrites, RequestCounts, ratio,
+    reasons_map,
 };
 use crate::model::call::FailReason;
 use crate::scenario::Class;
@@ -118,10 +119,17 @@ pub(super) fn components(runs: &[Replication]) -> BTreeMap<String, ComponentRepo
 pub(super) fn database(runs: &[Replication]) -> Option<DatabaseReport> {
     let dbs: Vec<_> = runs.iter().filter_map(|r| r.database.as_ref()).collect();
     runs[0].database.as_ref().map(|_| {
-        let mut lag = Histogram::new();
+        let (mut lag, mut true_lag) = (Histogram::new(), Histogram::new());
         for d in &dbs {
             lag.merge(&d.lag);
+            true_lag.merge(&d.true_lag);
         }
+        let sum = |f: &dyn Fn(&DatabaseTally) -> u64| dbs.iter().map(|d| f(d)).sum::<u64>();
+        let lag_report = |h: &Histogram| LagReport {
+            mean: h.mean().unwrap_or(0.0) / 1e6,
+            p99: h.quantile(0.99).unwrap_or(0) as f64 / 1e6,
+            max: h.max().unwrap_or(0) as f64 / 1e6,
+        };
         let reads: u64 = dbs.iter().map(|d| d.reads).sum();
         let stale: u64 = dbs.iter().map(|d| d.stale_reads).sum();
         DatabaseReport {
@@ -132,14 +140,19 @@ pub(super) fn database(runs: &[Replication]) -> Option<DatabaseReport> {
             } else {
                 stale as f64 / reads as f64
             },
-            read_your_writes_violations: dbs.iter().map(|d| d.ryw_violations).sum(),
-            replication_lag_ms: LagReport {
-                mean: lag.mean().unwrap_or(0.0) / 1e6,
-                p99: lag.quantile(0.99).unwrap_or(0) as f64 / 1e6,
-                max: lag.max().unwrap_or(0) as f64 / 1e6,
+            read_your_writes_violations: sum(&|d| d.ryw_violations),
+            replication_lag_ms: lag_report(&lag),
+            true_replication_lag_ms: lag_report(&true_lag),
+            lag_null_samples: sum(&|d| d.lag_null),
+            lost_writes_by_reason: LostWrites {
+                not_received: sum(&|d| d.lost_not_received),
+                discarded_at_promotion: sum(&|d| d.lost_discarded),
+                split_brain: sum(&|d| d.lost_split_brain),
             },
-            failovers: dbs.iter().map(|d| d.failovers).sum(),
-            semi_sync_fallbacks: dbs.iter().map(|d| d.semi_sync_fallbacks).sum(),
+            split_brain_writes: sum(&|d| d.split_brain_writes),
+            divergent_keys: sum(&|d| d.divergent_keys),
+            failovers: sum(&|d| d.failovers),
+            semi_sync_fallbacks: sum(&|d| d.semi_sync_fallbacks),
         }
     })
 }

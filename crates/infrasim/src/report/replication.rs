@@ -7,8 +7,9 @@
 use infrasim_engine::stats::Histogram;
 use serde::{Deserialize, Serialize};
 
+use super::operations::{OperationsDetails, OperationsTally};
 use super::windows::{time_availability, unavailable_windows};
-use super::{FaultReport, Outage, TimeSeries, faults, timeseries, windows};
+use super::{FaultReport, Outage, TimeSeries, faults, operations, timeseries, windows};
 use crate::model::measure::RunData;
 use crate::model::metrics::Mark;
 use crate::scenario::{Class, Scenario};
@@ -57,8 +58,12 @@ pub struct ComponentTally {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseTally {
-    /// Replication lag samples (ns).
+    /// Replication lag samples as MySQL reports them (ns; NULL samples left out).
     pub lag: Histogram,
+    /// True replication lag samples (ns).
+    pub true_lag: Histogram,
+    /// Lag samples reported as NULL.
+    pub lag_null: u64,
     /// Reads.
     pub reads: u64,
     /// Stale reads.
@@ -67,6 +72,16 @@ pub struct DatabaseTally {
     pub ryw_violations: u64,
     /// Acknowledged writes lost in failovers.
     pub lost_writes: u64,
+    /// Of those, never received by the promoted replica.
+    pub lost_not_received: u64,
+    /// Of those, received but discarded at promotion.
+    pub lost_discarded: u64,
+    /// Of those, acknowledged on a split-brain primary.
+    pub lost_split_brain: u64,
+    /// Writes acknowledged by a replaced primary that restarted writable.
+    pub split_brain_writes: u64,
+    /// Keys written on such a node.
+    pub divergent_keys: u64,
     /// Promotions after the warm-up.
     pub failovers: u64,
     /// Semi-sync fallbacks after the warm-up.
@@ -83,6 +98,8 @@ pub struct Details {
     pub outages: Vec<Outage>,
     /// The time series.
     pub timeseries: TimeSeries,
+    /// With monitoring: the alerts and the monitoring system's crashes.
+    pub operations: Option<OperationsDetails>,
 }
 
 /// What one replication contributes to a report.
@@ -101,6 +118,8 @@ pub struct Replication {
     pub components: Vec<ComponentTally>,
     /// The database tier, if the scenario has one.
     pub database: Option<DatabaseTally>,
+    /// With monitoring: what the monitoring and the people it pages did.
+    pub operations: Option<OperationsTally>,
     /// Faults, outages and time series: the first replication's only.
     pub details: Option<Details>,
 }
@@ -157,10 +176,17 @@ pub(crate) fn summarize(s: &Scenario, run: &RunData, details: bool) -> Replicati
     let count = |f: &dyn Fn(&Mark) -> bool| m.marks.iter().filter(|x| f(x)).count() as u64;
     let database = run.has_database.then(|| DatabaseTally {
         lag: m.lag.clone(),
+        true_lag: m.true_lag.clone(),
+        lag_null: m.lag_null,
         reads: m.db_reads,
         stale_reads: m.stale_reads,
         ryw_violations: m.ryw_violations,
         lost_writes: m.lost_writes,
+        lost_not_received: m.lost_not_received,
+        lost_discarded: m.lost_discarded,
+        lost_split_brain: m.lost_split_brain,
+        split_brain_writes: m.split_brain_writes,
+        divergent_keys: m.divergent_keys,
         failovers: count(&|x| matches!(x, Mark::Failover { at, .. } if *at >= warmup_end)),
         semi_sync_fallbacks: count(
             &|x| matches!(x, Mark::SemiSyncFallback { at } if *at >= warmup_end),
@@ -173,10 +199,12 @@ pub(crate) fn summarize(s: &Scenario, run: &RunData, details: bool) -> Replicati
         downtime_s: unavailable_windows(run) as f64 * m.window.as_secs_f64(),
         components,
         database,
+        operations: operations::tally(s, run),
         details: details.then(|| Details {
             faults: faults::reports(s, run),
             outages: windows::outages_of(run),
             timeseries: timeseries::of(run),
+            operations: operations::details(s, run),
         }),
     }
 }

@@ -26,6 +26,7 @@ pub(super) fn of(first: &RunData) -> TimeSeries {
             p50_ms: f64::from(w.p50_ms),
             p99_ms: f64::from(w.p99_ms),
             max_lag_ms: f64::from(w.max_lag_ms),
+            max_true_lag_ms: f64::from(w.max_true_lag_ms),
             components: first
                 .metrics
                 .component_series
@@ -50,6 +51,19 @@ pub(super) fn of(first: &RunData) -> TimeSeries {
                     secs(o.injected_at),
                     secs(o.recovered_at.unwrap_or(first.end)),
                     format!("{label} {target}"),
+                )
+            })
+            .collect(),
+        alerts: first
+            .ops
+            .iter()
+            .flat_map(|l| &l.alerts)
+            .map(|a| {
+                let about = a.about.map_or("service", |n| first.names.name(n));
+                (
+                    secs(a.fired_at),
+                    a.notified_at.filter(|t| *t <= first.end).map(secs),
+                    format!("{} {about}", a.name),
                 )
             })
             .collect(),

@@ -44,6 +44,7 @@ impl Scenario {
             network: Network::default(),
             faults: Vec::new(),
             slos: Vec::new(),
+            monitoring: None,
         }
     }
     /// Sets the description.
@@ -444,6 +445,16 @@ impl Fault {
         }
     }
 
+    /// How the fault's repair starts, if a person repairs it (`repair: {"after": …}`).
+    pub fn repair(&self) -> Option<&Repair> {
+        match self {
+            Fault::Crash { repair, .. }
+            | Fault::Random { repair, .. }
+            | Fault::Degrade { repair, .. } => repair.as_ref(),
+            _ => None,
+        }
+    }
+
     /// A process crash of `target` at `at`, for `duration` (None: for good).
     pub fn crash(
         target: impl Into<String>,
@@ -455,6 +466,7 @@ impl Fault {
             at,
             duration,
             mode: CrashMode::Process,
+            repair: None,
         }
     }
     /// A host crash (nothing answers: peers wait for their timeouts).
@@ -468,6 +480,7 @@ impl Fault {
             at,
             duration,
             mode: CrashMode::Host,
+            repair: None,
         }
     }
     /// Random failures with exponential times to failure and to repair of these means.
@@ -479,8 +492,9 @@ impl Fault {
         Fault::Random {
             target: target.into(),
             ttf: DistSpec::exponential(mtbf),
-            ttr: DistSpec::exponential(mttr),
+            ttr: Some(DistSpec::exponential(mttr)),
             mode: CrashMode::Process,
+            repair: None,
         }
     }
 }

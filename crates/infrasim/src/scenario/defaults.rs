@@ -220,6 +220,39 @@ pub(super) fn apply_default() -> DistSpec {
 }
 /// ProxySQL's own default is 0 (lag shunning off); when enabled, 10 s matches orchestrator's
 /// `ReasonableReplicationLagSeconds` default.
+/// `replica_parallel_workers` default 4 since MySQL 8.0.27 (MySQL 8.4 reference manual,
+/// replication-options-replica; 0, single-threaded, before).
+pub(super) fn appliers_default() -> u32 {
+    4
+}
+/// `replica_net_timeout` default 60 s (MySQL 8.4 reference manual, replication-options-replica;
+/// 3 600 s before 5.7.7, WL#8320). The source's heartbeat period defaults to half of it.
+pub(super) fn net_timeout_default() -> SimDuration {
+    SimDuration::from_secs(60)
+}
+/// `SOURCE_CONNECT_RETRY` default 60 s (MySQL 8.4 reference manual, CHANGE REPLICATION SOURCE TO).
+pub(super) fn connect_retry_default() -> SimDuration {
+    SimDuration::from_secs(60)
+}
+/// orchestrator `InstanceBulkOperationsWaitTimeoutSeconds` default 10 (go/config/config.go).
+pub(super) fn apply_wait_default() -> SimDuration {
+    SimDuration::from_secs(10)
+}
+/// orchestrator `RecoveryPeriodBlockSeconds` default 3 600 (go/config/config.go,
+/// docs/configuration-recovery.md).
+pub(super) fn recovery_block_default() -> SimDuration {
+    SimDuration::from_secs(3600)
+}
+/// A modelling choice: re-cloning a replica (MySQL clone plugin or a backup restore) of a
+/// modest data set takes tens of minutes; 30 min.
+pub(super) fn rebuild_time_default() -> SimDuration {
+    SimDuration::from_secs(30 * 60)
+}
+/// A modelling choice: a session reads back what it wrote within the next few seconds
+/// (a page reload after a form post).
+pub(super) fn own_write_window_default() -> SimDuration {
+    SimDuration::from_secs(5)
+}
 pub(super) fn max_lag_default() -> SimDuration {
     SimDuration::from_secs(10)
 }

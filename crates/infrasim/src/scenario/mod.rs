@@ -11,6 +11,7 @@ mod builder;
 pub(crate) mod check;
 mod defaults;
 mod dist;
+mod monitoring;
 mod parse;
 mod rate;
 pub(crate) mod resolve;
@@ -21,10 +22,14 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use dist::DistSpec;
+pub use monitoring::{
+    DeadMansSwitch, Monitoring, MonitoringCrash, Nagios, OnCall, Prometheus, Repair, RepairAfter,
+    Rule, Users,
+};
 pub use parse::{load, parse};
 pub use rate::Rate;
 pub use resolve::Validated;
-pub(crate) use resolve::{Entry, FaultTarget, Names, Node};
+pub(crate) use resolve::{Entry, FaultTarget, Names, Node, Watched};
 pub use validate::{MAX_COMPONENTS, validate};
 
 /// The JSON Schema of scenario files (draft 2020-12), pretty-printed.
@@ -87,6 +92,10 @@ pub struct Scenario {
     /// SLO assertions checked after the run (`"availability>=0.999"`, `"p99<=250ms"`).
     #[serde(default)]
     pub slos: Vec<String>,
+    /// Who notices failures and when their repair starts (absent: every repair runs on
+    /// its fault's own timer, as if someone were always watching).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monitoring: Option<Monitoring>,
 }
 
 /// Request classes: what a request does.
@@ -221,6 +230,14 @@ pub struct Keys {
     /// Zipf exponent s: key k (1-based) has weight 1/k^s. 0 = uniform.
     #[serde(default)]
     pub zipf: f64,
+    /// Fraction of reads that read back the key their client address last wrote (a
+    /// session reading its own write), when that write was acknowledged within
+    /// `own_write_window`; other reads draw their key as above. 0 (default): none.
+    #[serde(default)]
+    pub read_own_writes: f64,
+    /// How recent a session's own write must be for a read to read it back.
+    #[serde(default = "own_write_window_default")]
+    pub own_write_window: SimDuration,
 }
 
 impl Default for Keys {
@@ -228,6 +245,8 @@ impl Default for Keys {
         Keys {
             count: key_count_default(),
             zipf: 0.0,
+            read_own_writes: 0.0,
+            own_write_window: own_write_window_default(),
         }
     }
 }
@@ -867,9 +886,20 @@ pub struct Replication {
     /// Time a replica's applier spends applying one write.
     #[serde(default = "apply_default")]
     pub apply: DistSpec,
-    /// Applier threads (`replica_parallel_workers`; 1 = the classic single SQL thread).
-    #[serde(default = "one_u32")]
+    /// Applier threads (`replica_parallel_workers`, MySQL default 4 since 8.0.27; 1 = the
+    /// classic single SQL thread). Transactions touching the same key never apply in
+    /// parallel (writeset dependency tracking) and commit in source order
+    /// (`replica_preserve_commit_order` ON).
+    #[serde(default = "appliers_default")]
     pub appliers: u32,
+    /// `replica_net_timeout` (MySQL default 60 s): a receiver that hears nothing from its
+    /// source (no event, no heartbeat) for this long drops the connection and reconnects.
+    #[serde(default = "net_timeout_default")]
+    pub net_timeout: SimDuration,
+    /// `SOURCE_CONNECT_RETRY` (MySQL default 60 s): the receiver's wait between attempts to
+    /// reconnect to its source.
+    #[serde(default = "connect_retry_default")]
+    pub connect_retry: SimDuration,
 }
 
 impl Default for Replication {
@@ -879,7 +909,9 @@ impl Default for Replication {
             semi_sync_timeout: semi_sync_timeout_default(),
             delay: replication_delay_default(),
             apply: apply_default(),
-            appliers: 1,
+            appliers: appliers_default(),
+            net_timeout: net_timeout_default(),
+            connect_retry: connect_retry_default(),
         }
     }
 }
@@ -952,6 +984,61 @@ pub struct Failover {
     /// Time to promote the chosen replica and repoint the application.
     #[serde(default = "promotion_default")]
     pub promotion: SimDuration,
+    /// How the candidate is promoted: `orchestrator` (default) or `mha`.
+    #[serde(default)]
+    pub policy: PromotionPolicy,
+    /// orchestrator `InstanceBulkOperationsWaitTimeoutSeconds` (default 10 s): how long the
+    /// candidate may apply its relay log before what is still unapplied is discarded.
+    #[serde(default = "apply_wait_default")]
+    pub apply_wait_timeout: SimDuration,
+    /// orchestrator `RecoveryPeriodBlockSeconds` (default 3 600 s): no second automatic
+    /// failover of the cluster within this time of the last one.
+    #[serde(default = "recovery_block_default")]
+    pub recovery_block: SimDuration,
+    /// What keeps a replaced primary that comes back from taking writes.
+    #[serde(default)]
+    pub fencing: Fencing,
+    /// Time to rebuild a replaced primary holding errant transactions into a replica (a
+    /// fresh clone of the new primary).
+    #[serde(default = "rebuild_time_default")]
+    pub rebuild_time: SimDuration,
+    /// Automatic: declare the primary dead only once every live replica has lost it too
+    /// (its receiver disconnected), as orchestrator's DeadMaster analysis requires; off: the
+    /// manager's own checks decide alone.
+    #[serde(default)]
+    pub replica_agreement: bool,
+    /// Let a replaced primary rejoin as a replica at once even with errant transactions
+    /// (its extra writes stay in its data: divergent keys).
+    #[serde(default)]
+    pub rejoin_errant: bool,
+}
+
+/// How a failover manager promotes its candidate.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum PromotionPolicy {
+    /// Wait up to `apply_wait_timeout` for the candidate to apply its relay log, then
+    /// discard what is still unapplied (those writes are lost).
+    #[default]
+    Orchestrator,
+    /// Apply every relay log first — and the dead primary's missing binlog when its host is
+    /// reachable — however long it takes.
+    Mha,
+}
+
+/// Fencing of a replaced primary that restarts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Fencing {
+    /// It restarts with `read_only` = ON (`super_read_only`), as MySQL operators configure:
+    /// it takes no writes.
+    #[default]
+    ReadOnly,
+    /// STONITH: it is kept down until rebuilt.
+    Stonith,
+    /// None: it restarts writable, and a ProxySQL-like router that sees `read_only` = 0
+    /// sends it writes beside the new primary (split brain).
+    None,
 }
 
 impl Default for Failover {
@@ -962,6 +1049,13 @@ impl Default for Failover {
             check_interval: failover_check_default(),
             failed_checks: failover_checks_default(),
             promotion: promotion_default(),
+            policy: PromotionPolicy::Orchestrator,
+            apply_wait_timeout: apply_wait_default(),
+            recovery_block: recovery_block_default(),
+            fencing: Fencing::ReadOnly,
+            rebuild_time: rebuild_time_default(),
+            replica_agreement: false,
+            rejoin_errant: false,
         }
     }
 }
@@ -1033,6 +1127,10 @@ pub enum Fault {
         /// host vanishes: callers wait for their timeouts).
         #[serde(default)]
         mode: CrashMode,
+        /// Instead of `duration`: back when a person was paged about it, responded and
+        /// fixed it (needs a `monitoring` section).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        repair: Option<Repair>,
     },
     /// Random failures through the run: time to failure and time to repair distributions.
     Random {
@@ -1040,11 +1138,16 @@ pub enum Fault {
         target: String,
         /// Time to failure (e.g. `{"exponential": {"mean": "30d"}}`).
         ttf: DistSpec,
-        /// Time to repair.
-        ttr: DistSpec,
+        /// Time to repair (on its own timer; exactly one of `ttr` and `repair`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ttr: Option<DistSpec>,
         /// Crash mode of each failure.
         #[serde(default)]
         mode: CrashMode,
+        /// Instead of `ttr`: each failure is back when a person was paged about it,
+        /// responded and fixed it (needs a `monitoring` section).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        repair: Option<Repair>,
     },
     /// Gray failure: up, but slow (service × `slowdown`) and/or answering errors with
     /// probability `error_rate`.
@@ -1062,6 +1165,10 @@ pub enum Fault {
         /// Probability that a request is answered with an error.
         #[serde(default)]
         error_rate: f64,
+        /// Instead of `duration`: ends when a person was paged about it, responded and
+        /// fixed it (needs a `monitoring` section).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        repair: Option<Repair>,
     },
     /// Network partition between two components: messages between them are lost.
     Partition {

@@ -142,6 +142,19 @@ pub struct Validated<'a> {
     pub(crate) links: Vec<(Node, Node)>,
     /// What each fault acts on.
     pub(crate) fault_targets: Vec<FaultTarget>,
+    /// What the monitoring watches, if the scenario has a `monitoring` section.
+    pub(crate) watched: Option<Watched>,
+}
+
+/// What the monitoring section's references resolved to.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Watched {
+    /// Per Prometheus rule, in file order: the components it watches (`target_down`: its
+    /// targets; a scoped error-ratio or latency rule: its server; `lb_servers_up`: its load
+    /// balancer; `replication_lag`: every database node; service scope: none).
+    pub rules: Vec<Vec<Node>>,
+    /// The components Nagios checks.
+    pub nagios: Vec<Node>,
 }
 
 impl Validated<'_> {

@@ -1,28 +1,57 @@
 //! Failover of a cluster's primary: none, manual (an operator promotes after a delay) or
-//! automatic (orchestrator-like: `failed_checks` consecutive failed checks of the primary,
-//! then promotion of the live replica that received the most). Writes acknowledged on the
-//! old primary but never received by the promoted replica are lost, and counted.
+//! automatic (`failed_checks` consecutive failed checks of the primary, no second automatic
+//! failover within orchestrator's `RecoveryPeriodBlockSeconds`).
+//!
+//! Promotion, as the managers do it: replication stops everywhere; the candidate is the live
+//! replica that received the most. orchestrator-like: it may apply its relay log for up to
+//! `InstanceBulkOperationsWaitTimeoutSeconds`, then what is still unapplied is discarded.
+//! MHA-like: it first fetches what it lacks of the dead primary's binlog if that host is
+//! reachable (a crashed process leaves the host up), then applies everything, however long.
+//! The new primary takes writes once done; the other replicas are re-pointed to it and keep
+//! their own lag and backlog. Acknowledged writes the new primary does not hold are lost,
+//! counted by reason (never received, received but discarded). The old primary, holding
+//! errant transactions, stays out of the cluster until rebuilt.
 
 use infrasim_engine::Context;
 
-use super::Event;
 use crate::model::World;
 use crate::model::vocabulary::{Ev, Node};
-use crate::scenario::{FailoverMode, ReplicationMode};
+use crate::scenario::{CrashMode, FailoverMode, PromotionPolicy, ReplicationMode};
 
 impl World {
     pub(crate) fn failover_check(&mut self, cx: &mut Context<'_, Ev>, cl: u32) {
+        let now = cx.now();
         let c = &self.clusters[cl as usize];
-        let primary_down = self.state(Node::Db(c.primary)).down.is_some();
+        let primary = c.primary;
+        let mut primary_down = self.state(Node::Db(primary)).down.is_some();
+        if primary_down && c.replica_agreement {
+            // orchestrator's DeadMaster: the replicas must have lost the primary too.
+            primary_down = c.nodes.iter().all(|&r| {
+                r == primary
+                    || self.state(Node::Db(r)).down.is_some()
+                    || self.dbs[r as usize].out
+                    || !self.dbs[r as usize].link.connected
+                    || self.dbs[r as usize].link.source != primary
+            });
+        }
         let c = &mut self.clusters[cl as usize];
         if primary_down {
             c.failover.failed_checks += 1;
-            if c.failover.failed_checks >= c.failed_checks_needed && !c.failover.in_progress {
+            // orchestrator's anti-flap: no automatic recovery of the cluster within
+            // `RecoveryPeriodBlockSeconds` of the last one.
+            let blocked = c
+                .failover
+                .last_automatic
+                .is_some_and(|t| now < t.saturating_add(c.recovery_block));
+            if c.failover.failed_checks >= c.failed_checks_needed
+                && !c.failover.in_progress
+                && !blocked
+            {
                 c.failover.in_progress = true;
                 let epoch = c.failover.epoch;
                 let d = c.promotion;
                 let primary = c.primary;
-                self.metrics.detected(cx.now(), Node::Db(primary));
+                self.metrics.detected(now, Node::Db(primary));
                 cx.schedule_in(d, Ev::Promote { cluster: cl, epoch });
             }
         } else {
@@ -32,11 +61,10 @@ impl World {
         cx.schedule_in(every, Ev::FailoverCheck { cluster: cl });
     }
 
-    /// Promotes the live replica that received the most; counts the writes lost.
+    /// Stops replication and starts promoting the live replica that received the most.
     pub(crate) fn promote(&mut self, cx: &mut Context<'_, Ev>, cl: u32, epoch: u32) {
-        let now = cx.now();
         let c = &self.clusters[cl as usize];
-        if c.failover.epoch != epoch || !c.failover.in_progress {
+        if c.failover.epoch != epoch || !c.failover.in_progress || c.failover.draining.is_some() {
             return;
         }
         let old = c.primary;
@@ -50,7 +78,9 @@ impl World {
             .nodes
             .iter()
             .copied()
-            .filter(|n| *n != old && self.state(Node::Db(*n)).down.is_none())
+            .filter(|n| {
+                *n != old && self.state(Node::Db(*n)).down.is_none() && !self.dbs[*n as usize].out
+            })
             .max_by_key(|n| (self.dbs[*n as usize].received, std::cmp::Reverse(*n)));
         let Some(new) = best else {
             // No live replica: try again at the next check (or an operator retries).
@@ -64,51 +94,127 @@ impl World {
             }
             return;
         };
-        let received = self.dbs[new as usize].received;
-        let lost = self.clusters[cl as usize]
-            .acked
-            .iter()
-            .filter(|s| **s > received)
-            .count() as u64;
-        // The promoted replica applies its relay log before taking writes.
-        let n = &mut self.dbs[new as usize];
-        let pending: Vec<Event> = n
-            .appliers
-            .iter_mut()
-            .filter_map(Option::take)
-            .chain(n.relay.drain(..))
-            .collect();
-        for e in pending {
-            if n.version[e.key as usize] < e.seq {
-                n.version[e.key as usize] = e.seq;
+        // Replication stops: every receiver leaves the dead primary.
+        for at in 0..self.clusters[cl as usize].nodes.len() {
+            let r = self.clusters[cl as usize].nodes[at];
+            if r != old && self.dbs[r as usize].link.connected {
+                self.db_disconnect(r);
             }
         }
-        let data = n.version.clone();
+        let c = &mut self.clusters[cl as usize];
+        let head = c.head();
+        let policy = c.promotion_policy;
+        let wait = c.apply_wait;
+        if policy == PromotionPolicy::Mha
+            && self.net.state(Node::Db(old)).down == Some(CrashMode::Process)
+        {
+            // MHA saves the dead master's binlog over SSH and applies the difference.
+            self.dbs[new as usize].received = head;
+        }
+        let c = &mut self.clusters[cl as usize];
+        c.failover.draining = Some(new);
+        c.failover.stop_received = self.dbs[new as usize].received;
+        if let Some(obs) = self.observer.as_mut() {
+            obs.state_changed(
+                cx.now(),
+                self.names.name(Node::Db(new)),
+                "promotion candidate",
+            );
+        }
+        let n = &self.dbs[new as usize];
+        if n.applied >= n.received {
+            self.db_finish_promotion(cx, cl);
+            return;
+        }
+        if policy == PromotionPolicy::Orchestrator {
+            cx.schedule_in(wait, Ev::PromoteDeadline { cluster: cl, epoch });
+        }
+        self.db_start_appliers(cx, new);
+    }
+
+    /// orchestrator's wait for the candidate's applier ran out: promote it with what it
+    /// applied.
+    pub(crate) fn promote_deadline(&mut self, cx: &mut Context<'_, Ev>, cl: u32, epoch: u32) {
+        let c = &self.clusters[cl as usize];
+        if c.failover.epoch == epoch && c.failover.draining.is_some() {
+            self.db_finish_promotion(cx, cl);
+        }
+    }
+
+    /// The candidate becomes the primary with what it applied; the rest of its relay log is
+    /// discarded. Counts the lost writes by reason and re-points the other replicas.
+    pub(super) fn db_finish_promotion(&mut self, cx: &mut Context<'_, Ev>, cl: u32) {
+        let now = cx.now();
+        let c = &mut self.clusters[cl as usize];
+        let Some(new) = c.failover.draining.take() else {
+            return;
+        };
+        let old = c.primary;
+        let stop = c.failover.stop_received;
+        let n = &mut self.dbs[new as usize];
+        let kept = n.applied;
+        n.appliers.iter_mut().for_each(|a| *a = None);
+        n.received = kept;
+        n.next = kept + 1;
+        n.link.connected = false;
+        n.link.conn += 1;
+        let c = &mut self.clusters[cl as usize];
+        let head = c.head();
+        let (mut not_received, mut discarded) = (0u64, 0u64);
+        for pos in kept + 1..=head {
+            if c.event(pos).is_some_and(|e| e.acked) {
+                if pos <= stop {
+                    discarded += 1;
+                } else {
+                    not_received += 1;
+                }
+            }
+        }
+        let errant = head > kept;
+        c.binlog.truncate(kept.saturating_sub(c.base) as usize);
+        let data = self.dbs[new as usize].version.clone();
         let c = &mut self.clusters[cl as usize];
         c.primary = new;
-        c.committed = data.clone();
-        c.acked.clear();
+        c.committed.clone_from(&data);
         c.waiting.clear();
         c.failover.in_progress = false;
         c.failover.failed_checks = 0;
         c.failover.epoch += 1;
-        c.semi_sync_on = c.mode == ReplicationMode::SemiSync;
-        // The other replicas re-point to the new primary (GTID auto-position).
-        let others: Vec<u32> = c
-            .nodes
-            .iter()
-            .copied()
-            .filter(|n| *n != new && *n != old)
-            .collect();
-        for o in others {
-            let n = &mut self.dbs[o as usize];
-            n.version = data.clone();
-            n.received = received;
-            n.relay.clear();
-            n.appliers.iter_mut().for_each(|a| *a = None);
-            n.stream_tail = now;
+        if c.failover_mode == FailoverMode::Automatic {
+            c.failover.last_automatic = Some(now);
         }
-        self.metrics.failover(now, Node::Db(old), lost);
+        c.semi_sync_on = c.mode == ReplicationMode::SemiSync;
+        let rejoin = c.rejoin_errant;
+        // The old primary: out until rebuilt if it holds errant transactions (unless the
+        // user lets it rejoin); otherwise a replica at the new primary's position.
+        let o = &mut self.dbs[old as usize];
+        o.appliers.iter_mut().for_each(|a| *a = None);
+        o.received = kept;
+        o.applied = kept;
+        o.next = kept + 1;
+        o.out = errant && !rejoin;
+        // Every other replica is re-pointed (GTID auto-position) with its own backlog;
+        // what it holds beyond the new primary's history is dropped.
+        for at in 0..self.clusters[cl as usize].nodes.len() {
+            let r = self.clusters[cl as usize].nodes[at];
+            if r == new || r == old {
+                continue;
+            }
+            let n = &mut self.dbs[r as usize];
+            n.received = n.received.min(kept);
+            n.applied = n.applied.min(kept);
+            n.next = n.next.min(kept + 1);
+            for a in n.appliers.iter_mut() {
+                if a.is_some_and(|s| s.pos > kept) {
+                    *a = None;
+                }
+            }
+            self.db_receiver_connect(cx, r);
+            self.db_start_appliers(cx, r);
+        }
+        self.metrics
+            .failover(now, Node::Db(old), not_received + discarded);
+        self.metrics.lost_by_reason(now, not_received, discarded);
         if let Some(obs) = self.observer.as_mut() {
             obs.state_changed(now, self.names.name(Node::Db(new)), "promoted to primary");
         }

@@ -34,14 +34,17 @@ use crate::model::call::{DbOp, FailReason, Outcome, Ref, Tier};
 use crate::model::vocabulary::{Ev, Msg, Node};
 use crate::model::worker_pool::WorkerPool;
 use crate::model::{Received, World};
-use crate::scenario::{self, FailoverMode, ReadPolicy, ReplicationMode};
+use crate::scenario::{self, FailoverMode, Fencing, PromotionPolicy, ReadPolicy, ReplicationMode};
 
-/// A binlog event in a replica's relay log.
+/// A binlog event: a committed write, at its position in the primary's binlog.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Event {
+    /// The write's GTID (a cluster-wide sequence number; also the key's version).
     pub seq: u64,
-    pub key: u32,
     pub committed_at: SimTime,
+    pub key: u32,
+    /// Acknowledged to the client (counted as lost if the cluster goes on without it).
+    pub acked: bool,
 }
 
 /// A query being served.
@@ -55,6 +58,35 @@ pub(crate) struct Query {
     pub work: u32,
 }
 
+/// One applier worker's transaction: binlog position, event, and whether it finished and
+/// waits for its turn to commit (`replica_preserve_commit_order`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Slot {
+    pub pos: u64,
+    pub ev: Event,
+    pub done: bool,
+}
+
+/// A replica's receiver (I/O) thread and its connection to the source's binlog dump thread.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Receiver {
+    /// Connected to `source` (`Replica_IO_Running: Yes`); otherwise reconnecting.
+    pub connected: bool,
+    pub source: u32,
+    /// The connection's incarnation: bumped at every (dis)connection, so that what was in
+    /// flight on an older connection is recognised and ignored.
+    pub conn: u32,
+    /// Last binlog position the dump thread put on this connection.
+    pub sent: u64,
+    /// When the last segment sent arrives (a TCP stream is FIFO).
+    pub tail: SimTime,
+    /// A segment is being retransmitted (or the connection is dead and the receiver does
+    /// not know yet): later events queue behind it.
+    pub blocked: bool,
+    /// When the receiver last heard from the source (an event or a heartbeat).
+    pub last_heard: SimTime,
+}
+
 /// One database server.
 pub(crate) struct DbNode {
     pub cluster: u32,
@@ -63,34 +95,30 @@ pub(crate) struct DbNode {
     pub write_service: Dist,
     /// Version (commit sequence) of each key in this node's data.
     pub version: Vec<u64>,
-    /// Highest event in the relay log.
+    /// Binlog position of the last event in the relay log.
     pub received: u64,
-    /// Events received, not yet being applied.
-    pub relay: VecDeque<Event>,
-    /// What each applier thread is applying.
-    pub appliers: Vec<Option<Event>>,
-    /// When the last event sent to this node arrives (the stream is FIFO).
-    pub stream_tail: SimTime,
+    /// Every event up to this position is applied (committed in source order).
+    pub applied: u64,
+    /// Next relay-log position to hand to an applier.
+    pub next: u64,
+    /// What each applier worker is applying.
+    pub appliers: Vec<Option<Slot>>,
+    pub link: Receiver,
+    /// A replaced primary holding errant transactions: out of the cluster until rebuilt.
+    pub out: bool,
+    /// Out and writable (restarted without fencing): it takes writes (split brain).
+    pub rogue: bool,
+    /// Bumped at each crash and rebuild, so that stale rebuilds are ignored.
+    pub epoch: u32,
+    /// When it last crashed.
+    pub crashed_at: SimTime,
     /// Gray-failure error draws.
     pub rng: SimRng,
-    /// The binlog's transit delay to this node (as a replica), and its appliers' times: each
-    /// replica's own streams, so adding a replica leaves the others' draws unchanged.
+    /// The binlog's extra transit delay to this node (as a replica), and its appliers'
+    /// times: each replica's own streams, so adding a replica leaves the others' draws
+    /// unchanged.
     pub delay_rng: SimRng,
     pub apply_rng: SimRng,
-}
-
-impl DbNode {
-    /// Replication lag now: age of the oldest event not yet applied (0 when caught up).
-    pub(crate) fn lag(&self, now: SimTime) -> SimDuration {
-        let oldest = self
-            .appliers
-            .iter()
-            .flatten()
-            .map(|e| e.committed_at)
-            .chain(self.relay.front().map(|e| e.committed_at))
-            .min();
-        oldest.map_or(SimDuration::ZERO, |t| now.saturating_since(t))
-    }
 }
 
 /// Failover progress.
@@ -100,6 +128,12 @@ pub(crate) struct FailoverState {
     pub in_progress: bool,
     /// Bumped at each promotion so stale Promote events are ignored.
     pub epoch: u32,
+    /// The candidate applying its relay log before it takes writes.
+    pub draining: Option<u32>,
+    /// The candidate's relay-log end when replication stopped.
+    pub stop_received: u64,
+    /// When the last automatic failover finished (`RecoveryPeriodBlockSeconds`).
+    pub last_automatic: Option<SimTime>,
 }
 
 /// A cluster: which node is primary, what was committed, and the routing state.
@@ -111,35 +145,57 @@ pub(crate) struct Cluster {
     pub semi_sync_timeout: SimDuration,
     pub delay: Dist,
     pub apply: Dist,
+    pub net_timeout: SimDuration,
+    pub connect_retry: SimDuration,
     pub policy: ReadPolicy,
     pub max_lag: SimDuration,
     pub lag_check: SimDuration,
     pub failover_mode: FailoverMode,
+    pub promotion_policy: PromotionPolicy,
+    pub apply_wait: SimDuration,
+    pub recovery_block: SimDuration,
+    pub fencing: Fencing,
+    pub rebuild_time: SimDuration,
+    pub rejoin_errant: bool,
+    pub replica_agreement: bool,
     pub operator_delay: SimDuration,
     pub check_interval: SimDuration,
     pub failed_checks_needed: u32,
     pub promotion: SimDuration,
     pub failover: FailoverState,
-    /// Last commit sequence number.
+    /// Last GTID handed out.
     pub seq: u64,
+    /// The primary's binlog from position `base + 1` on (older events, applied by every
+    /// member, are purged).
+    pub binlog: VecDeque<Event>,
+    pub base: u64,
     /// Latest client-visible version of each key.
     pub committed: Vec<u64>,
-    /// Acknowledged commits not yet known received by every live replica (for lost writes).
-    pub acked: VecDeque<u64>,
-    /// Commits waiting for a semi-sync acknowledgement: (seq, query job on the primary).
+    /// Commits waiting for a semi-sync acknowledgement: (binlog position, query job).
     pub waiting: VecDeque<(u64, Ref)>,
     /// Each client's last write: (key, seq), for read-your-writes.
     pub last_write: Vec<(u32, u64)>,
     /// ProxySQL-like shunning of nodes after connection errors, until this time.
     pub shunned_until: Vec<SimTime>,
-    /// Last sampled lag of each node (ProxySQL `monitor_replication_lag_interval`).
-    pub sampled_lag: Vec<SimDuration>,
+    /// Last sampled `Seconds_Behind_Source` of each node, whole seconds (NULL sampled as
+    /// ProxySQL's `monitor_slave_lag_when_null`, 60 s).
+    pub sampled_lag: Vec<u64>,
+    /// Keys written on a rogue old primary (split brain), and how many.
+    pub divergent: Vec<bool>,
+    pub divergent_count: u64,
+    /// Split-brain writes acknowledged on the rogue node since it came back.
+    pub rogue_writes: u64,
     pub rr: u32,
+    /// A replaced primary up and writable (no fencing), taking writes.
+    pub rogue: Option<u32>,
+    /// Write round robin while a rogue node is writable.
+    pub wrr: u32,
 }
 
 impl Cluster {
     /// Cluster `index` as the scenario describes it, and its nodes (primary first), numbered
-    /// from `first_node` on: every key at version 0 everywhere, nothing in flight.
+    /// from `first_node` on: every key at version 0 everywhere, nothing in flight, every
+    /// replica connected to the primary.
     pub(crate) fn new(
         spec: &scenario::Database,
         index: u32,
@@ -153,16 +209,30 @@ impl Cluster {
             .collect();
         let dbs: Vec<DbNode> = members
             .iter()
-            .map(|n| DbNode {
+            .enumerate()
+            .map(|(i, n)| DbNode {
                 cluster: index,
                 pool: WorkerPool::new(n.workers, n.queue),
                 read_service: n.read_service.validated(),
                 write_service: n.write_service.validated(),
                 version: vec![0; keys],
                 received: 0,
-                relay: VecDeque::new(),
+                applied: 0,
+                next: 1,
                 appliers: vec![None; spec.replication.appliers as usize],
-                stream_tail: SimTime::ZERO,
+                link: Receiver {
+                    connected: i > 0,
+                    source: first_node,
+                    conn: 0,
+                    sent: 0,
+                    tail: SimTime::ZERO,
+                    blocked: false,
+                    last_heard: SimTime::ZERO,
+                },
+                out: false,
+                rogue: false,
+                epoch: 0,
+                crashed_at: SimTime::ZERO,
                 rng: streams.stream(&format!("db/{}", n.name)),
                 delay_rng: streams.stream(&format!("replication/{}/delay", n.name)),
                 apply_rng: streams.stream(&format!("replication/{}/apply", n.name)),
@@ -170,6 +240,7 @@ impl Cluster {
             .collect();
         let n = dbs.len();
         let nodes: Vec<u32> = (first_node..first_node + n as u32).collect();
+        let f = &spec.failover;
         let cluster = Cluster {
             primary: nodes[0],
             nodes,
@@ -178,25 +249,56 @@ impl Cluster {
             semi_sync_timeout: spec.replication.semi_sync_timeout,
             delay: spec.replication.delay.validated(),
             apply: spec.replication.apply.validated(),
+            net_timeout: spec.replication.net_timeout,
+            connect_retry: spec.replication.connect_retry,
             policy: spec.read_routing.policy,
             max_lag: spec.read_routing.max_replication_lag,
             lag_check: spec.read_routing.lag_check_interval,
-            failover_mode: spec.failover.mode,
-            operator_delay: spec.failover.operator_delay,
-            check_interval: spec.failover.check_interval,
-            failed_checks_needed: spec.failover.failed_checks,
-            promotion: spec.failover.promotion,
+            failover_mode: f.mode,
+            promotion_policy: f.policy,
+            apply_wait: f.apply_wait_timeout,
+            recovery_block: f.recovery_block,
+            fencing: f.fencing,
+            rebuild_time: f.rebuild_time,
+            rejoin_errant: f.rejoin_errant,
+            replica_agreement: f.replica_agreement,
+            operator_delay: f.operator_delay,
+            check_interval: f.check_interval,
+            failed_checks_needed: f.failed_checks,
+            promotion: f.promotion,
             failover: FailoverState::default(),
             seq: 0,
+            binlog: VecDeque::new(),
+            base: 0,
             committed: vec![0; keys],
-            acked: VecDeque::new(),
             waiting: VecDeque::new(),
             last_write: vec![(u32::MAX, 0); clients.addresses as usize],
             shunned_until: vec![SimTime::ZERO; n],
-            sampled_lag: vec![SimDuration::ZERO; n],
+            sampled_lag: vec![0; n],
+            divergent: vec![false; keys],
+            divergent_count: 0,
+            rogue_writes: 0,
             rr: 0,
+            rogue: None,
+            wrr: 0,
         };
         (cluster, dbs)
+    }
+
+    /// The binlog position of the last event.
+    pub(crate) fn head(&self) -> u64 {
+        self.base + self.binlog.len() as u64
+    }
+
+    /// The event at binlog position `pos`, if not purged.
+    pub(crate) fn event(&self, pos: u64) -> Option<&Event> {
+        pos.checked_sub(self.base + 1)
+            .and_then(|i| self.binlog.get(i as usize))
+    }
+
+    pub(crate) fn event_mut(&mut self, pos: u64) -> Option<&mut Event> {
+        pos.checked_sub(self.base + 1)
+            .and_then(|i| self.binlog.get_mut(i as usize))
     }
 }
 
@@ -213,7 +315,8 @@ impl Cluster {
 }
 
 impl World {
-    /// Starts the periodic tasks of every cluster (lag sampling, failover checks).
+    /// Starts the periodic tasks of every cluster (lag sampling, failover checks) and each
+    /// replica's receiver timeout.
     pub(crate) fn start_databases(&mut self, cx: &mut Context<'_, Ev>) {
         for (i, c) in self.clusters.iter().enumerate() {
             let cluster = i as u32;
@@ -223,33 +326,50 @@ impl World {
             if c.failover_mode == FailoverMode::Automatic {
                 cx.schedule_in(c.check_interval, Ev::FailoverCheck { cluster });
             }
+            for &db in &c.nodes {
+                if db != c.primary {
+                    let conn = self.dbs[db as usize].link.conn;
+                    cx.schedule_in(c.net_timeout, Ev::ReceiverTimeout { db, conn });
+                }
+            }
         }
+    }
+
+    /// A replica's lag now, as `SHOW REPLICA STATUS` reports it (`Seconds_Behind_Source`,
+    /// exact rather than whole seconds): the age of the oldest received event not yet
+    /// applied, 0 when the relay log is applied, `None` (NULL) while the receiver is not
+    /// connected — and its true lag: the age of the oldest event committed on the primary
+    /// and not yet applied here, received or not.
+    pub(crate) fn db_lags(&self, db: u32, now: SimTime) -> (Option<SimDuration>, SimDuration) {
+        let n = &self.dbs[db as usize];
+        let c = &self.clusters[n.cluster as usize];
+        let age = |pos: u64| {
+            c.event(pos)
+                .map_or(SimDuration::ZERO, |e| now.saturating_since(e.committed_at))
+        };
+        let reported = if n.link.connected && n.applied < n.received {
+            age(n.applied + 1)
+        } else {
+            SimDuration::ZERO
+        };
+        let true_lag = if n.applied < c.head() {
+            age(n.applied + 1)
+        } else {
+            SimDuration::ZERO
+        };
+        (n.link.connected.then_some(reported), true_lag)
     }
 
     pub(crate) fn db_receive(
         &mut self,
         cx: &mut Context<'_, Ev>,
         db: u32,
-        from: Node,
+        _from: Node,
         msg: Msg,
     ) -> Received {
         match msg {
             Msg::Call(call) => self.db_accept(cx, db, call),
-            Msg::Replicate {
-                seq,
-                key,
-                committed_at,
-            } => self.db_replicate(
-                cx,
-                db,
-                from,
-                Event {
-                    seq,
-                    key,
-                    committed_at,
-                },
-            ),
-            Msg::ReplAck { seq } => self.db_ack(cx, db, seq),
+            Msg::ReplAck { pos } => self.db_ack(cx, db, pos),
             _ => {}
         }
         Received::Taken
@@ -335,6 +455,22 @@ impl World {
                 self.db_finish(cx, db, job, Outcome::Ok);
             }
             DbOp::Write => {
+                if self.dbs[db as usize].rogue {
+                    // A replaced primary restarted writable: the write commits here, on a
+                    // second primary (split brain), and is acknowledged.
+                    let c = &mut self.clusters[cl as usize];
+                    c.seq += 1;
+                    let seq = c.seq;
+                    c.rogue_writes += 1;
+                    if !c.divergent[key as usize] {
+                        c.divergent[key as usize] = true;
+                        c.divergent_count += 1;
+                    }
+                    self.dbs[db as usize].version[key as usize] = seq;
+                    self.metrics.split_brain_write(now >= self.warmup_end);
+                    self.db_finish(cx, db, job, Outcome::Ok);
+                    return;
+                }
                 if self.clusters[cl as usize].primary != db {
                     // A read-only node (a demoted primary) refuses writes.
                     self.db_finish(
@@ -362,7 +498,12 @@ impl World {
     }
 
     /// Takes a database node down (crash): its queries are lost; a process crash resets
-    /// their connections. For the primary, manual failover starts the operator's clock.
+    /// their connections. A replica's receiver and appliers stop (its relay log and its
+    /// applied position survive on disk). For the primary, manual failover starts the
+    /// operator's clock, and on a process crash the kernel still delivers what the binlog
+    /// dump threads had written to their sockets, then closes the connections (FIN): the
+    /// replicas see it at once. A host crash is silent: the replicas notice it after
+    /// `replica_net_timeout`.
     pub(crate) fn db_crash(&mut self, cx: &mut Context<'_, Ev>, db: u32) {
         let now = cx.now();
         let process = self.state(Node::Db(db)).down == Some(crate::scenario::CrashMode::Process);
@@ -374,7 +515,11 @@ impl World {
         }
         let n = &mut self.dbs[db as usize];
         n.appliers.iter_mut().for_each(|a| *a = None);
-        n.relay.clear();
+        n.next = n.applied + 1;
+        n.epoch += 1;
+        n.crashed_at = now;
+        n.link.connected = false;
+        n.link.conn += 1;
         let cl = n.cluster;
         let c = &mut self.clusters[cl as usize];
         if c.primary == db {
@@ -385,48 +530,95 @@ impl World {
                 let d = c.operator_delay;
                 cx.schedule_in(d, Ev::Promote { cluster: cl, epoch });
             }
+            if process {
+                self.db_source_closing(cx, cl, db);
+            }
         }
     }
 
-    /// A database node comes back. A former primary that was replaced rejoins as a replica,
-    /// re-cloned from the current primary.
+    /// A database node comes back. A replica's applier resumes on its relay log and its
+    /// receiver reconnects to the primary and fetches what it missed (GTID
+    /// auto-positioning). A replaced primary holding errant transactions stays out of the
+    /// cluster until rebuilt (fenced as the scenario says); one without rejoins as a replica.
     pub(crate) fn db_restart(&mut self, cx: &mut Context<'_, Ev>, db: u32) {
+        let now = cx.now();
         let cl = self.dbs[db as usize].cluster;
-        let primary = self.clusters[cl as usize].primary;
-        if primary != db {
-            let (version, received) = {
-                let p = &self.dbs[primary as usize];
-                (p.version.clone(), self.clusters[cl as usize].seq)
-            };
-            let n = &mut self.dbs[db as usize];
-            // Whatever it missed while down is fetched from the primary's binlog; modelled as
-            // a clone of the primary's data (a replica that stayed up keeps streaming).
-            if n.received < received {
-                n.version = version;
-                n.received = received;
-            }
-            n.stream_tail = cx.now();
-        } else {
+        let c = &self.clusters[cl as usize];
+        if c.primary == db {
             let c = &mut self.clusters[cl as usize];
             c.failover.in_progress = false;
             c.failover.failed_checks = 0;
-            // The source restarted (still the primary: no failover happened). Its replicas
-            // reconnect and fetch from its binlog what was in flight when it died (GTID
-            // auto-positioning); modelled, like a returning replica, as a copy of its data.
-            let seq = c.seq;
-            let others: Vec<u32> = c.nodes.iter().copied().filter(|n| *n != db).collect();
-            for r in others {
-                if self.state(Node::Db(r)).down.is_some() || self.dbs[r as usize].received >= seq {
-                    continue;
-                }
-                let version = self.dbs[db as usize].version.clone();
-                let n = &mut self.dbs[r as usize];
-                n.version = version;
-                n.received = seq;
-                n.relay.clear();
-                n.appliers.iter_mut().for_each(|a| *a = None);
-                n.stream_tail = cx.now();
-            }
+            // The replicas' old connections died with the process or the host; each
+            // receiver finds out (a FIN already seen, or its `replica_net_timeout`) and
+            // reconnects at its next attempt.
+            return;
         }
+        if self.dbs[db as usize].out {
+            let fencing = c.fencing;
+            let rebuild = c.rebuild_time;
+            let n = &mut self.dbs[db as usize];
+            let epoch = n.epoch;
+            match fencing {
+                Fencing::Stonith => {
+                    // Kept down (powered off) until rebuilt.
+                    self.net
+                        .set_down(Node::Db(db), Some(crate::scenario::CrashMode::Host));
+                }
+                Fencing::None => {
+                    n.rogue = true;
+                    self.clusters[cl as usize].rogue = Some(db);
+                    if let Some(obs) = self.observer.as_mut() {
+                        obs.state_changed(
+                            now,
+                            self.names.name(Node::Db(db)),
+                            "writable (split brain)",
+                        );
+                    }
+                }
+                Fencing::ReadOnly => {}
+            }
+            cx.schedule_in(rebuild, Ev::DbRebuilt { db, epoch });
+            return;
+        }
+        self.db_start_appliers(cx, db);
+        self.db_receiver_connect(cx, db);
+    }
+
+    /// A replaced primary has been rebuilt as a replica of the current primary: a fresh
+    /// clone (its errant writes, and any split-brain writes, are gone).
+    pub(crate) fn db_rebuilt(&mut self, cx: &mut Context<'_, Ev>, db: u32, epoch: u32) {
+        let now = cx.now();
+        let n = &self.dbs[db as usize];
+        if n.epoch != epoch || !n.out {
+            return;
+        }
+        let cl = n.cluster;
+        let fenced_down = self.state(Node::Db(db)).down.is_some();
+        if fenced_down && self.clusters[cl as usize].fencing != Fencing::Stonith {
+            return; // crashed again meanwhile: rebuilt when it returns
+        }
+        if fenced_down {
+            self.net.set_down(Node::Db(db), None);
+        }
+        let c = &mut self.clusters[cl as usize];
+        c.rogue = None;
+        let primary = c.primary;
+        let head = c.head();
+        let rogue_writes = std::mem::take(&mut c.rogue_writes);
+        let divergent = std::mem::take(&mut c.divergent_count);
+        c.divergent.iter_mut().for_each(|d| *d = false);
+        let version = self.dbs[primary as usize].version.clone();
+        let n = &mut self.dbs[db as usize];
+        n.version = version;
+        n.received = head;
+        n.applied = head;
+        n.next = head + 1;
+        n.out = false;
+        n.rogue = false;
+        self.metrics.split_brain_ended(now, rogue_writes, divergent);
+        if let Some(obs) = self.observer.as_mut() {
+            obs.state_changed(now, self.names.name(Node::Db(db)), "rebuilt as a replica");
+        }
+        self.db_receiver_connect(cx, db);
     }
 }

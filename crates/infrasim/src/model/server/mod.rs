@@ -110,6 +110,11 @@ impl World {
         let Some((j, next)) = self.pool_mut(node).finish(now, job) else {
             return;
         };
+        if let Some(ops) = self.ops.as_deref_mut()
+            && let Some(c) = self.calls.get(j.call)
+        {
+            ops.server_answered(node, outcome, now.saturating_since(c.connected_at));
+        }
         self.reply(cx, j.call, outcome);
         if let Some(next) = next {
             match node {

@@ -5,7 +5,7 @@ use infrasim_engine::SimDuration;
 
 use super::{Kind, Named, Validator};
 use crate::scenario::resolve::{FaultTarget, Node};
-use crate::scenario::{Arrival, Fault, Scenario};
+use crate::scenario::{Arrival, Fault, Repair, Scenario};
 
 /// What a crash, a random failure or a drain may target.
 const COMPONENTS: [Kind; 4] = [Kind::Lb, Kind::Web, Kind::App, Kind::DbNode];
@@ -37,17 +37,30 @@ impl Validator {
         };
         match f {
             Fault::Crash {
-                target, duration, ..
+                target,
+                duration,
+                repair,
+                ..
             } => {
                 let node = self.component(format!("{p}.crash.target"), target);
                 start(self);
                 if let Some(d) = duration {
                     self.positive(format!("{p}.crash.duration"), *d);
                 }
+                self.repair(
+                    s,
+                    &format!("{p}.crash"),
+                    repair.as_ref(),
+                    duration.is_some(),
+                );
                 node.map(FaultTarget::Node)
             }
             Fault::Random {
-                target, ttf, ttr, ..
+                target,
+                ttf,
+                ttr,
+                repair,
+                ..
             } => {
                 let node = self.component(format!("{p}.random.target"), target);
                 self.dist(format!("{p}.random.ttf"), ttf);
@@ -58,15 +71,37 @@ impl Validator {
                         "a mean time to failure of at least 1ms",
                     );
                 }
-                self.dist(format!("{p}.random.ttr"), ttr);
+                match (ttr, repair) {
+                    (Some(ttr), None) => self.dist(format!("{p}.random.ttr"), ttr),
+                    (None, Some(_)) => {}
+                    (Some(_), Some(_)) => self.err(
+                        format!("{p}.random.repair"),
+                        "both `ttr` and `repair`",
+                        "one of `ttr` (a repair on its own timer) and `repair`",
+                    ),
+                    (None, None) => self.err(
+                        format!("{p}.random"),
+                        "neither `ttr` nor `repair`",
+                        "a time to repair `ttr`, or `repair: {\"after\": \"detection\", …}`",
+                    ),
+                }
+                self.repair(s, &format!("{p}.random"), repair.as_ref(), false);
                 node.map(FaultTarget::Node)
             }
             Fault::Degrade {
                 target,
                 slowdown,
                 error_rate,
+                duration,
+                repair,
                 ..
             } => {
+                self.repair(
+                    s,
+                    &format!("{p}.degrade"),
+                    repair.as_ref(),
+                    duration.is_some(),
+                );
                 let node = self.expect_node(
                     format!("{p}.degrade.target"),
                     target,
@@ -128,6 +163,29 @@ impl Validator {
                 node.map(FaultTarget::Node)
             }
         }
+    }
+
+    /// A fault's `repair`: it needs someone to notice (a `monitoring` section), and it
+    /// replaces the fault's own end (`duration`).
+    fn repair(&mut self, s: &Scenario, p: &str, repair: Option<&Repair>, timed: bool) {
+        let Some(r) = repair else {
+            return;
+        };
+        if s.monitoring.is_none() {
+            self.err(
+                format!("{p}.repair"),
+                "a repair after detection without a `monitoring` section",
+                "a `monitoring` section (who notices, who repairs)",
+            );
+        }
+        if timed {
+            self.err(
+                format!("{p}.repair"),
+                "both `duration` and `repair`",
+                "one of `duration` (a fixed end) and `repair`",
+            );
+        }
+        self.dist(format!("{p}.repair.time"), &r.time);
     }
 
     /// A component a crash or random failure may hit.

@@ -148,6 +148,26 @@ fn component_durations(s: &Scenario) -> Vec<(String, SimDuration)> {
                 d.failover.check_interval,
             ),
             (format!("{p}.failover.promotion"), d.failover.promotion),
+            (
+                format!("{p}.replication.net_timeout"),
+                d.replication.net_timeout,
+            ),
+            (
+                format!("{p}.replication.connect_retry"),
+                d.replication.connect_retry,
+            ),
+            (
+                format!("{p}.failover.apply_wait_timeout"),
+                d.failover.apply_wait_timeout,
+            ),
+            (
+                format!("{p}.failover.recovery_block"),
+                d.failover.recovery_block,
+            ),
+            (
+                format!("{p}.failover.rebuild_time"),
+                d.failover.rebuild_time,
+            ),
         ]);
     }
     for (i, l) in s.network.links.iter().enumerate() {

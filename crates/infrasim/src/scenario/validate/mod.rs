@@ -9,6 +9,7 @@
 
 mod faults;
 mod limits;
+mod monitoring;
 mod topology;
 mod workload;
 
@@ -19,7 +20,7 @@ use infrasim_engine::SimDuration;
 pub use limits::MAX_COMPONENTS;
 
 use super::check::Check;
-use super::resolve::{Entry, FaultTarget, Names, Node, Validated};
+use super::resolve::{Entry, FaultTarget, Names, Node, Validated, Watched};
 use super::{DistSpec, Scenario};
 use crate::error::{Error, ScenarioError};
 
@@ -44,6 +45,9 @@ enum Named {
     Cluster(u32),
     DbNode(u32),
 }
+
+/// The kinds of components (not groups).
+const COMPONENT_KINDS: [Kind; 4] = [Kind::Lb, Kind::Web, Kind::App, Kind::DbNode];
 
 /// The kinds of things a reference may be allowed to name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,6 +97,7 @@ struct Validator {
     app_clusters: Vec<Option<Option<u32>>>,
     links: Vec<(Option<Node>, Option<Node>)>,
     fault_targets: Vec<Option<FaultTarget>>,
+    watched: Option<Watched>,
 }
 
 impl Validator {
@@ -119,6 +124,7 @@ impl Validator {
         self.databases(s);
         self.links(s);
         self.faults(s);
+        self.monitoring(s);
         self.slos(s);
         self.proxy_loops(s);
     }
@@ -318,6 +324,7 @@ impl Validator {
                     .map(|(a, b)| Some((a?, b?)))
                     .collect::<Option<_>>()?,
                 fault_targets: self.fault_targets.into_iter().collect::<Option<_>>()?,
+                watched: self.watched,
             })
         };
         resolved().ok_or_else(|| {

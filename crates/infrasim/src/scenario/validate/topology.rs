@@ -398,6 +398,18 @@ impl Validator {
             format!("{p}.replication.semi_sync_timeout"),
             d.replication.semi_sync_timeout,
         );
+        self.positive(
+            format!("{p}.replication.net_timeout"),
+            d.replication.net_timeout,
+        );
+        self.positive(
+            format!("{p}.replication.connect_retry"),
+            d.replication.connect_retry,
+        );
+        self.positive(
+            format!("{p}.failover.rebuild_time"),
+            d.failover.rebuild_time,
+        );
     }
 
     /// Network links: two endpoints each (resolved).

@@ -41,6 +41,14 @@ impl Validator {
                 "an exponent ≥ 0 (0 = uniform)",
             );
         }
+        self.probability(
+            "clients.keys.read_own_writes".into(),
+            c.keys.read_own_writes,
+        );
+        self.positive(
+            "clients.keys.own_write_window".into(),
+            c.keys.own_write_window,
+        );
         if c.keys.count > 50_000_000 {
             self.err(
                 "clients.keys.count",
