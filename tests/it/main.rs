@@ -13,6 +13,7 @@
 //!   advanced replica chosen, split brain and fencing, the anti-flap block, semi-sync's return;
 //! * [`high_availability`]: availability algebra against closed forms, keepalived and DNS
 //!   pairs, the writes and the write outage of each database failover mode;
+//! * [`horizon`]: a simulated year runs in flat memory (peak measured in a child process);
 //! * [`library`]: the library face — determinism across thread counts, code ⇄ JSON round
 //!   trips, confidence intervals;
 //! * [`load_balancer`]: the load balancer against HAProxy's documented behaviour;
@@ -32,6 +33,9 @@
 //!   gaps after partitions and loss, `Seconds_Behind_Source` and its NULL, parallel appliers;
 //! * [`scenarios`]: every shipped scenario validates, runs deterministically and matches its
 //!   golden report in `tests/golden/`;
+//! * [`shard`]: `run --shard`, `sweep --shard` and `merge` give byte for byte the unsharded
+//!   output for every shipped scenario at 1, 2 and 5 shards; mismatched parts are refused;
+//!   grid sweeps;
 //! * [`tcp`]: loss, dead peers, full accept queues and a frontend at `maxconn` cost
 //!   retransmission time, not requests; health checks go through the server.
 
@@ -41,6 +45,7 @@ mod database;
 mod errors;
 mod failover;
 mod high_availability;
+mod horizon;
 mod library;
 mod load_balancer;
 mod load_balancer_failures;
@@ -50,5 +55,6 @@ mod no_panic;
 mod page;
 mod replication;
 mod scenarios;
+mod shard;
 mod tcp;
 mod util;

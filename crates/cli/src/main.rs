@@ -14,6 +14,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use infrasim::compare::Seeds;
 use infrasim::engine::SimDuration;
+use infrasim::shard::{Origin, Shard};
 use infrasim::{Check, Report, RunOptions, Scenario};
 
 /// `println!` through [`emit`].
@@ -36,7 +37,10 @@ macro_rules! emitln {
         infrasim run scenarios/05-remedied.json --out out/ --check 'availability>=0.999' --check 'p99<=250ms'\n  \
         infrasim validate scenarios/*.json\n  \
         infrasim compare scenarios/01-single-lb.json scenarios/05-remedied.json --replications 20\n  \
-        infrasim audit scenarios/01-single-lb.json --crash 60s\n\n\
+        infrasim audit scenarios/01-single-lb.json --crash 60s\n  \
+        infrasim sweep grid.json --out sweep/\n  \
+        infrasim run x.json --replications 100 --shard-count 8 --partial 'part-{index}.json'\n  \
+        infrasim merge part-*.json --out merged/\n\n\
         Exit codes: 0 success, 1 an SLO check failed, 2 bad file or arguments."
 )]
 struct Cli {
@@ -73,6 +77,47 @@ enum Command {
         /// Worker threads for replications (default: all cores; results do not depend on it).
         #[arg(long)]
         threads: Option<usize>,
+        #[command(flatten)]
+        shard: ShardArgs,
+    },
+    /// Run a grid sweep (GRID.json: a base scenario, JSON paths into it and their values) and
+    /// print its CSV: each point's metrics with 95 % intervals across replications.
+    Sweep {
+        /// The grid file (docs/sweep.md).
+        grid: PathBuf,
+        /// Replications of each point (overrides the grid's).
+        #[arg(long)]
+        replications: Option<u32>,
+        /// Master seed (overrides the grid's and the scenario's).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Print the JSON (every point's report) instead of the CSV.
+        #[arg(long)]
+        json: bool,
+        /// Write sweep.csv and sweep.json into this directory.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Worker threads (default: all cores; results do not depend on it).
+        #[arg(long)]
+        threads: Option<usize>,
+        #[command(flatten)]
+        shard: ShardArgs,
+    },
+    /// Merge the partial results of a sharded run or sweep (every shard once) into exactly
+    /// what the unsharded command prints and writes.
+    Merge {
+        /// The parts (files written by --shard or --shard-count), in any order.
+        #[arg(required = true)]
+        parts: Vec<PathBuf>,
+        /// As `run --json` / `sweep --json`.
+        #[arg(long)]
+        json: bool,
+        /// As `run --out` / `sweep --out`.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// As `run --check` (a merged run only).
+        #[arg(long = "check")]
+        checks: Vec<String>,
     },
     /// Check scenario files and report every problem found.
     Validate {
@@ -146,6 +191,71 @@ enum Command {
     Schema,
 }
 
+/// Which share of the work this process runs, and where its partial result goes.
+#[derive(clap::Args, Clone, Debug, Default)]
+struct ShardArgs {
+    /// Run only shard K of N (replications, and sweep points, split deterministically) and
+    /// write a partial result for `infrasim merge`.
+    #[arg(long, value_name = "K/N")]
+    shard: Option<String>,
+    /// Run one of N shards, its index K from $JOB_COMPLETION_INDEX (a Kubernetes Indexed
+    /// Job) or else $SLURM_ARRAY_TASK_ID (a Slurm job array).
+    #[arg(long, value_name = "N", conflicts_with = "shard")]
+    shard_count: Option<u32>,
+    /// Where the partial result goes (default: stdout); `{index}` becomes K.
+    #[arg(long, value_name = "PATH")]
+    partial: Option<String>,
+}
+
+/// The variables batch schedulers set to the index of an array task, in the order read.
+const SHARD_INDEX_VARS: [&str; 2] = ["JOB_COMPLETION_INDEX", "SLURM_ARRAY_TASK_ID"];
+
+impl ShardArgs {
+    fn shard(&self) -> Result<Option<Shard>, Failure> {
+        if let Some(s) = &self.shard {
+            return Ok(Some(s.parse::<Shard>()?));
+        }
+        let Some(n) = self.shard_count else {
+            if self.partial.is_some() {
+                return Err(
+                    anyhow::anyhow!("--partial needs --shard K/N or --shard-count N").into(),
+                );
+            }
+            return Ok(None);
+        };
+        for var in SHARD_INDEX_VARS {
+            if let Ok(v) = std::env::var(var) {
+                let k = v.trim().parse::<u32>().map_err(|_| {
+                    anyhow::anyhow!(
+                        "${var} is {v:?}: expected a shard index 0 to {}",
+                        n.saturating_sub(1)
+                    )
+                })?;
+                return Ok(Some(Shard::new(k, n)?));
+            }
+        }
+        Err(anyhow::anyhow!(
+            "--shard-count {n} takes the shard index from $JOB_COMPLETION_INDEX (Kubernetes \
+             Indexed Job) or $SLURM_ARRAY_TASK_ID (Slurm job array), and neither is set; \
+             give --shard K/{n} instead"
+        )
+        .into())
+    }
+
+    /// Writes a partial result where --partial says.
+    fn write(&self, part: &infrasim::shard::Partial) -> Result<(), Failure> {
+        let text = serde_json::to_string(part).context("serialising the partial result")? + "\n";
+        match &self.partial {
+            Some(path) => {
+                let path = path.replace("{index}", &part.shard.index.to_string());
+                std::fs::write(&path, text).with_context(|| format!("writing {path}"))?;
+            }
+            None => emit(&text),
+        }
+        Ok(())
+    }
+}
+
 fn parse_duration(s: &str) -> Result<SimDuration, String> {
     s.parse::<SimDuration>().map_err(|e| e.to_string())
 }
@@ -211,6 +321,7 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
             out,
             checks,
             threads,
+            shard,
         } => {
             let opts = RunOptions {
                 seed,
@@ -219,8 +330,46 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
                 threads,
                 ..RunOptions::default()
             };
-            run(&file, &opts, json, out.as_deref(), &checks)
+            match shard.shard()? {
+                Some(k) => {
+                    refuse_outputs_with_shard(json, out.is_some(), !checks.is_empty())?;
+                    let scenario = load(&file)?;
+                    let origin = Origin::Run {
+                        file: file.display().to_string(),
+                    };
+                    let label = format!("simulating {} (shard {k})", scenario.name);
+                    let part = with_progress(&label, &opts, |opts| {
+                        infrasim::shard::run_shard(origin, std::slice::from_ref(&scenario), opts, k)
+                    })?;
+                    shard.write(&part)?;
+                    Ok(0)
+                }
+                None => run(&file, &opts, json, out.as_deref(), &checks),
+            }
         }
+        Command::Sweep {
+            grid,
+            replications,
+            seed,
+            json,
+            out,
+            threads,
+            shard,
+        } => {
+            let opts = RunOptions {
+                seed,
+                replications,
+                threads,
+                ..RunOptions::default()
+            };
+            sweep(&grid, &opts, json, out.as_deref(), &shard)
+        }
+        Command::Merge {
+            parts,
+            json,
+            out,
+            checks,
+        } => merge(&parts, json, out.as_deref(), &checks),
         Command::Validate { files } => Ok(validate(&files)),
         Command::Compare {
             files,
@@ -291,17 +440,28 @@ fn run(
     check_list.extend(parse_checks(&scenario.slos)?);
     let label = format!("simulating {}", scenario.name);
     let report = with_progress(&label, opts, |opts| infrasim::run_with(&scenario, opts))?;
+    print_run(&report, file, check_list, json, out)
+}
+
+/// What `run` prints and writes for a report (and `merge` for a merged run).
+fn print_run(
+    report: &Report,
+    file: &Path,
+    check_list: Vec<Check>,
+    json: bool,
+    out: Option<&Path>,
+) -> Result<u8, Failure> {
     if let Some(dir) = out {
-        write_outputs(dir, &report, file)?;
+        write_outputs(dir, report, file)?;
     }
-    let results: Vec<_> = check_list.iter().map(|c| c.evaluate(&report)).collect();
+    let results: Vec<_> = check_list.iter().map(|c| c.evaluate(report)).collect();
     if json {
         emitln!(
             "{}",
-            serde_json::to_string_pretty(&report).context("serialising the report")?
+            serde_json::to_string_pretty(report).context("serialising the report")?
         );
     } else {
-        emit(&output::summary(&report, file));
+        emit(&output::summary(report, file));
         if let Some(dir) = out {
             emitln!(
                 "wrote {}/report.json, report.html, timeseries.csv, timeline.svg",
@@ -310,6 +470,129 @@ fn run(
         }
     }
     Ok(report_checks(&results, json))
+}
+
+fn refuse_outputs_with_shard(json: bool, out: bool, checks: bool) -> Result<(), Failure> {
+    if json || out || checks {
+        return Err(anyhow::anyhow!(
+            "a shard writes a partial result (--partial); give --json, --out and --check to \
+             `infrasim merge`"
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// A grid file and its base scenario's JSON.
+fn load_grid(path: &Path) -> Result<(infrasim::sweep::Grid, serde_json::Value), Failure> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let de = &mut serde_json::Deserializer::from_str(&text);
+    let grid: infrasim::sweep::Grid = serde_path_to_error::deserialize(de)
+        .map_err(|e| anyhow::anyhow!("{}: at {}: {}", path.display(), e.path(), e.inner()))?;
+    let base_path = path
+        .parent()
+        .unwrap_or_else(|| Path::new("."))
+        .join(&grid.scenario);
+    let base_text = std::fs::read_to_string(&base_path)
+        .with_context(|| format!("reading the grid's scenario {}", base_path.display()))?;
+    let base: serde_json::Value = serde_json::from_str(&base_text)
+        .with_context(|| format!("in scenario {}", base_path.display()))?;
+    Ok((grid, base))
+}
+
+fn sweep(
+    path: &Path,
+    opts: &RunOptions,
+    json: bool,
+    out: Option<&Path>,
+    shard: &ShardArgs,
+) -> Result<u8, Failure> {
+    let (grid, base) = load_grid(path)?;
+    let k = shard.shard()?;
+    if let Some(k) = k {
+        refuse_outputs_with_shard(json, out.is_some(), false)?;
+        let scenarios = grid
+            .scenarios(&base)
+            .with_context(|| format!("in grid {}", path.display()))?;
+        let origin = Origin::Sweep {
+            file: path.display().to_string(),
+            grid: grid.clone(),
+        };
+        let opts = grid.options(opts);
+        let part = with_progress(&format!("sweeping (shard {k})"), &opts, |opts| {
+            infrasim::shard::run_shard(origin, &scenarios, opts, k)
+        })?;
+        shard.write(&part)?;
+        return Ok(0);
+    }
+    let result = with_progress("sweeping", opts, |opts| {
+        infrasim::sweep::run_grid(&grid, &base, opts)
+    })
+    .map_err(|f| Failure {
+        code: f.code,
+        error: f.error.context(format!("in grid {}", path.display())),
+    })?;
+    print_sweep(&result, json, out)
+}
+
+/// What `sweep` prints and writes (and `merge` for a merged sweep).
+fn print_sweep(
+    result: &infrasim::sweep::GridSweep,
+    json: bool,
+    out: Option<&Path>,
+) -> Result<u8, Failure> {
+    let csv = result.csv();
+    let json_text =
+        serde_json::to_string_pretty(&result.json()).context("serialising the sweep")? + "\n";
+    if let Some(dir) = out {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        std::fs::write(dir.join("sweep.csv"), &csv)
+            .with_context(|| format!("writing {}/sweep.csv", dir.display()))?;
+        std::fs::write(dir.join("sweep.json"), &json_text)
+            .with_context(|| format!("writing {}/sweep.json", dir.display()))?;
+    }
+    if json {
+        emit(&json_text);
+    } else {
+        emit(&csv);
+    }
+    Ok(0)
+}
+
+fn merge(
+    parts: &[PathBuf],
+    json: bool,
+    out: Option<&Path>,
+    checks: &[String],
+) -> Result<u8, Failure> {
+    let mut loaded = Vec::with_capacity(parts.len());
+    for p in parts {
+        let text =
+            std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+        let part: infrasim::shard::Partial = serde_json::from_str(&text).with_context(|| {
+            format!(
+                "{} is not a partial result of infrasim --shard",
+                p.display()
+            )
+        })?;
+        loaded.push(part);
+    }
+    let scenarios = loaded[0].scenarios.clone();
+    let (origin, reports) = infrasim::shard::merge(&loaded)?;
+    match origin {
+        Origin::Run { file } => {
+            let mut check_list = parse_checks(checks)?;
+            check_list.extend(parse_checks(&scenarios[0].slos)?);
+            print_run(&reports[0], Path::new(&file), check_list, json, out)
+        }
+        Origin::Sweep { grid, .. } => {
+            if !checks.is_empty() {
+                return Err(anyhow::anyhow!("--check applies to a merged run, not a sweep").into());
+            }
+            print_sweep(&infrasim::sweep::grid_result(&grid, reports), json, out)
+        }
+    }
 }
 
 /// `infrasim validate`: each file OK or its problems; exit code 2 if any is bad.

@@ -83,6 +83,7 @@ pub(crate) fn build(v: &Validated<'_>, seed: u64) -> World {
         s.warmup,
         s.duration,
         s.window,
+        s.window_threshold,
     )
 }
 

@@ -80,4 +80,7 @@ pub enum Error {
     /// A parameter to a library call is out of range (e.g. zero replications).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// Partial results (shards) that do not belong together, or do not make a whole.
+    #[error("cannot merge: {0}")]
+    Merge(String),
 }

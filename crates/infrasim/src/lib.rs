@@ -101,6 +101,7 @@ mod model;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod shard;
 pub mod slo;
 pub mod sweep;
 

@@ -1,8 +1,8 @@
 //! What a run measures beyond each request's end, and what it leaves: the start of every
-//! component, the end of the warm-up, the window tick (replication lag, component states),
+//! component, the end of the warm-up, the tick at the end of each row of the time series (replication lag, component states),
 //! and [`RunData`], everything one replication hands to the report.
 
-use infrasim_engine::stats::{Histogram, TimeWeighted};
+use infrasim_engine::stats::TimeWeighted;
 use infrasim_engine::{Context, SimDuration, SimTime};
 
 use crate::model::World;
@@ -34,7 +34,6 @@ pub(crate) struct RunData {
     pub names: Names,
     pub end: SimTime,
     pub has_database: bool,
-    pub latency_all: Histogram,
     /// What the monitoring saw and did (a `monitoring` section only).
     pub ops: Option<OpsLog>,
 }
@@ -49,7 +48,7 @@ impl World {
         self.start_databases(cx);
         self.start_faults(cx);
         self.start_ops(cx);
-        let first = self.warmup_end.saturating_add(self.metrics.window);
+        let first = self.warmup_end.saturating_add(self.metrics.row_width());
         cx.schedule_at(first, Ev::WindowTick);
     }
 
@@ -88,15 +87,11 @@ impl World {
                 self.metrics.sample_lag(reported, true_lag);
             }
         }
-        let comps = if self.metrics.keep_component_series {
-            self.component_snapshot()
-        } else {
-            Vec::new()
-        };
+        let comps = self.component_snapshot();
         self.metrics
-            .close_window(self.next_window, max_lag, max_true, comps);
+            .close_row(self.next_window, max_lag, max_true, comps);
         self.next_window += 1;
-        let next = now.saturating_add(self.metrics.window);
+        let next = now.saturating_add(self.metrics.row_width());
         if next <= self.end {
             cx.schedule_at(next, Ev::WindowTick);
         }
@@ -133,6 +128,7 @@ impl World {
 
     /// What the run leaves for the report, after `events` events.
     pub(crate) fn finish(mut self, events: u64) -> RunData {
+        self.metrics.ledger.finish();
         let ops = self.ops_log();
         let mut in_flight = [0u64; 3];
         for (_, r) in self.requests.iter() {
@@ -149,10 +145,6 @@ impl World {
                 (o.clone(), f.label.clone(), f.target.clone(), f.kind.node())
             })
             .collect();
-        let mut latency_all = Histogram::new();
-        for c in &self.metrics.classes {
-            latency_all.merge(&c.latency);
-        }
         RunData {
             events,
             has_database: !self.clusters.is_empty(),
@@ -162,7 +154,6 @@ impl World {
             occurrences,
             names: self.names,
             end: self.end,
-            latency_all,
             ops,
         }
     }

@@ -1,13 +1,21 @@
 //! What a run measures, as it runs: streaming counters and histograms (memory flat however
-//! many requests run), per-window counts for time-based availability and the time series,
-//! and the events that make up each fault's story (detection, takeover, failover).
+//! many requests run), time-based availability judged window by window as requests end
+//! (`windows.rs`), the time series in a bounded number of rows, and the events that make up
+//! each fault's story (detection, takeover, failover).
 
 use infrasim_engine::stats::Histogram;
 use infrasim_engine::{SimDuration, SimTime};
 
 use crate::model::Node;
 use crate::model::call::{FailReason, Outcome};
+use crate::model::windows::Ledger;
 use crate::scenario::Class;
+
+/// The most rows a time series holds. A run with more windows than this aggregates
+/// consecutive windows into each row (the same whole number of windows in each), so the
+/// time series costs the same memory and the same number of events at any window width.
+/// A day of 1 s windows (86 400) stays one window a row.
+pub(crate) const MAX_ROWS: u64 = 100_000;
 
 /// Counts for one request class.
 #[derive(Clone, Debug, Default)]
@@ -18,10 +26,11 @@ pub(crate) struct ClassStats {
     pub latency: Histogram,
 }
 
-/// One measurement window.
+/// One row of the time series: one window, or several consecutive windows aggregated
+/// exactly (counts summed; percentiles and the lag sample taken over the whole row).
 #[derive(Clone, Debug, Default)]
-pub(crate) struct Window {
-    /// Requests offered in the window, per class.
+pub(crate) struct Row {
+    /// Requests offered in the row, per class.
     pub offered: [u32; 3],
     /// Of those, how many succeeded (whenever they finished).
     pub succeeded: [u32; 3],
@@ -29,14 +38,14 @@ pub(crate) struct Window {
     pub failed: [u32; FailReason::ALL.len()],
     /// Of those, how many failed, by class.
     pub failed_by_class: [u32; 3],
-    /// Latency of the successes that finished in the window (ms).
+    /// Latency of the successes that finished in the row (ms).
     pub p50_ms: f32,
     /// p99 of the same.
     pub p99_ms: f32,
-    /// Largest replication lag sampled at the window's end (ms), as MySQL reports it
+    /// Largest replication lag sampled at the row's end (ms), as MySQL reports it
     /// (`Seconds_Behind_Source`, NULL samples left out).
     pub max_lag_ms: f32,
-    /// Largest true replication lag sampled at the window's end (ms).
+    /// Largest true replication lag sampled at the row's end (ms).
     pub max_true_lag_ms: f32,
 }
 
@@ -64,8 +73,13 @@ pub(crate) enum Mark {
 pub(crate) struct Metrics {
     pub warmup_end: SimTime,
     pub window: SimDuration,
+    /// Windows a row of the time series aggregates.
+    pub row_windows: u64,
     pub classes: [ClassStats; 3],
-    pub windows: Vec<Window>,
+    /// Time-based availability, judged as requests end.
+    pub ledger: Ledger,
+    /// The time series (at most [`MAX_ROWS`] rows).
+    pub rows: Vec<Row>,
     cur_latency: Histogram,
     pub lag: Histogram,
     /// True lag samples (events not yet received included).
@@ -91,22 +105,31 @@ pub(crate) struct Metrics {
     /// Where each (load balancer, server slot) counts in `routed`, `u32::MAX` until first
     /// seen: `routed` runs once per request, and a direct index beats scanning the pairs.
     routed_at: Vec<Vec<u32>>,
-    /// Per-window snapshots of each component: (up, queue length), when kept.
+    /// Per-row snapshots of each component at the row's end: (up, queue length).
     pub component_series: Vec<Vec<(bool, u32)>>,
-    pub keep_component_series: bool,
     /// The window last looked up, as (start, end, index): most lookups fall in the same
     /// window as the previous one, and this spares them a 64-bit division.
-    last_window: (SimTime, SimTime, usize),
+    last_window: (SimTime, SimTime, u64),
 }
 
 impl Metrics {
-    pub(crate) fn new(warmup_end: SimTime, window: SimDuration, duration: SimDuration) -> Self {
-        let n_windows = duration.as_nanos().div_ceil(window.as_nanos().max(1)) as usize;
+    /// Measures from `warmup_end` for `duration` in windows of `window`, available when
+    /// their success ratio is at least `threshold`.
+    pub(crate) fn new(
+        warmup_end: SimTime,
+        window: SimDuration,
+        duration: SimDuration,
+        threshold: f64,
+    ) -> Self {
+        let n_windows = duration.as_nanos().div_ceil(window.as_nanos().max(1));
+        let row_windows = n_windows.div_ceil(MAX_ROWS).max(1);
         Metrics {
             warmup_end,
             window,
+            row_windows,
             classes: Default::default(),
-            windows: vec![Window::default(); n_windows],
+            ledger: Ledger::new(n_windows, threshold),
+            rows: vec![Row::default(); n_windows.div_ceil(row_windows) as usize],
             cur_latency: Histogram::new(),
             lag: Histogram::new(),
             true_lag: Histogram::new(),
@@ -124,12 +147,12 @@ impl Metrics {
             routed: Vec::new(),
             routed_at: Vec::new(),
             component_series: Vec::new(),
-            keep_component_series: n_windows <= 200_000,
             last_window: (SimTime::MAX, SimTime::MAX, 0),
         }
     }
 
-    fn window_of(&mut self, t: SimTime) -> Option<usize> {
+    /// The window of time `t`, if it is in the measured period.
+    fn window_of(&mut self, t: SimTime) -> Option<u64> {
         let (lo, hi, i) = self.last_window;
         if lo <= t && t < hi {
             return Some(i);
@@ -137,13 +160,26 @@ impl Metrics {
         if t < self.warmup_end {
             return None;
         }
-        let i = ((t - self.warmup_end).as_nanos() / self.window.as_nanos()) as usize;
-        if i >= self.windows.len() {
+        let i = (t - self.warmup_end).as_nanos() / self.window.as_nanos();
+        if i >= self.ledger.windows() {
             return None;
         }
-        let lo = self.warmup_end + SimDuration::from_nanos(i as u64 * self.window.as_nanos());
+        let lo = self.warmup_end + SimDuration::from_nanos(i * self.window.as_nanos());
         self.last_window = (lo, lo.saturating_add(self.window), i);
         Some(i)
+    }
+
+    /// The window in which requests are offered at `now` (past the last one after the end):
+    /// no request can be offered any more in the windows before it.
+    fn offering_window(&self, now: SimTime) -> u64 {
+        if now < self.warmup_end {
+            return 0;
+        }
+        ((now - self.warmup_end).as_nanos() / self.window.as_nanos()).min(self.ledger.windows())
+    }
+
+    fn row_of(&self, w: u64) -> usize {
+        (w / self.row_windows) as usize
     }
 
     pub(crate) fn offered(&mut self, now: SimTime, class: Class, measured: bool) {
@@ -152,13 +188,16 @@ impl Metrics {
         }
         self.classes[class.index()].offered += 1;
         if let Some(w) = self.window_of(now) {
-            self.windows[w].offered[class.index()] += 1;
+            let r = self.row_of(w);
+            self.rows[r].offered[class.index()] += 1;
+            self.ledger.judge_ready(w);
+            self.ledger.offered(w);
         }
     }
 
     pub(crate) fn finished(
         &mut self,
-        _now: SimTime,
+        now: SimTime,
         offered_at: SimTime,
         class: Class,
         measured: bool,
@@ -176,28 +215,39 @@ impl Metrics {
                 c.latency.record(latency.as_nanos());
                 self.cur_latency.record(latency.as_nanos());
                 if let Some(w) = w {
-                    self.windows[w].succeeded[class.index()] += 1;
+                    let row = &mut self.rows[(w / self.row_windows) as usize];
+                    row.succeeded[class.index()] += 1;
                 }
             }
             Outcome::Failed(r) => {
                 c.failed[r.index()] += 1;
                 if let Some(w) = w {
-                    self.windows[w].failed[r.index()] += 1;
-                    self.windows[w].failed_by_class[class.index()] += 1;
+                    let row = &mut self.rows[(w / self.row_windows) as usize];
+                    row.failed[r.index()] += 1;
+                    row.failed_by_class[class.index()] += 1;
                 }
             }
         }
+        if let Some(w) = w {
+            let now_w = self.offering_window(now);
+            let failed = match outcome {
+                Outcome::Ok => None,
+                Outcome::Failed(r) => Some(r),
+            };
+            self.ledger.ended(w, class, failed, now_w);
+        }
     }
 
-    /// Closes window `w`: latency percentiles of its completions and the lag sample.
-    pub(crate) fn close_window(
+    /// Closes row `w` of the time series: latency percentiles of its completions, the lag
+    /// sample, each component's state.
+    pub(crate) fn close_row(
         &mut self,
         w: usize,
         max_lag: SimDuration,
         max_true_lag: SimDuration,
         components: Vec<(bool, u32)>,
     ) {
-        if let Some(win) = self.windows.get_mut(w) {
+        if let Some(win) = self.rows.get_mut(w) {
             win.p50_ms = self
                 .cur_latency
                 .quantile(0.5)
@@ -210,9 +260,12 @@ impl Metrics {
             win.max_true_lag_ms = max_true_lag.as_millis_f64() as f32;
         }
         self.cur_latency.clear();
-        if self.keep_component_series {
-            self.component_series.push(components);
-        }
+        self.component_series.push(components);
+    }
+
+    /// The width of a row of the time series.
+    pub(crate) fn row_width(&self) -> SimDuration {
+        SimDuration::from_nanos(self.window.as_nanos().saturating_mul(self.row_windows))
     }
 
     /// One replica's lag sample: as reported (`None`: NULL) and true.

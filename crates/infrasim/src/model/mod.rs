@@ -34,6 +34,7 @@ pub(crate) mod server;
 pub(crate) mod tcp;
 pub(crate) mod vocabulary;
 pub(crate) mod vrrp;
+pub(crate) mod windows;
 pub(crate) mod worker_pool;
 
 use infrasim_engine::{Context, Model, SimDuration, SimTime, WorkRng};
@@ -82,7 +83,7 @@ pub(crate) struct World {
     sub_owner: Vec<Option<(Ref, Ref)>>,
     warmup_end: SimTime,
     end: SimTime,
-    /// Index of the window the next tick closes.
+    /// Index of the row of the time series the next tick closes.
     next_window: usize,
     /// The root of the generators that draw each request's service demands.
     work_key: u64,
@@ -111,12 +112,14 @@ pub(crate) struct Components {
 
 impl World {
     /// A world at time zero: nothing in flight, measuring from the end of `warmup` for
-    /// `duration` in windows of `window`.
+    /// `duration` in windows of `window` (available when their success ratio is at least
+    /// `window_threshold`).
     pub(crate) fn new(
         c: Components,
         warmup: SimDuration,
         duration: SimDuration,
         window: SimDuration,
+        window_threshold: f64,
     ) -> World {
         let warmup_end = SimTime::ZERO.saturating_add(warmup);
         World {
@@ -133,7 +136,7 @@ impl World {
             net: c.net,
             faults: c.faults,
             occurrences: Vec::new(),
-            metrics: Metrics::new(warmup_end, window, duration),
+            metrics: Metrics::new(warmup_end, window, duration, window_threshold),
             observer: None,
             names: c.names,
             sub_owner: Vec::new(),

@@ -6,8 +6,7 @@ use std::collections::BTreeMap;
 use infrasim_engine::stats::ConfidenceInterval;
 
 use super::ratio;
-use super::windows::window_ok;
-use crate::model::measure::RunData;
+use super::replication::Replication;
 use crate::scenario::{Class, Scenario};
 
 /// The intervals of the metrics measured by more than one replication, keyed by the
@@ -24,65 +23,58 @@ pub(super) fn intervals(
 }
 
 /// Each key metric's value in each replication, keyed as [`intervals`]' result.
-/// `time_avail` holds each replication's time availability.
-pub(super) fn per_replication(
-    s: &Scenario,
-    runs: &[RunData],
-    time_avail: &[f64],
-) -> BTreeMap<String, Vec<f64>> {
+pub(super) fn per_replication(s: &Scenario, runs: &[Replication]) -> BTreeMap<String, Vec<f64>> {
     let first = &runs[0];
-    let width = first.metrics.window;
     let measured_s = s.duration.as_secs_f64();
-    let per_rep = |f: &dyn Fn(&RunData) -> f64| -> Vec<f64> { runs.iter().map(f).collect() };
+    let per_rep = |f: &dyn Fn(&Replication) -> f64| -> Vec<f64> { runs.iter().map(f).collect() };
     let mut values = BTreeMap::new();
     values.insert(
         "availability".into(),
         per_rep(&|r| {
-            let o: u64 = r.metrics.classes.iter().map(|c| c.offered).sum();
-            let k: u64 = r.metrics.classes.iter().map(|c| c.succeeded).sum();
+            let o: u64 = r.classes.iter().map(|c| c.offered).sum();
+            let k: u64 = r.classes.iter().map(|c| c.succeeded).sum();
             ratio(k, o)
         }),
     );
-    values.insert("time_availability".into(), time_avail.to_vec());
+    values.insert(
+        "time_availability".into(),
+        per_rep(&|r| r.time_availability),
+    );
+    let latency: Vec<_> = runs.iter().map(Replication::latency_all).collect();
     values.insert(
         "latency_ms.mean".into(),
-        per_rep(&|r| r.latency_all.mean().unwrap_or(0.0) / 1e6),
+        latency
+            .iter()
+            .map(|h| h.mean().unwrap_or(0.0) / 1e6)
+            .collect(),
     );
     for (name, q) in [("p50", 0.5), ("p99", 0.99), ("p999", 0.999)] {
         values.insert(
             format!("latency_ms.{name}"),
-            per_rep(&|r| r.latency_all.quantile(q).unwrap_or(0) as f64 / 1e6),
+            latency
+                .iter()
+                .map(|h| h.quantile(q).unwrap_or(0) as f64 / 1e6)
+                .collect(),
         );
     }
     values.insert(
         "throughput_per_s".into(),
-        per_rep(&|r| {
-            r.metrics.classes.iter().map(|c| c.succeeded).sum::<u64>() as f64 / measured_s
-        }),
+        per_rep(&|r| r.classes.iter().map(|c| c.succeeded).sum::<u64>() as f64 / measured_s),
     );
     for c in Class::ALL {
         let v = per_rep(&|r| {
-            let cs = &r.metrics.classes[c.index()];
+            let cs = &r.classes[c.index()];
             ratio(cs.succeeded, cs.offered)
         });
         values.insert(format!("classes.{}.availability", c.name()), v);
     }
-    values.insert(
-        "downtime_s".into(),
-        per_rep(&|r| {
-            let ok = window_ok(&r.metrics.windows, None, s.window_threshold);
-            ok.iter().filter(|x| !**x).count() as f64 * width.as_secs_f64()
-        }),
-    );
-    if first.has_database {
-        values.insert(
-            "database.lost_writes".into(),
-            per_rep(&|r| r.metrics.lost_writes as f64),
-        );
-        values.insert(
-            "database.stale_reads".into(),
-            per_rep(&|r| r.metrics.stale_reads as f64),
-        );
+    values.insert("downtime_s".into(), per_rep(&|r| r.downtime_s));
+    if first.database.is_some() {
+        let db = |f: &dyn Fn(&super::replication::DatabaseTally) -> u64| {
+            per_rep(&|r| r.database.as_ref().map_or(0.0, |d| f(d) as f64))
+        };
+        values.insert("database.lost_writes".into(), db(&|d| d.lost_writes));
+        values.insert("database.stale_reads".into(), db(&|d| d.stale_reads));
     }
     values
 }

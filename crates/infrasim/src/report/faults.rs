@@ -13,29 +13,26 @@ use crate::scenario::{Names, Scenario};
 /// The first replication's fault occurrences. A fault is charged the windows from its
 /// injection to its end plus the client timeout (requests offered then may still fail
 /// because of it).
-pub(super) fn reports(s: &Scenario, first: &RunData, all_ok: &[bool]) -> Vec<FaultReport> {
-    let windows = &first.metrics.windows;
+pub(super) fn reports(s: &Scenario, first: &RunData) -> Vec<FaultReport> {
+    let ledger = &first.metrics.ledger;
+    let n_windows = ledger.windows();
     let (warmup_end, width) = (first.metrics.warmup_end, first.metrics.window);
     let grace = s.clients.timeout;
     let mut faults = Vec::new();
     for (o, label, target, node) in &first.occurrences {
         let until = o.recovered_at.unwrap_or(first.end).saturating_add(grace);
-        let w_of =
-            |t: SimTime| (t.saturating_since(warmup_end).as_nanos() / width.as_nanos()) as usize;
+        let w_of = |t: SimTime| t.saturating_since(warmup_end).as_nanos() / width.as_nanos();
         let (a, b) = if o.injected_at < warmup_end && until < warmup_end {
             (0, 0)
         } else {
             (
                 w_of(o.injected_at.max(warmup_end)),
-                (w_of(until) + 1).min(windows.len()),
+                (w_of(until) + 1).min(n_windows),
             )
         };
         let a = a.min(b);
-        let failed_requests = windows[a..b]
-            .iter()
-            .map(|w| w.failed.iter().map(|x| u64::from(*x)).sum::<u64>())
-            .sum();
-        let downtime = all_ok[a..b].iter().filter(|x| !**x).count() as f64 * width.as_secs_f64();
+        let failed_requests = ledger.failures_in(a, b);
+        let downtime = ledger.unavailable_in(a, b) as f64 * width.as_secs_f64();
         let det = node.and_then(|nd| {
             detection(
                 &first.metrics.marks,

@@ -14,6 +14,7 @@ mod confidence;
 mod faults;
 mod operations;
 mod pooled;
+mod replication;
 mod timeseries;
 mod windows;
 
@@ -24,9 +25,9 @@ use infrasim_engine::stats::{ConfidenceInterval, LatencySummary};
 use serde::{Deserialize, Serialize};
 
 use crate::model::call::FailReason;
-use crate::model::measure::RunData;
 use crate::scenario::Scenario;
-use windows::{frac_true, window_ok};
+pub(crate) use replication::summarize;
+pub use replication::{ClassTally, ComponentTally, DatabaseTally, Details, Replication};
 
 pub use operations::{AlertReport, DurationStats, MonitoringOutage, OperationsReport};
 
@@ -288,20 +289,18 @@ pub struct Report {
     pub timeseries: Option<TimeSeries>,
 }
 
-/// Builds the report of one or more replications.
-pub(crate) fn assemble(s: &Scenario, runs: &[RunData]) -> Report {
+/// Builds the report of one or more replications from what each contributed, in
+/// replication order (the first's details give the faults, outages and time series).
+pub fn assemble(s: &Scenario, runs: &[Replication]) -> Report {
     let first = &runs[0];
     let n = runs.len();
     let measured_s = s.duration.as_secs_f64();
-    let pooled = pooled::requests(s, runs);
-    let time_avail: Vec<f64> = runs
-        .iter()
-        .map(|r| frac_true(&window_ok(&r.metrics.windows, None, s.window_threshold)))
-        .collect();
-    let all_ok = window_ok(&first.metrics.windows, None, s.window_threshold);
+    let pooled = pooled::requests(runs);
+    let time_avail: Vec<f64> = runs.iter().map(|r| r.time_availability).collect();
     let succeeded = pooled.counts.succeeded;
-    let mut replicates = confidence::per_replication(s, runs, &time_avail);
+    let mut replicates = confidence::per_replication(s, runs);
     operations::replicates(s, runs, &mut replicates);
+    let details = first.details.clone();
     Report {
         scenario: s.name.clone(),
         seed: s.seed,
@@ -316,12 +315,14 @@ pub(crate) fn assemble(s: &Scenario, runs: &[RunData]) -> Report {
         classes: pooled.classes,
         components: pooled::components(runs),
         database: pooled::database(runs),
-        faults: faults::reports(s, first, &all_ok),
-        outages: windows::outages_of(s, first, &all_ok),
+        faults: details.as_ref().map_or_else(Vec::new, |d| d.faults.clone()),
+        outages: details
+            .as_ref()
+            .map_or_else(Vec::new, |d| d.outages.clone()),
         operations: operations::report(s, runs),
         confidence: confidence::intervals(&replicates),
         replicates,
-        timeseries: Some(timeseries::of(first)),
+        timeseries: details.map(|d| d.timeseries),
     }
 }
 

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::replication::Replication;
 use super::secs;
 use crate::model::measure::RunData;
 use crate::scenario::Scenario;
@@ -112,6 +113,42 @@ pub struct OperationsReport {
 /// Alerts listed in the report.
 pub const MAX_ALERTS: usize = 10;
 
+/// What one replication contributes to `operations` (a scenario with a `monitoring`
+/// section): every watched failure's durations, kept whole so that replications merge
+/// into exactly the statistics of one run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperationsTally {
+    /// Failures watched.
+    pub failures: u64,
+    /// Of those, how many a person was paged about before they ended.
+    pub noticed: u64,
+    /// From each failure to its alert (s), in occurrence order.
+    pub detect_s: Vec<f64>,
+    /// From each failure to its page (s).
+    pub notify_s: Vec<f64>,
+    /// From each failure to the page's acknowledgment (s).
+    pub acknowledge_s: Vec<f64>,
+    /// From each failure to its repair (s; faults repaired after detection).
+    pub repair_s: Vec<f64>,
+    /// Seconds failures lasted before anyone was told (or until they ended).
+    pub unnoticed_s: f64,
+    /// Pages.
+    pub pages: u64,
+}
+
+/// What the report shows of the first replication's monitoring.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperationsDetails {
+    /// Alerts that fired.
+    pub alerts_fired: u64,
+    /// The first [`MAX_ALERTS`] of them.
+    pub alerts: Vec<AlertReport>,
+    /// The monitoring system's crashes.
+    pub monitoring_outages: Vec<MonitoringOutage>,
+}
+
 /// Whether the monitoring watches occurrences of this fault kind.
 fn watched_kind(kind: &str) -> bool {
     matches!(
@@ -120,86 +157,71 @@ fn watched_kind(kind: &str) -> bool {
     )
 }
 
-/// Each replication's latent-failure seconds.
-pub(super) fn unnoticed_per_run(s: &Scenario, runs: &[RunData]) -> Vec<f64> {
-    runs.iter()
-        .map(|r| {
-            r.occurrences
-                .iter()
-                .filter(|(o, ..)| watched_kind(s.faults[o.fault as usize].kind()))
-                .map(|(o, ..)| {
-                    let until = [o.noticed.notified_at, o.recovered_at, Some(r.end)]
-                        .into_iter()
-                        .flatten()
-                        .min()
-                        .unwrap_or(r.end);
-                    until.saturating_since(o.injected_at).as_secs_f64()
-                })
-                .sum()
+/// A replication's latent-failure seconds.
+fn unnoticed(s: &Scenario, r: &RunData) -> f64 {
+    r.occurrences
+        .iter()
+        .filter(|(o, ..)| watched_kind(s.faults[o.fault as usize].kind()))
+        .map(|(o, ..)| {
+            let until = [o.noticed.notified_at, o.recovered_at, Some(r.end)]
+                .into_iter()
+                .flatten()
+                .min()
+                .unwrap_or(r.end);
+            until.saturating_since(o.injected_at).as_secs_f64()
         })
-        .collect()
+        .sum()
 }
 
-/// The report's `operations`, for a scenario with a `monitoring` section.
-pub(super) fn report(s: &Scenario, runs: &[RunData]) -> Option<OperationsReport> {
-    let m = s.monitoring.as_ref()?;
-    let first = &runs[0];
-    let (mut detect, mut notify, mut ack, mut repair) = (vec![], vec![], vec![], vec![]);
-    let (mut failures, mut noticed) = (0u64, 0u64);
-    for r in runs {
-        for (o, ..) in &r.occurrences {
-            let spec = &s.faults[o.fault as usize];
-            if !watched_kind(spec.kind()) {
-                continue;
-            }
-            failures += 1;
-            let since =
-                |t: infrasim_engine::SimTime| t.saturating_since(o.injected_at).as_secs_f64();
-            if let Some((t, _)) = o.noticed.alert {
-                detect.push(since(t));
-            }
-            if let Some(t) = o.noticed.notified_at {
-                noticed += 1;
-                notify.push(since(t));
-            }
-            if let Some(t) = o.noticed.acked_at.filter(|t| *t <= r.end) {
-                ack.push(since(t));
-            }
-            if spec.repair().is_some()
-                && let Some(t) = o.recovered_at
-            {
-                repair.push(since(t));
-            }
+/// A replication's contribution to `operations`, for a scenario with a `monitoring` section.
+pub(super) fn tally(s: &Scenario, r: &RunData) -> Option<OperationsTally> {
+    s.monitoring.as_ref()?;
+    let mut t = OperationsTally {
+        failures: 0,
+        noticed: 0,
+        detect_s: Vec::new(),
+        notify_s: Vec::new(),
+        acknowledge_s: Vec::new(),
+        repair_s: Vec::new(),
+        unnoticed_s: unnoticed(s, r),
+        pages: r.ops.as_ref().map_or(0, |l| l.pages),
+    };
+    for (o, ..) in &r.occurrences {
+        let spec = &s.faults[o.fault as usize];
+        if !watched_kind(spec.kind()) {
+            continue;
+        }
+        t.failures += 1;
+        let since = |t: infrasim_engine::SimTime| t.saturating_since(o.injected_at).as_secs_f64();
+        if let Some((at, _)) = o.noticed.alert {
+            t.detect_s.push(since(at));
+        }
+        if let Some(at) = o.noticed.notified_at {
+            t.noticed += 1;
+            t.notify_s.push(since(at));
+        }
+        if let Some(at) = o.noticed.acked_at.filter(|at| *at <= r.end) {
+            t.acknowledge_s.push(since(at));
+        }
+        if spec.repair().is_some()
+            && let Some(at) = o.recovered_at
+        {
+            t.repair_s.push(since(at));
         }
     }
-    let n = runs.len() as f64;
+    Some(t)
+}
+
+/// The first replication's alerts and monitoring crashes, with monitoring.
+pub(super) fn details(s: &Scenario, first: &RunData) -> Option<OperationsDetails> {
+    s.monitoring.as_ref()?;
     let log = first.ops.as_ref();
     let name_of = |about: Option<crate::scenario::Node>, alert: &str| match about {
         Some(node) => first.names.name(node).to_string(),
         None if alert == "DeadMansSwitch" => "monitoring".to_string(),
         None => "service".to_string(),
     };
-    Some(OperationsReport {
-        system: if m.prometheus.is_some() {
-            "prometheus"
-        } else if m.nagios.is_some() {
-            "nagios"
-        } else {
-            "none"
-        }
-        .to_string(),
-        failures,
-        noticed,
-        time_to_detect_s: DurationStats::of(detect),
-        time_to_notify_s: DurationStats::of(notify),
-        time_to_acknowledge_s: DurationStats::of(ack),
-        time_to_repair_s: DurationStats::of(repair),
-        unnoticed_s: unnoticed_per_run(s, runs).iter().sum::<f64>() / n,
-        pages: runs
-            .iter()
-            .map(|r| r.ops.as_ref().map_or(0, |l| l.pages) as f64)
-            .sum::<f64>()
-            / n,
+    Some(OperationsDetails {
         alerts_fired: log.map_or(0, |l| l.alerts.len() as u64),
         alerts: log
             .map(|l| {
@@ -233,10 +255,58 @@ pub(super) fn report(s: &Scenario, runs: &[RunData]) -> Option<OperationsReport>
     })
 }
 
+/// The report's `operations`, for a scenario with a `monitoring` section.
+pub(super) fn report(s: &Scenario, runs: &[Replication]) -> Option<OperationsReport> {
+    let m = s.monitoring.as_ref()?;
+    let tallies: Vec<&OperationsTally> =
+        runs.iter().filter_map(|r| r.operations.as_ref()).collect();
+    let all = |f: &dyn Fn(&OperationsTally) -> &Vec<f64>| -> Vec<f64> {
+        tallies.iter().flat_map(|t| f(t).iter().copied()).collect()
+    };
+    let n = runs.len() as f64;
+    let first = runs[0].details.as_ref().and_then(|d| d.operations.as_ref());
+    Some(OperationsReport {
+        system: if m.prometheus.is_some() {
+            "prometheus"
+        } else if m.nagios.is_some() {
+            "nagios"
+        } else {
+            "none"
+        }
+        .to_string(),
+        failures: tallies.iter().map(|t| t.failures).sum(),
+        noticed: tallies.iter().map(|t| t.noticed).sum(),
+        time_to_detect_s: DurationStats::of(all(&|t| &t.detect_s)),
+        time_to_notify_s: DurationStats::of(all(&|t| &t.notify_s)),
+        time_to_acknowledge_s: DurationStats::of(all(&|t| &t.acknowledge_s)),
+        time_to_repair_s: DurationStats::of(all(&|t| &t.repair_s)),
+        unnoticed_s: unnoticed_per_run(runs).iter().sum::<f64>() / n,
+        pages: runs
+            .iter()
+            .map(|r| r.operations.as_ref().map_or(0, |t| t.pages) as f64)
+            .sum::<f64>()
+            / n,
+        alerts_fired: first.map_or(0, |d| d.alerts_fired),
+        alerts: first.map_or_else(Vec::new, |d| d.alerts.clone()),
+        monitoring_outages: first.map_or_else(Vec::new, |d| d.monitoring_outages.clone()),
+    })
+}
+
+/// Each replication's latent-failure seconds.
+fn unnoticed_per_run(runs: &[Replication]) -> Vec<f64> {
+    runs.iter()
+        .map(|r| r.operations.as_ref().map_or(0.0, |t| t.unnoticed_s))
+        .collect()
+}
+
 /// Per-replication values for confidence intervals and paired comparisons.
-pub(super) fn replicates(s: &Scenario, runs: &[RunData], into: &mut BTreeMap<String, Vec<f64>>) {
+pub(super) fn replicates(
+    s: &Scenario,
+    runs: &[Replication],
+    into: &mut BTreeMap<String, Vec<f64>>,
+) {
     if s.monitoring.is_none() {
         return;
     }
-    into.insert("operations.unnoticed_s".into(), unnoticed_per_run(s, runs));
+    into.insert("operations.unnoticed_s".into(), unnoticed_per_run(runs));
 }

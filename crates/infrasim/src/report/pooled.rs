@@ -5,15 +5,13 @@ use std::collections::BTreeMap;
 
 use infrasim_engine::stats::Histogram;
 
-use super::windows::{frac_true, window_ok};
+use super::replication::{DatabaseTally, Replication};
 use super::{
     ClassReport, ComponentReport, DatabaseReport, LagReport, LostWrites, RequestCounts, ratio,
     reasons_map,
 };
 use crate::model::call::FailReason;
-use crate::model::measure::RunData;
-use crate::model::metrics::Mark;
-use crate::scenario::{Class, Scenario};
+use crate::scenario::Class;
 
 /// Requests pooled over replications: the counts, every success's latency, and each class.
 pub(super) struct Requests {
@@ -24,7 +22,7 @@ pub(super) struct Requests {
 
 /// Requests pooled over replications, in total and per class (time availability per class
 /// is the mean over replications).
-pub(super) fn requests(s: &Scenario, runs: &[RunData]) -> Requests {
+pub(super) fn requests(runs: &[Replication]) -> Requests {
     let n = runs.len();
     let mut classes = BTreeMap::new();
     let mut total_failed = vec![0u64; FailReason::ALL.len()];
@@ -36,15 +34,15 @@ pub(super) fn requests(s: &Scenario, runs: &[RunData]) -> Requests {
         let (mut o, mut ok, mut fl) = (0, 0, 0);
         let mut t_avail = 0.0;
         for r in runs {
-            let cs = &r.metrics.classes[c.index()];
+            let cs = &r.classes[c.index()];
             h.merge(&cs.latency);
             o += cs.offered;
             ok += cs.succeeded;
-            fl += r.in_flight[c.index()];
+            fl += cs.in_flight;
             for (f, x) in failed.iter_mut().zip(cs.failed.iter()) {
                 *f += x;
             }
-            t_avail += frac_true(&window_ok(&r.metrics.windows, Some(c), s.window_threshold));
+            t_avail += cs.time_availability;
         }
         for (t, f) in total_failed.iter_mut().zip(&failed) {
             *t += f;
@@ -79,7 +77,7 @@ pub(super) fn requests(s: &Scenario, runs: &[RunData]) -> Requests {
 }
 
 /// Each component: utilization and queue averaged over replications, counts pooled.
-pub(super) fn components(runs: &[RunData]) -> BTreeMap<String, ComponentReport> {
+pub(super) fn components(runs: &[Replication]) -> BTreeMap<String, ComponentReport> {
     let first = &runs[0];
     let n = runs.len();
     let mut components = BTreeMap::new();
@@ -88,26 +86,22 @@ pub(super) fn components(runs: &[RunData]) -> BTreeMap<String, ComponentReport> 
         let mut mq = 0.0;
         let mut maxq = 0;
         let (mut served, mut rejected) = (0, 0);
-        for r in runs {
-            let c = &r.components[ci];
-            util += c.busy.mean(r.end) / f64::from(c.capacity.max(1));
-            mq += c.queued.mean(r.end);
-            maxq = maxq.max(c.queued.max());
-            served += c.served;
-            rejected += c.rejected;
-        }
         let mut routed = BTreeMap::new();
         for r in runs {
-            for ((lb, server), count) in &r.metrics.routed {
-                if r.names.name(*lb) == c0.name {
-                    *routed.entry(r.names.name(*server).to_string()).or_insert(0) += count;
-                }
+            let c = &r.components[ci];
+            util += c.utilization;
+            mq += c.mean_queue;
+            maxq = maxq.max(c.max_queue);
+            served += c.served;
+            rejected += c.rejected;
+            for (server, count) in &c.routed {
+                *routed.entry(server.clone()).or_insert(0) += count;
             }
         }
         components.insert(
             c0.name.clone(),
             ComponentReport {
-                kind: c0.kind.to_string(),
+                kind: c0.kind.clone(),
                 utilization: util / n as f64,
                 mean_queue: mq / n as f64,
                 max_queue: maxq,
@@ -122,51 +116,43 @@ pub(super) fn components(runs: &[RunData]) -> BTreeMap<String, ComponentReport> 
 }
 
 /// The database tier, if there is one.
-pub(super) fn database(runs: &[RunData]) -> Option<DatabaseReport> {
-    let first = &runs[0];
-    let warmup_end = first.metrics.warmup_end;
-    first.has_database.then(|| {
+pub(super) fn database(runs: &[Replication]) -> Option<DatabaseReport> {
+    let dbs: Vec<_> = runs.iter().filter_map(|r| r.database.as_ref()).collect();
+    runs[0].database.as_ref().map(|_| {
         let (mut lag, mut true_lag) = (Histogram::new(), Histogram::new());
-        for r in runs {
-            lag.merge(&r.metrics.lag);
-            true_lag.merge(&r.metrics.true_lag);
+        for d in &dbs {
+            lag.merge(&d.lag);
+            true_lag.merge(&d.true_lag);
         }
-        let sum = |f: &dyn Fn(&RunData) -> u64| runs.iter().map(f).sum::<u64>();
+        let sum = |f: &dyn Fn(&DatabaseTally) -> u64| dbs.iter().map(|d| f(d)).sum::<u64>();
         let lag_report = |h: &Histogram| LagReport {
             mean: h.mean().unwrap_or(0.0) / 1e6,
             p99: h.quantile(0.99).unwrap_or(0) as f64 / 1e6,
             max: h.max().unwrap_or(0) as f64 / 1e6,
         };
-        let reads: u64 = runs.iter().map(|r| r.metrics.db_reads).sum();
-        let stale: u64 = runs.iter().map(|r| r.metrics.stale_reads).sum();
-        let count = |f: &dyn Fn(&Mark) -> bool| {
-            runs.iter()
-                .map(|r| r.metrics.marks.iter().filter(|m| f(m)).count() as u64)
-                .sum()
-        };
+        let reads: u64 = dbs.iter().map(|d| d.reads).sum();
+        let stale: u64 = dbs.iter().map(|d| d.stale_reads).sum();
         DatabaseReport {
-            lost_writes: runs.iter().map(|r| r.metrics.lost_writes).sum(),
+            lost_writes: dbs.iter().map(|d| d.lost_writes).sum(),
             stale_reads: stale,
             stale_read_ratio: if reads == 0 {
                 0.0
             } else {
                 stale as f64 / reads as f64
             },
-            read_your_writes_violations: runs.iter().map(|r| r.metrics.ryw_violations).sum(),
+            read_your_writes_violations: sum(&|d| d.ryw_violations),
             replication_lag_ms: lag_report(&lag),
             true_replication_lag_ms: lag_report(&true_lag),
-            lag_null_samples: sum(&|r| r.metrics.lag_null),
+            lag_null_samples: sum(&|d| d.lag_null),
             lost_writes_by_reason: LostWrites {
-                not_received: sum(&|r| r.metrics.lost_not_received),
-                discarded_at_promotion: sum(&|r| r.metrics.lost_discarded),
-                split_brain: sum(&|r| r.metrics.lost_split_brain),
+                not_received: sum(&|d| d.lost_not_received),
+                discarded_at_promotion: sum(&|d| d.lost_discarded),
+                split_brain: sum(&|d| d.lost_split_brain),
             },
-            split_brain_writes: sum(&|r| r.metrics.split_brain_writes),
-            divergent_keys: sum(&|r| r.metrics.divergent_keys),
-            failovers: count(&|m| matches!(m, Mark::Failover { at, .. } if *at >= warmup_end)),
-            semi_sync_fallbacks: count(
-                &|m| matches!(m, Mark::SemiSyncFallback { at } if *at >= warmup_end),
-            ),
+            split_brain_writes: sum(&|d| d.split_brain_writes),
+            divergent_keys: sum(&|d| d.divergent_keys),
+            failovers: sum(&|d| d.failovers),
+            semi_sync_fallbacks: sum(&|d| d.semi_sync_fallbacks),
         }
     })
 }

@@ -1,5 +1,6 @@
-//! The time series of a replication: one row per window (requests, latency, replication
-//! lag, each component's state), and the fault intervals to shade.
+//! The time series of a replication: one row per window, or per group of consecutive
+//! windows when the run has more than `MAX_ROWS` (requests, latency, replication lag, each
+//! component's state), and the fault intervals to shade.
 
 use super::{TimeSeries, WindowRow, secs};
 use crate::model::call::FailReason;
@@ -7,8 +8,8 @@ use crate::model::measure::RunData;
 
 /// The time series of the first replication.
 pub(super) fn of(first: &RunData) -> TimeSeries {
-    let windows = &first.metrics.windows;
-    let (warmup_end, width) = (first.metrics.warmup_end, first.metrics.window);
+    let windows = &first.metrics.rows;
+    let (warmup_end, width) = (first.metrics.warmup_end, first.metrics.row_width());
     let mut comp_names: Vec<String> = Vec::new();
     comp_names.extend(first.names.lb.iter().cloned());
     comp_names.extend(first.names.web.iter().cloned());

@@ -1,101 +1,43 @@
-//! Time-based availability: each window available or not, and outages as maximal runs of
-//! unavailable windows.
-
-use infrasim_engine::{SimDuration, SimTime};
+//! Time-based availability: the share of available windows, and outages as maximal runs of
+//! unavailable windows, as the run's ledger judged them (`model/windows.rs`).
 
 use super::{Outage, secs};
-use crate::model::call::FailReason;
 use crate::model::measure::RunData;
-use crate::model::metrics::Window;
-use crate::scenario::{Class, Scenario};
+use crate::model::windows::ALL_CLASSES;
+use crate::scenario::Class;
 
-/// Window availability per class (or all classes with `None`): the success ratio of the
-/// requests offered in the window that have ended (requests still in flight at the end of
-/// the run are not held against it). Windows where nothing ended take the state of the
-/// window before: no traffic is not evidence of health when clients are stuck.
-pub(super) fn window_ok(windows: &[Window], class: Option<Class>, threshold: f64) -> Vec<bool> {
-    let mut out = Vec::with_capacity(windows.len());
-    let mut prev = true;
-    for w in windows {
-        let (ended, ok) = match class {
-            Some(c) => (
-                w.succeeded[c.index()] + w.failed_by_class[c.index()],
-                w.succeeded[c.index()],
-            ),
-            None => (
-                w.succeeded.iter().sum::<u32>() + w.failed.iter().sum::<u32>(),
-                w.succeeded.iter().sum(),
-            ),
-        };
-        let state = if ended == 0 {
-            prev
-        } else {
-            f64::from(ok) / f64::from(ended) >= threshold
-        };
-        out.push(state);
-        prev = state;
-    }
-    out
-}
-
-pub(super) fn frac_true(v: &[bool]) -> f64 {
-    if v.is_empty() {
+/// The share of available windows of a replication, for one class or (`None`) every class
+/// together; 1 when the run has no window.
+pub(super) fn time_availability(run: &RunData, class: Option<Class>) -> f64 {
+    let l = &run.metrics.ledger;
+    if l.windows() == 0 {
         1.0
     } else {
-        v.iter().filter(|x| **x).count() as f64 / v.len() as f64
+        let track = class.map_or(ALL_CLASSES, Class::index);
+        l.available(track) as f64 / l.windows() as f64
     }
 }
 
-fn outages(
-    windows: &[Window],
-    ok: &[bool],
-    class: &str,
-    start: SimTime,
-    width: SimDuration,
-) -> Vec<Outage> {
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < ok.len() {
-        if ok[i] {
-            i += 1;
-            continue;
-        }
-        let j = (i..ok.len()).find(|k| ok[*k]).unwrap_or(ok.len());
-        let mut counts = [0u64; FailReason::ALL.len()];
-        for w in &windows[i..j] {
-            for (c, x) in counts.iter_mut().zip(w.failed.iter()) {
-                *c += u64::from(*x);
-            }
-        }
-        let top = FailReason::ALL
-            .iter()
-            .max_by_key(|r| (counts[r.index()], std::cmp::Reverse(r.index())))
-            .map_or("unknown", |r| {
-                if counts[r.index()] == 0 {
-                    "slow"
-                } else {
-                    r.name()
-                }
-            });
-        out.push(Outage {
-            start_s: secs(start.saturating_add(width * i as u64)),
-            end_s: secs(start.saturating_add(width * j as u64)),
-            class: class.to_string(),
-            cause: top.to_string(),
-        });
-        i = j;
-    }
-    out
+/// Unavailable windows of a replication (every class together).
+pub(super) fn unavailable_windows(run: &RunData) -> u64 {
+    let l = &run.metrics.ledger;
+    l.windows() - l.available(ALL_CLASSES)
 }
 
 /// The outages of a replication: overall (`all`), then per class.
-pub(super) fn outages_of(s: &Scenario, first: &RunData, all_ok: &[bool]) -> Vec<Outage> {
-    let windows = &first.metrics.windows;
+pub(super) fn outages_of(first: &RunData) -> Vec<Outage> {
     let (warmup_end, width) = (first.metrics.warmup_end, first.metrics.window);
-    let mut out = outages(windows, all_ok, "all", warmup_end, width);
-    for c in Class::ALL {
-        let ok = window_ok(windows, Some(c), s.window_threshold);
-        out.extend(outages(windows, &ok, c.name(), warmup_end, width));
+    let l = &first.metrics.ledger;
+    let tracks = std::iter::once((ALL_CLASSES, "all"))
+        .chain(Class::ALL.iter().map(|c| (c.index(), c.name())));
+    let mut out = Vec::new();
+    for (track, class) in tracks {
+        out.extend(l.outages(track).iter().map(|o| Outage {
+            start_s: secs(warmup_end.saturating_add(width * o.start)),
+            end_s: secs(warmup_end.saturating_add(width * o.end)),
+            class: class.to_string(),
+            cause: o.cause.map_or("slow", |r| r.name()).to_string(),
+        }));
     }
     out
 }

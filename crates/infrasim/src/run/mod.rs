@@ -21,8 +21,9 @@ pub use replication::replication_seed;
 
 use crate::error::Error;
 use crate::model::observer::Observer;
-use crate::report::{Report, assemble};
+use crate::report::{Replication, Report, assemble, summarize};
 use crate::scenario::{Scenario, Validated, validate};
+use crate::shard::Shard;
 use replication::run_replication;
 
 /// Which replication of which scenario an observer is asked for.
@@ -101,6 +102,42 @@ pub fn run_with(s: &Scenario, opts: &RunOptions) -> Result<Report, Error> {
 /// numbers across scenarios, since each component's stream depends only on the seed and its
 /// name. Returns the reports in input order.
 pub fn run_many(scenarios: &[Scenario], opts: &RunOptions) -> Result<Vec<Report>, Error> {
+    let (prepared, mut runs) = run_share(scenarios, opts, None)?;
+    let mut reports = Vec::with_capacity(prepared.len());
+    for s in prepared.iter().rev() {
+        let mine: Vec<Replication> = runs
+            .split_off(runs.len() - s.replications as usize)
+            .into_iter()
+            .map(|r| r.result)
+            .collect();
+        reports.push(assemble(s, &mine));
+    }
+    reports.reverse();
+    Ok(reports)
+}
+
+/// What one replication of one scenario contributed: the unit a shard runs and a merge
+/// puts back in order.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplicationResult {
+    /// The scenario's position in the list run.
+    pub scenario: usize,
+    /// The replication.
+    pub replication: u32,
+    /// What it contributed to the report.
+    pub result: Replication,
+}
+
+/// Runs the replications of `shard`'s share (all of them with `None`) of every scenario
+/// with the same options. Returns the scenarios as run (the options applied) and the
+/// results in job order (scenario by scenario, replication by replication). Job `j` of
+/// that order belongs to shard `j mod count`.
+pub fn run_share(
+    scenarios: &[Scenario],
+    opts: &RunOptions,
+    shard: Option<Shard>,
+) -> Result<(Vec<Scenario>, Vec<ReplicationResult>), Error> {
     let prepared = scenarios
         .iter()
         .map(|s| with_options(s, opts))
@@ -119,31 +156,34 @@ pub fn run_many(scenarios: &[Scenario], opts: &RunOptions) -> Result<Vec<Report>
                 seed: replication_seed(s.seed, replication),
             })
         })
+        .enumerate()
+        .filter(|(j, _)| shard.is_none_or(|sh| sh.owns(*j)))
+        .map(|(_, id)| id)
         .collect();
     if let Some(p) = &opts.progress {
-        for s in &prepared {
-            let horizon = s.warmup.saturating_add(s.duration).as_nanos();
-            p.add_total(horizon.saturating_mul(u64::from(s.replications)));
+        for id in &jobs {
+            let s = &prepared[id.scenario];
+            p.add_total(s.warmup.saturating_add(s.duration).as_nanos());
         }
     }
-    let mut runs = in_pool(opts.threads, || {
+    let runs = in_pool(opts.threads, || {
         jobs.par_iter()
-            .map(|&id| replicate(&validated[id.scenario], id, opts))
+            .map(|&id| ReplicationResult {
+                scenario: id.scenario,
+                replication: id.replication,
+                result: replicate(&prepared[id.scenario], &validated[id.scenario], id, opts),
+            })
             .collect::<Vec<_>>()
     })?;
-    let mut reports = Vec::with_capacity(prepared.len());
-    for s in prepared.iter().rev() {
-        let mine = runs.split_off(runs.len() - s.replications as usize);
-        reports.push(assemble(s, &mine));
-    }
-    reports.reverse();
-    Ok(reports)
+    Ok((prepared, runs))
 }
 
-/// One replication, with its observer if the options ask for one.
-fn replicate(v: &Validated<'_>, id: RunId, opts: &RunOptions) -> crate::model::measure::RunData {
+/// One replication, with its observer if the options ask for one, reduced to what its
+/// report needs as soon as it ends.
+fn replicate(s: &Scenario, v: &Validated<'_>, id: RunId, opts: &RunOptions) -> Replication {
     let observer = opts.observer.as_ref().and_then(|make| make(id));
-    run_replication(v, id.seed, observer, opts.progress.as_deref())
+    let data = run_replication(v, id.seed, observer, opts.progress.as_deref());
+    summarize(s, &data, id.replication == 0)
 }
 
 /// A copy of the scenario with the options' overrides applied.
