@@ -462,13 +462,6 @@ fn watches(audit: &infrasim::audit::Audit) -> String {
         "by",
         "proof",
     ]);
-    let list = |v: &[String]| {
-        if v.is_empty() {
-            "-".to_string()
-        } else {
-            v.join(", ")
-        }
-    };
     for w in &audit.watches {
         t.add_row(vec![
             w.component.clone(),
@@ -478,8 +471,8 @@ fn watches(audit: &infrasim::audit::Audit) -> String {
                 "users" => "when users complain".to_string(),
                 _ => "never".to_string(),
             },
-            list(&w.alerted_by),
-            list(&w.handled_by),
+            listed(&w.alerted_by),
+            listed(&w.handled_by),
             w.noticed_after_s.map_or_else(
                 || format!("never (watched {:.0}s)", w.watched_s),
                 |s| format!("{s:.1}s"),
@@ -512,13 +505,6 @@ fn remedies(name: &str, remedies: &[infrasim::audit::Remedy]) -> String {
         "SPOFs kept",
         "SPOFs added",
     ]);
-    let list = |v: &[String]| {
-        if v.is_empty() {
-            "-".to_string()
-        } else {
-            v.join(", ")
-        }
-    };
     for (i, r) in remedies.iter().enumerate() {
         let gain = match &r.availability_gain_ci {
             Some(ci) if ci.half_width.is_finite() => format!(
@@ -535,9 +521,9 @@ fn remedies(name: &str, remedies: &[infrasim::audit::Remedy]) -> String {
             gain,
             format!("{:+.2}ms", r.p99_change_ms),
             format!("{:+}", r.lost_writes_change),
-            list(&r.spofs_removed),
-            list(&r.spofs_kept),
-            list(&r.spofs_added),
+            listed(&r.spofs_removed),
+            listed(&r.spofs_kept),
+            listed(&r.spofs_added),
         ]);
     }
     right(&mut t, 2);
@@ -592,4 +578,13 @@ fn findings(audit: &infrasim::audit::Audit) -> String {
          (loss = share of the class failed while the failure lasted): {spofs} found, \
          {contradicted} contradicted by the simulation\n{t}\n"
     )
+}
+
+/// Names joined by commas, or - for none.
+fn listed(v: &[String]) -> String {
+    if v.is_empty() {
+        "-".to_string()
+    } else {
+        v.join(", ")
+    }
 }

@@ -467,13 +467,6 @@ fn watches(out: &mut String, a: &Audit) {
             "proof",
         ],
     );
-    let list = |v: &[String]| {
-        if v.is_empty() {
-            "—".to_string()
-        } else {
-            v.join(", ")
-        }
-    };
     for w in &a.watches {
         let learns = match w.expected.as_str() {
             "alert" => Cell::Styled("good", "from an alert".into()),
@@ -483,8 +476,8 @@ fn watches(out: &mut String, a: &Audit) {
         t.row(&[
             Cell::Text(w.component.clone()),
             learns,
-            Cell::Text(list(&w.alerted_by)),
-            Cell::Text(list(&w.handled_by)),
+            Cell::Text(listed(&w.alerted_by)),
+            Cell::Text(listed(&w.handled_by)),
             Cell::Num(w.noticed_after_s.map_or_else(
                 || format!("never (watched {:.0} s)", w.watched_s),
                 |s| format!("{s:.1} s"),
@@ -515,13 +508,6 @@ fn remedies(out: &mut String, remedies: &[infrasim::audit::Remedy]) {
             "added",
         ],
     );
-    let list = |v: &[String]| {
-        if v.is_empty() {
-            "—".to_string()
-        } else {
-            v.join(", ")
-        }
-    };
     for (i, r) in remedies.iter().enumerate() {
         let gain = match &r.availability_gain_ci {
             Some(ci) if ci.half_width.is_finite() => format!(
@@ -538,12 +524,21 @@ fn remedies(out: &mut String, remedies: &[infrasim::audit::Remedy]) {
             Cell::Num(gain),
             Cell::Num(format!("{:+.2} ms", r.p99_change_ms)),
             Cell::Num(format!("{:+}", r.lost_writes_change)),
-            Cell::Styled("good", list(&r.spofs_removed)),
-            Cell::Styled("bad", list(&r.spofs_kept)),
-            Cell::Styled("bad", list(&r.spofs_added)),
+            Cell::Styled("good", listed(&r.spofs_removed)),
+            Cell::Styled("bad", listed(&r.spofs_kept)),
+            Cell::Styled("bad", listed(&r.spofs_added)),
         ]);
     }
     t.finish(out);
+}
+
+/// Names joined by commas, or — for none.
+fn listed(v: &[String]) -> String {
+    if v.is_empty() {
+        "—".to_string()
+    } else {
+        v.join(", ")
+    }
 }
 
 #[cfg(test)]
