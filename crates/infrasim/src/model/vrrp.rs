@@ -166,6 +166,26 @@ impl VrrpPair {
         }
     }
 
+    /// Makes every timer of `member` scheduled so far stale (its advert chain, its
+    /// master-down timer) and returns the generation a new one is scheduled under.
+    fn next_epoch(&mut self, member: usize) -> u32 {
+        self.epoch[member] = self.epoch[member].wrapping_add(1);
+        self.epoch[member]
+    }
+
+    /// Whether `member`'s timer scheduled under `epoch` still stands: no later one replaced
+    /// it and the member is still in `state`, the state the timer belongs to.
+    fn timer_stands(&self, member: usize, epoch: u32, state: Vrrp) -> bool {
+        self.epoch[member] == epoch && self.state[member] == state
+    }
+
+    /// The VIP's owner sends gratuitous ARPs at `now`, and a second set [`GARP_DELAY`] later:
+    /// the gateway's entry is confirmed, so a pending re-resolution of it becomes stale.
+    fn gratuitous_arps(&mut self, now: SimTime) {
+        self.garp_at = now + GARP_DELAY;
+        self.arp_epoch = self.arp_epoch.wrapping_add(1);
+    }
+
     /// Master_Down_Interval = 3 × advert_int + skew_time (`VRRP_MS_DOWN_TIMER`).
     pub(crate) fn master_down_interval(&self, member: usize) -> SimDuration {
         self.advert_int * 3 + self.skew(member)
@@ -271,9 +291,8 @@ impl World {
     fn set_master_down(&mut self, cx: &mut Context<'_, Ev>, pair: u32, member: u32, at: SimTime) {
         let p = &mut self.vrrp[pair as usize];
         let m = member as usize;
-        p.epoch[m] = p.epoch[m].wrapping_add(1);
+        let epoch = p.next_epoch(m);
         p.down_at[m] = at;
-        let epoch = p.epoch[m];
         cx.schedule_at(
             at,
             Ev::VrrpMasterDown {
@@ -294,10 +313,7 @@ impl World {
         member: u32,
         after: SimDuration,
     ) {
-        let p = &mut self.vrrp[pair as usize];
-        let m = member as usize;
-        p.epoch[m] = p.epoch[m].wrapping_add(1);
-        let epoch = p.epoch[m];
+        let epoch = self.vrrp[pair as usize].next_epoch(member as usize);
         cx.schedule_in(
             after,
             Ev::VrrpAdvert {
@@ -335,7 +351,7 @@ impl World {
     ) {
         let p = &self.vrrp[pair as usize];
         let m = member as usize;
-        if p.epoch[m] != epoch || p.state[m] != Vrrp::Master {
+        if !p.timer_stands(m, epoch, Vrrp::Master) {
             return;
         }
         let (priority, every) = (p.priority(m), p.advert_int);
@@ -474,8 +490,7 @@ impl World {
     fn claim_vip(&mut self, cx: &mut Context<'_, Ev>, pair: u32, member: u32) {
         let now = cx.now();
         let p = &mut self.vrrp[pair as usize];
-        p.garp_at = now + GARP_DELAY;
-        p.arp_epoch = p.arp_epoch.wrapping_add(1);
+        p.gratuitous_arps(now);
         if p.vip_owner != Some(member) {
             self.move_vip(cx, pair, member, "VRRP MASTER (reclaims the VIP)");
         }
@@ -506,6 +521,8 @@ impl World {
         }
     }
 
+    /// `member`'s master-down timer expires: a backup that heard no advert it accepts in time
+    /// becomes master.
     pub(crate) fn vrrp_master_down(
         &mut self,
         cx: &mut Context<'_, Ev>,
@@ -513,12 +530,9 @@ impl World {
         member: u32,
         epoch: u32,
     ) {
-        let p = &self.vrrp[pair as usize];
-        let m = member as usize;
-        if p.epoch[m] != epoch || p.state[m] != Vrrp::Backup {
-            return;
+        if self.vrrp[pair as usize].timer_stands(member as usize, epoch, Vrrp::Backup) {
+            self.become_master(cx, pair, member);
         }
-        self.become_master(cx, pair, member);
     }
 
     /// A backup becomes master (vrrp.c `vrrp_state_master_tx`, `vrrp_state_become_master`):
@@ -528,8 +542,7 @@ impl World {
         self.vrrp[pair as usize].state[member as usize] = Vrrp::Master;
         self.restart_adverts(cx, pair, member, SimDuration::ZERO);
         let p = &mut self.vrrp[pair as usize];
-        p.garp_at = now + GARP_DELAY;
-        p.arp_epoch = p.arp_epoch.wrapping_add(1);
+        p.gratuitous_arps(now);
         if p.vip_owner == Some(member) {
             self.vrrp_changed(now, pair, member, "VRRP MASTER (owns the VIP)");
         } else {
@@ -597,7 +610,7 @@ impl World {
         let was_master = self.vrrp[pair as usize].state[m] == Vrrp::Master;
         let p = &mut self.vrrp[pair as usize];
         p.state[m] = Vrrp::Fault;
-        p.epoch[m] = p.epoch[m].wrapping_add(1);
+        p.next_epoch(m);
         if was_master {
             self.send_advert(cx, pair, member, 0);
         }
@@ -634,7 +647,7 @@ impl World {
             let p = &mut self.vrrp[pair];
             if down && host {
                 p.state[m] = Vrrp::Down;
-                p.epoch[m] = p.epoch[m].wrapping_add(1);
+                p.next_epoch(m);
                 p.script[m].epoch = p.script[m].epoch.wrapping_add(1);
             } else if !down && p.state[m] == Vrrp::Down {
                 self.keepalived_start(cx, pair as u32, m as u32);
@@ -664,7 +677,7 @@ impl World {
         );
         if p.script_spec.weight == 0 {
             p.state[m] = Vrrp::Fault;
-            p.epoch[m] = p.epoch[m].wrapping_add(1);
+            p.next_epoch(m);
         } else {
             p.state[m] = Vrrp::Backup;
             self.arm_master_down(cx, pair, member, None);
