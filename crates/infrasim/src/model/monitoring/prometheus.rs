@@ -57,6 +57,15 @@ struct Target {
     keep: SimDuration,
 }
 
+impl Target {
+    /// A scrape failed (refused at once, or timed out): `up` is 0 and the gauge's series
+    /// is stale.
+    fn scrape_failed(&mut self) {
+        self.up = Some(false);
+        self.gauge = None;
+    }
+}
+
 /// One alert instance: a rule on one target.
 struct Instance {
     rule: u32,
@@ -350,10 +359,7 @@ impl World {
                     t.ring.push_back((now, c));
                 }
             }
-            Reach::Refused => {
-                t.up = Some(false);
-                t.gauge = None;
-            }
+            Reach::Refused => t.scrape_failed(),
             Reach::Blackholed => {
                 if now.saturating_add(timeout) < end {
                     cx.schedule_in(timeout, Ev::Ops(OpsEv::ScrapeTimedOut { target }));
@@ -371,9 +377,7 @@ impl World {
             return;
         }
         if let Some(p) = ops.prom.as_mut() {
-            let t = &mut p.targets[target as usize];
-            t.up = Some(false);
-            t.gauge = None;
+            p.targets[target as usize].scrape_failed();
         }
     }
 
