@@ -987,6 +987,26 @@ fn random_failure_with_both_ttr_and_repair() {
     );
 }
 
+/// The monitoring's own crash ends either after `duration` or on repair, as a fault does, and
+/// says so in the same words.
+#[test]
+fn monitoring_crash_with_both_duration_and_repair() {
+    let mut v = base();
+    v["monitoring"] = json!({ "crash": { "at": "5s", "duration": "1m",
+        "repair": { "after": "detection", "time": { "constant": "1m" } } } });
+    expect_invalid(
+        &v,
+        "monitoring.crash.repair",
+        &["both `duration` and `repair`"],
+        &["one of `duration` (a fixed end) and `repair`"],
+    );
+    v["monitoring"]["crash"]
+        .as_object_mut()
+        .expect("an object")
+        .remove("duration");
+    parse(&v).expect("repair alone");
+}
+
 #[test]
 fn random_failure_with_neither_ttr_nor_repair() {
     let mut v = base();

@@ -165,9 +165,9 @@ impl Validator {
         }
     }
 
-    /// A fault's `repair`: it needs someone to notice (a `monitoring` section), and it
-    /// replaces the fault's own end (`duration`).
-    fn repair(&mut self, s: &Scenario, p: &str, repair: Option<&Repair>, timed: bool) {
+    /// A fault's (or the monitoring's own crash's) `repair` under path `p`: it needs someone
+    /// to notice (a `monitoring` section), and it replaces the fault's own end (`duration`).
+    pub(super) fn repair(&mut self, s: &Scenario, p: &str, repair: Option<&Repair>, timed: bool) {
         let Some(r) = repair else {
             return;
         };

@@ -111,16 +111,12 @@ impl Validator {
             if let Some(d) = c.duration {
                 self.positive("monitoring.crash.duration".into(), d);
             }
-            if let Some(r) = &c.repair {
-                if c.duration.is_some() {
-                    self.err(
-                        "monitoring.crash.repair",
-                        "both `duration` and `repair`",
-                        "one of `duration` (a fixed end) and `repair`",
-                    );
-                }
-                self.dist("monitoring.crash.repair.time".into(), &r.time);
-            }
+            self.repair(
+                s,
+                "monitoring.crash",
+                c.repair.as_ref(),
+                c.duration.is_some(),
+            );
         }
         if let Some(d) = &m.dead_mans_switch {
             self.period(
