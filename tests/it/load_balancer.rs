@@ -16,65 +16,20 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use infrasim::engine::SimDuration;
-use infrasim::{FailReason, Outcome, Report, RequestRecord};
+use infrasim::{FailReason, Outcome, Report};
 use serde_json::{Value, json};
 
 use crate::util::{
-    Log, app, assert_conservation, constant, crash, detection_window, exp, observe, run,
+    Log, app, assert_conservation, constant, crash, detection_window, exp, failed,
+    fingerprinted_apps, latency_s, lb_scenario, observe, poisson, run, server_of,
 };
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
 
-/// Poisson arrivals at `rate` (`"500/s"`).
-fn poisson(rate: &str) -> Value {
-    json!({ "poisson": { "rate": rate } })
-}
-
-/// A scenario: clients (`arrival`, `addresses` source addresses) → `lb` → `apps`, each app
-/// server with an accept queue of 10 000 (so that only the LB refuses or queues requests).
-/// Latencies: 1 ms client ↔ LB, 100 µs elsewhere.
-fn scenario(
-    duration: &str,
-    arrival: Value,
-    addresses: u32,
-    mut lb: Value,
-    mut apps: Vec<Value>,
-    faults: Value,
-) -> Value {
-    lb["name"] = json!("lb");
-    for a in &mut apps {
-        a["queue"] = json!(10000);
-    }
-    json!({
-        "name": "lb-test",
-        "seed": 1,
-        "duration": duration,
-        "clients": {
-            "target": "lb",
-            "arrival": arrival,
-            "mix": { "read": 1.0, "write": 0.0, "static": 0.0 },
-            "addresses": addresses,
-            "timeout": "30s"
-        },
-        "load_balancers": [lb],
-        "app_servers": apps,
-        "network": { "latency": "100us", "client_latency": "1ms" },
-        "faults": faults
-    })
-}
-
-fn latency_s(r: &RequestRecord) -> f64 {
-    r.finished_at.as_secs_f64() - r.offered_at.as_secs_f64()
-}
-
 fn routed(r: &Report, server: &str) -> u64 {
     r.components["lb"].routed.get(server).copied().unwrap_or(0)
-}
-
-fn failed(r: &Report, reason: &str) -> u64 {
-    r.requests.failed[reason]
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -85,7 +40,7 @@ fn failed(r: &Report, reason: &str) -> u64 {
 /// round robin is exact over any whole cycle of 4).
 #[test]
 fn weighted_roundrobin_splits_3_to_1() {
-    let s = scenario(
+    let s = lb_scenario(
         "20s",
         poisson("500/s"),
         1000,
@@ -117,7 +72,7 @@ fn weighted_roundrobin_splits_3_to_1() {
 #[test]
 fn leastconn_beats_roundrobin_p99_with_a_slow_server() {
     let run_algo = |balance: &str| {
-        let s = scenario(
+        let s = lb_scenario(
             "20s",
             poisson("750/s"),
             1000,
@@ -185,7 +140,7 @@ fn source_keeps_one_client_on_one_server() {
             app("app3", 16, exp("5ms")),
         ]
     };
-    let one = scenario(
+    let one = lb_scenario(
         "10s",
         poisson("300/s"),
         1,
@@ -203,7 +158,7 @@ fn source_keeps_one_client_on_one_server() {
     assert_eq!(used.len(), 1, "one address, one server: {counts:?}");
     assert_eq!(*used[0], r.requests.offered);
     // Many addresses spread over the three servers.
-    let many = scenario(
+    let many = lb_scenario(
         "10s",
         poisson("300/s"),
         3000,
@@ -216,27 +171,6 @@ fn source_keeps_one_client_on_one_server() {
         let share = routed(&r, a) as f64 / r.requests.offered as f64;
         assert!((0.25..0.42).contains(&share), "{a} share {share}");
     }
-}
-
-/// Servers whose constant service times are 1, 2, 3 and 4 ms, so that at low load a
-/// request's latency tells which server served it.
-fn fingerprinted_apps(n: u32) -> Vec<Value> {
-    (1..=n)
-        .map(|k| app(&format!("app{k}"), 64, constant(&format!("{k}ms"))))
-        .collect()
-}
-
-/// The server (1-based) that served a successful request, from its latency: 2 × 1 ms
-/// client ↔ LB, 2 × 100 µs LB ↔ server, 6 µs of LB CPU, then k ms of service on `appk`.
-fn server_of(r: &RequestRecord) -> u32 {
-    let ms = latency_s(r) * 1e3 - 2.206;
-    let k = ms.round();
-    assert!(
-        (ms - k).abs() < 0.05 && k >= 1.0,
-        "latency {} ms is no server's fingerprint",
-        ms + 2.206
-    );
-    k as u32
 }
 
 /// Per client address: the set of servers that served its requests offered in `[from, to)`.
@@ -254,7 +188,7 @@ fn servers_by_address(log: &Log, from: f64, to: f64) -> BTreeMap<u32, BTreeSet<u
 /// 4 servers, 200 client addresses, `balance source`; app3 is drained at 10 s. Returns
 /// (addresses, addresses that were on app3, addresses of other servers that moved).
 fn source_drain(hash_type: &str) -> (usize, usize, usize) {
-    let s = scenario(
+    let s = lb_scenario(
         "20s",
         poisson("400/s"),
         200,
@@ -330,7 +264,7 @@ fn source_consistent_hashing_moves_only_the_leaving_servers_clients() {
 #[test]
 fn random_two_draws_beats_one_draw_near_saturation() {
     let run_draws = |draws: u32| {
-        let mut s = scenario(
+        let mut s = lb_scenario(
             "60s",
             poisson("360/s"),
             1000,
@@ -380,7 +314,7 @@ fn random_two_draws_beats_one_draw_near_saturation() {
 // ---------------------------------------------------------------------------------------------
 
 fn backup_scenario(allbackups: bool, faults: Value) -> Value {
-    scenario(
+    lb_scenario(
         "25s",
         poisson("200/s"),
         1000,
@@ -463,7 +397,7 @@ fn two_servers(duration: &str, lb: Value, faults: Value) -> Value {
     for (k, v) in lb.as_object().expect("an object") {
         l[k] = v.clone();
     }
-    scenario(
+    lb_scenario(
         duration,
         poisson("100/s"),
         1000,
@@ -852,7 +786,7 @@ fn maxconn_queues_at_the_lb_and_times_out_after_timeout_queue() {
         (json!({ "queue": "500ms", "connect": "1s" }), 0.5),
         (json!({ "connect": "1s" }), 1.0),
     ] {
-        let s = scenario(
+        let s = lb_scenario(
             "10s",
             json!({ "constant": { "rate": "100/s" } }),
             1000,

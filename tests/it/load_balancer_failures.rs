@@ -16,55 +16,30 @@
 //! Run: `cargo test --release --test it load_balancer_failures::` (add `-- --nocapture` for
 //! the measured numbers).
 
-use infrasim::{FailReason, Outcome, Report, RequestRecord};
+use infrasim::{FailReason, Outcome};
 use serde_json::{Value, json};
 
-use crate::util::{Log, app, assert_conservation, constant, crash, observe};
+use crate::util::{
+    Log, app, assert_conservation, constant, crash, failed, fingerprinted_apps, latency_s,
+    lb_scenario, observe, poisson, server_of,
+};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
 
-/// A scenario: clients (`arrival`) → `lb` (the `lb` object, named here) → `apps` (each with
-/// an accept queue of 10 000, so only the LB queues), with these faults.
-fn scenario(
-    duration: &str,
-    arrival: Value,
-    mut lb: Value,
-    mut apps: Vec<Value>,
-    faults: Value,
-) -> Value {
-    lb["name"] = json!("lb");
-    for a in &mut apps {
-        a["queue"] = json!(10000);
-    }
-    json!({
-        "name": "lb-failures",
-        "seed": 1,
-        "duration": duration,
-        "warmup": "0s",
-        "clients": {
-            "target": "lb",
-            "arrival": arrival,
-            "mix": { "read": 1.0, "write": 0.0, "static": 0.0 },
-            "addresses": 1000,
-            "timeout": "60s"
-        },
-        "load_balancers": [lb],
-        "app_servers": apps,
-        "network": { "latency": "100us", "client_latency": "1ms" },
-        "faults": faults
-    })
+/// [`lb_scenario`] with 1000 client addresses, no warm-up and a 60 s client timeout.
+fn scenario(duration: &str, arrival: Value, lb: Value, apps: Vec<Value>, faults: Value) -> Value {
+    let mut s = lb_scenario(duration, arrival, 1000, lb, apps, faults);
+    s["name"] = json!("lb-failures");
+    s["warmup"] = json!("0s");
+    s["clients"]["timeout"] = json!("60s");
+    s
 }
 
 /// Requests at a constant rate (`"100/s"`).
 fn constant_rate(rate: &str) -> Value {
     json!({ "constant": { "rate": rate } })
-}
-
-/// Poisson arrivals at `rate`.
-fn poisson(rate: &str) -> Value {
-    json!({ "poisson": { "rate": rate } })
 }
 
 /// Two app servers of 16 workers with a constant 1 ms service.
@@ -79,14 +54,6 @@ fn two_apps() -> Vec<Value> {
 fn all_errors(target: &str, at_s: u32, duration_s: u32) -> Value {
     json!({ "degrade": { "target": target, "at": format!("{at_s}s"),
                          "duration": format!("{duration_s}s"), "error_rate": 1.0 } })
-}
-
-fn failed(r: &Report, reason: &str) -> u64 {
-    r.requests.failed[reason]
-}
-
-fn latency_s(r: &RequestRecord) -> f64 {
-    r.finished_at.as_secs_f64() - r.offered_at.as_secs_f64()
 }
 
 /// The first time after `after` s at which `lb` reported `what` (e.g. `"app1 DOWN"`).
@@ -265,26 +232,6 @@ fn after_a_restart_one_failed_check_marks_a_dead_server_down() {
         .filter(|q| q.offered_at.as_secs_f64() > 21.0)
         .count();
     assert_eq!(late_refused, 0);
-}
-
-/// Servers whose constant service times are 1, 2, … ms, so that at low load a request's
-/// latency tells which server served it.
-fn fingerprinted_apps(n: u32) -> Vec<Value> {
-    (1..=n)
-        .map(|k| app(&format!("app{k}"), 64, constant(&format!("{k}ms"))))
-        .collect()
-}
-
-/// The server (1-based) that served a successful request, from its latency: 2 × 1 ms
-/// client ↔ LB, 2 × 100 µs LB ↔ server, 6 µs of LB CPU, then k ms of service on `appk`.
-fn server_of(r: &RequestRecord) -> u32 {
-    let ms = latency_s(r) * 1e3 - 2.206;
-    let k = ms.round();
-    assert!(
-        (ms - k).abs() < 0.05 && k >= 1.0,
-        "latency {ms} ms is no fingerprint"
-    );
-    k as u32
 }
 
 /// `init-state down` (include/haproxy/server.h `srv_set_init_state()`: health `rise − 1`,

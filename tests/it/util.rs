@@ -47,6 +47,11 @@ pub fn exp(mean: &str) -> Value {
     json!({ "exponential": { "mean": mean } })
 }
 
+/// Poisson arrivals at `rate` (`"500/s"`).
+pub fn poisson(rate: &str) -> Value {
+    json!({ "poisson": { "rate": rate } })
+}
+
 /// An app server that needs nothing behind it: `workers` workers, the same service time for
 /// every class, no database call.
 pub fn app(name: &str, workers: u32, service: Value) -> Value {
@@ -55,6 +60,48 @@ pub fn app(name: &str, workers: u32, service: Value) -> Value {
         "workers": workers,
         "service": { "read": service, "write": service, "static": service },
         "db_calls": { "read": 0, "write": 0, "static": 0 }
+    })
+}
+
+/// Servers `app1` … `appn` of 64 workers whose constant service times are 1, 2, … ms, so
+/// that at low load a request's latency tells which server served it ([`server_of`]).
+pub fn fingerprinted_apps(n: u32) -> Vec<Value> {
+    (1..=n)
+        .map(|k| app(&format!("app{k}"), 64, constant(&format!("{k}ms"))))
+        .collect()
+}
+
+/// The load balancer tests' topology: clients (`arrival`, `addresses` source addresses,
+/// reads only, 30 s timeout) → `lb` (the `lb` object, named here) → `apps`, each app server
+/// with an accept queue of 10 000 (so that only the LB refuses or queues requests), with
+/// these faults. Latencies: 1 ms client ↔ LB, 100 µs elsewhere.
+pub fn lb_scenario(
+    duration: &str,
+    arrival: Value,
+    addresses: u32,
+    mut lb: Value,
+    mut apps: Vec<Value>,
+    faults: Value,
+) -> Value {
+    lb["name"] = json!("lb");
+    for a in &mut apps {
+        a["queue"] = json!(10000);
+    }
+    json!({
+        "name": "lb-test",
+        "seed": 1,
+        "duration": duration,
+        "clients": {
+            "target": "lb",
+            "arrival": arrival,
+            "mix": { "read": 1.0, "write": 0.0, "static": 0.0 },
+            "addresses": addresses,
+            "timeout": "30s"
+        },
+        "load_balancers": [lb],
+        "app_servers": apps,
+        "network": { "latency": "100us", "client_latency": "1ms" },
+        "faults": faults
     })
 }
 
@@ -209,6 +256,30 @@ pub fn assert_conservation(name: &str, r: &Report) {
         "{name}: the classes do not add up to the totals"
     );
     assert!(t.offered > 0, "{name}: no request was offered");
+}
+
+/// A request's latency in seconds, from its offer to its end.
+pub fn latency_s(r: &RequestRecord) -> f64 {
+    r.finished_at.as_secs_f64() - r.offered_at.as_secs_f64()
+}
+
+/// The server (1-based) of [`fingerprinted_apps`] that served a successful request, from its
+/// latency in the load balancer tests' topology: 2 × 1 ms client ↔ LB, 2 × 100 µs LB ↔
+/// server, 6 µs of LB CPU, then k ms of service on `appk`.
+pub fn server_of(r: &RequestRecord) -> u32 {
+    let ms = latency_s(r) * 1e3 - 2.206;
+    let k = ms.round();
+    assert!(
+        (ms - k).abs() < 0.05 && k >= 1.0,
+        "latency {} ms is no server's fingerprint",
+        ms + 2.206
+    );
+    k as u32
+}
+
+/// How many requests failed for `reason` (a report key such as `"connect_refused"`).
+pub fn failed(r: &Report, reason: &str) -> u64 {
+    r.requests.failed[reason]
 }
 
 /// `x` is within `rel` (relative) of `expect`.
