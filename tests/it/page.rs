@@ -120,6 +120,9 @@ fn a_runs_page_shows_its_figures_in_a_browser() {
     ] {
         assert!(html.contains(want), "the page lacks {want:?}");
     }
+    // No `monitoring` section, no `operations` in the report, none on the page.
+    assert!(report.get("operations").is_none());
+    assert!(!html.contains("Monitoring and on-call"));
     // The same page twice: byte for byte.
     infrasim(&["run", "scenarios/01-single-lb.json", "--out", d]);
     assert_eq!(
@@ -147,6 +150,83 @@ fn a_runs_page_shows_its_figures_in_a_browser() {
             inked > 0.02 && colours > 50,
             "inked {inked}, {colours} colours"
         );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Seed design 1 with tuned Prometheus over two days: the page shows the report's
+/// `operations` — how many failures a person was paged about, the median time to detect,
+/// every listed alert — as the JSON has them.
+#[test]
+fn a_monitored_runs_page_shows_what_the_monitoring_did() {
+    let dir = std::env::temp_dir().join(format!("infrasim-page-ops-{}", std::process::id()));
+    let d = dir.to_str().unwrap();
+    infrasim(&[
+        "run",
+        "scenarios/09c-seed1-monitoring-tuned.json",
+        "--out",
+        d,
+    ]);
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
+    assert_self_contained(&html);
+    let o = &report["operations"];
+    let (noticed, failures) = (
+        o["noticed"].as_u64().unwrap(),
+        o["failures"].as_u64().unwrap(),
+    );
+    assert!(failures > 0, "random crashes over two days");
+    let detect = o["time_to_detect_s"]["p50"].as_f64().unwrap();
+    // Scrapes and evaluations every 15 s, `for: 1m`: detection takes about a minute and a
+    // half at most, shown in seconds.
+    assert!(
+        detect > 60.0 && detect < 120.0,
+        "median time to detect {detect}"
+    );
+    let figures = [
+        format!(
+            "<div class=\"figure\" id=\"ops-noticed\"><b class=\"good\">{noticed} of {failures}</b>"
+        ),
+        format!("<div class=\"figure\" id=\"ops-detect\"><b>{detect:.1} s</b>"),
+        format!(
+            "<div class=\"figure\" id=\"ops-alerts-fired\"><b>{}</b>",
+            o["alerts_fired"]
+        ),
+    ];
+    assert_eq!(
+        noticed, failures,
+        "tuned monitoring pages about every failure"
+    );
+    for f in &figures {
+        assert!(html.contains(f.as_str()), "the page lacks {f}");
+    }
+    let alerts = o["alerts"].as_array().unwrap();
+    assert!(!alerts.is_empty());
+    if let Some(chromium) = browser() {
+        let dom = headless(&chromium, &["--dump-dom"], &dir.join("report.html"));
+        let dom = String::from_utf8_lossy(&dom.stdout);
+        for f in &figures {
+            assert!(dom.contains(f.as_str()), "DOM lacks {f}");
+        }
+        // The durations table has its four rows; the alerts table one row per listed alert.
+        let table = |id: &str| {
+            let start = dom
+                .find(&format!("<table id=\"{id}\">"))
+                .unwrap_or_else(|| panic!("DOM lacks the {id} table"));
+            let end = start + dom[start..].find("</table>").unwrap();
+            dom[start..end].matches("<tr>").count() - 1
+        };
+        assert_eq!(table("operations"), 4);
+        assert_eq!(table("alerts"), alerts.len());
+        let first = &alerts[0];
+        let row = format!(
+            "<tr><td>{}</td><td>{}</td><td class=\"n\">{:.1} s</td>",
+            first["alert"].as_str().unwrap(),
+            first["about"].as_str().unwrap(),
+            first["pending_at_s"].as_f64().unwrap()
+        );
+        assert!(dom.contains(&row), "DOM lacks the first alert {row}");
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }

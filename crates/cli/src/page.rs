@@ -10,6 +10,7 @@ use std::fmt::Write as _;
 use infrasim::Report;
 use infrasim::audit::{Audit, Proof};
 use infrasim::engine::SimDuration;
+use infrasim::report::DurationStats;
 
 use crate::timeline;
 
@@ -127,7 +128,7 @@ fn figure(out: &mut String, id: &str, value: &str, label: &str) {
 }
 
 /// The page of one run: headline figures, classes, components, the database, the timeline,
-/// faults and outages.
+/// faults, the monitoring and the on-call person (with a `monitoring` section), and outages.
 pub fn run(r: &Report, file: &str) -> String {
     let mut out = String::new();
     open(&mut out, &format!("{} — infrasim", r.scenario));
@@ -180,6 +181,7 @@ pub fn run(r: &Report, file: &str) -> String {
         out.push_str(svg);
     }
     faults(&mut out, r);
+    operations(&mut out, r);
     outages(&mut out, r);
     close(&mut out);
     out
@@ -306,7 +308,6 @@ fn faults(out: &mut String, r: &Report) {
             "lost writes",
         ],
     );
-    let at = |x: Option<f64>| x.map_or("—".to_string(), |s| format!("{s:.1} s"));
     for f in &r.faults {
         t.row(&[
             Cell::Text(f.fault.clone()),
@@ -321,6 +322,153 @@ fn faults(out: &mut String, r: &Report) {
         ]);
     }
     t.finish(out);
+}
+
+/// A duration in seconds, in the unit a person reads it in: seconds up to two minutes,
+/// minutes up to two hours, then hours.
+fn duration(s: f64) -> String {
+    if s < 120.0 {
+        format!("{s:.1} s")
+    } else if s < 7200.0 {
+        format!("{:.1} min", s / 60.0)
+    } else {
+        format!("{:.2} h", s / 3600.0)
+    }
+}
+
+/// What the monitoring and the on-call person did (the report's `operations`): how many
+/// failures a person heard of in time, from a failure to its alert, page, acknowledgment
+/// and repair over every replication, and the first replication's alerts and monitoring
+/// crashes.
+fn operations(out: &mut String, r: &Report) {
+    let Some(o) = &r.operations else {
+        return;
+    };
+    let who = match o.system.as_str() {
+        "none" => "No monitoring system: only users report failures".to_string(),
+        system => format!("Watched by {}", esc(system)),
+    };
+    let _ = writeln!(
+        out,
+        "<h2>Monitoring and on-call</h2>\n<p class=\"sub\" id=\"ops-system\">{who}. \
+         {} failures over {} replication(s), each measured from its start.</p>",
+        o.failures, r.replications
+    );
+    out.push_str("<div class=\"figures\">\n");
+    let noticed = if o.noticed < o.failures {
+        "bad"
+    } else {
+        "good"
+    };
+    let _ = writeln!(
+        out,
+        "<div class=\"figure\" id=\"ops-noticed\"><b class=\"{noticed}\">{} of {}</b>\
+         <span>failures paged before they ended</span></div>",
+        o.noticed, o.failures
+    );
+    let median =
+        |d: &Option<DurationStats>| d.as_ref().map_or("—".to_string(), |d| duration(d.p50));
+    figure(
+        out,
+        "ops-detect",
+        &median(&o.time_to_detect_s),
+        "median time to detect (alert, or users' complaint)",
+    );
+    figure(
+        out,
+        "ops-notify",
+        &median(&o.time_to_notify_s),
+        "median time to the page",
+    );
+    figure(
+        out,
+        "ops-unnoticed",
+        &duration(o.unnoticed_s),
+        "unnoticed failure per replication",
+    );
+    figure(
+        out,
+        "ops-pages",
+        &format!("{:.1}", o.pages),
+        "pages per replication",
+    );
+    figure(
+        out,
+        "ops-alerts-fired",
+        &o.alerts_fired.to_string(),
+        "alerts fired (first replication)",
+    );
+    out.push_str("</div>\n");
+    let mut t = Table::new(
+        "operations",
+        &["from a failure to", "n", "mean", "p50", "p90", "min", "max"],
+    );
+    for (what, d) in [
+        ("its alert", &o.time_to_detect_s),
+        ("the page", &o.time_to_notify_s),
+        ("acknowledged", &o.time_to_acknowledge_s),
+        ("repaired", &o.time_to_repair_s),
+    ] {
+        let mut cells = vec![Cell::Text(what.into())];
+        match d {
+            Some(d) => {
+                cells.push(Cell::Num(d.n.to_string()));
+                for x in [d.mean, d.p50, d.p90, d.min, d.max] {
+                    cells.push(Cell::Num(duration(x)));
+                }
+            }
+            None => {
+                cells.push(Cell::Num("0".into()));
+                cells.extend((0..5).map(|_| Cell::Num("—".into())));
+            }
+        }
+        t.row(&cells);
+    }
+    t.finish(out);
+    if !o.alerts.is_empty() {
+        let _ = writeln!(
+            out,
+            "<p>Alerts of the first replication: the first {} of {} fired.</p>",
+            o.alerts.len(),
+            o.alerts_fired
+        );
+        let mut t = Table::new(
+            "alerts",
+            &["alert", "about", "pending", "fired", "paged", "resolved"],
+        );
+        for a in &o.alerts {
+            t.row(&[
+                Cell::Text(a.alert.clone()),
+                Cell::Text(a.about.clone()),
+                Cell::Num(at(Some(a.pending_at_s))),
+                Cell::Num(at(Some(a.fired_at_s))),
+                Cell::Num(at(a.notified_at_s)),
+                Cell::Num(at(a.resolved_at_s)),
+            ]);
+        }
+        t.finish(out);
+    }
+    if !o.monitoring_outages.is_empty() {
+        out.push_str("<p>The monitoring's own crashes (first replication):</p>\n");
+        let mut t = Table::new(
+            "monitoring-outages",
+            &["down", "noticed", "acknowledged", "back up"],
+        );
+        for m in &o.monitoring_outages {
+            t.row(&[
+                Cell::Num(at(Some(m.down_at_s))),
+                Cell::Num(at(m.noticed_at_s)),
+                Cell::Num(at(m.acknowledged_at_s)),
+                Cell::Num(at(m.up_at_s)),
+            ]);
+        }
+        t.finish(out);
+    }
+}
+
+/// An instant of the run in seconds, or — for none.
+fn at(x: Option<f64>) -> String {
+    x.map_or("—".to_string(), |s| format!("{s:.1} s"))
 }
 
 fn outages(out: &mut String, r: &Report) {
