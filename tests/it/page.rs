@@ -97,19 +97,30 @@ fn assert_self_contained(html: &str) {
     assert!(html.starts_with("<!DOCTYPE html>"));
 }
 
+/// Runs `infrasim <args> --out DIR`, DIR a fresh temporary folder named after `name`, and
+/// returns DIR, its `report.html` (checked self-contained) and its JSON file `json`.
+fn page(name: &str, args: &[&str], json: &str) -> (PathBuf, String, Value) {
+    let dir = std::env::temp_dir().join(format!("infrasim-{name}-{}", std::process::id()));
+    let out = dir.to_str().unwrap();
+    infrasim(&[args, &["--out", out]].concat());
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    let value = serde_json::from_str(&std::fs::read_to_string(dir.join(json)).unwrap()).unwrap();
+    assert_self_contained(&html);
+    (dir, html, value)
+}
+
 fn pct(x: f64) -> String {
     format!("{:.4} %", x * 100.0)
 }
 
 #[test]
 fn a_runs_page_shows_its_figures_in_a_browser() {
-    let dir = std::env::temp_dir().join(format!("infrasim-page-{}", std::process::id()));
+    let (dir, html, report) = page(
+        "page",
+        &["run", "scenarios/01-single-lb.json"],
+        "report.json",
+    );
     let d = dir.to_str().unwrap();
-    infrasim(&["run", "scenarios/01-single-lb.json", "--out", d]);
-    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
-    let report: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
-    assert_self_contained(&html);
     let availability = pct(report["availability"].as_f64().unwrap());
     let read = pct(report["classes"]["read"]["availability"].as_f64().unwrap());
     for want in [
@@ -159,18 +170,11 @@ fn a_runs_page_shows_its_figures_in_a_browser() {
 /// every listed alert — as the JSON has them.
 #[test]
 fn a_monitored_runs_page_shows_what_the_monitoring_did() {
-    let dir = std::env::temp_dir().join(format!("infrasim-page-ops-{}", std::process::id()));
-    let d = dir.to_str().unwrap();
-    infrasim(&[
-        "run",
-        "scenarios/09c-seed1-monitoring-tuned.json",
-        "--out",
-        d,
-    ]);
-    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
-    let report: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
-    assert_self_contained(&html);
+    let (dir, html, report) = page(
+        "page-ops",
+        &["run", "scenarios/09c-seed1-monitoring-tuned.json"],
+        "report.json",
+    );
     let o = &report["operations"];
     let (noticed, failures) = (
         o["noticed"].as_u64().unwrap(),
@@ -233,22 +237,18 @@ fn a_monitored_runs_page_shows_what_the_monitoring_did() {
 
 #[test]
 fn an_audits_page_shows_the_verdict_in_a_browser() {
-    let dir = std::env::temp_dir().join(format!("infrasim-verdict-{}", std::process::id()));
-    let d = dir.to_str().unwrap();
-    infrasim(&[
-        "audit",
-        "scenarios/01-single-lb.json",
-        "--crash",
-        "30s",
-        "--duration",
-        "2m",
-        "--out",
-        d,
-    ]);
-    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
-    let audit: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("audit.json")).unwrap()).unwrap();
-    assert_self_contained(&html);
+    let (dir, html, audit) = page(
+        "verdict",
+        &[
+            "audit",
+            "scenarios/01-single-lb.json",
+            "--crash",
+            "30s",
+            "--duration",
+            "2m",
+        ],
+        "audit.json",
+    );
     let spofs = audit["findings"]
         .as_array()
         .unwrap()
