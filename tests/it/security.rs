@@ -424,3 +424,67 @@ fn compare_shows_what_the_firewall_and_the_rate_limit_buy_on_seed_1() {
     let http = &b.attacks["http-flood"];
     assert!(http.failed["rate_limited"] as f64 > 0.99 * http.offered as f64);
 }
+
+/// Exposure in the audit (issue 23). Seed design 1 has no firewall: the app servers and
+/// both database nodes are reachable from the internet beyond the load balancer, and a
+/// connection flood on each one's port (twice what it serves, 20 s) hurts the clients —
+/// confirmed by its run for the app servers and the primary; the replica's is absorbed by
+/// the reads' fallback to the primary (contradicted, and reported so). Behind 12b's firewall nothing is exposed beyond the load
+/// balancer: each flood is dropped at the firewall and the clients do not notice — again each
+/// confirmed.
+#[test]
+fn the_audit_finds_seed_1_s_app_servers_and_database_exposed_and_the_firewalled_design_not() {
+    use infrasim::audit::Proof;
+    use infrasim::audit::exposure::exposure;
+    use infrasim::engine::SimDuration;
+    let load = |f: &str| infrasim::scenario::load(crate::util::root().join(f)).expect("loads");
+    let opts = infrasim::RunOptions {
+        duration: Some(SimDuration::from_secs(90)),
+        ..infrasim::RunOptions::default()
+    };
+    let (at, window) = (SimDuration::from_secs(60), SimDuration::from_secs(20));
+    let seed1 = load("scenarios/01-single-lb.json");
+    let open = exposure(&seed1, at, window, &opts).unwrap();
+    let exposed: Vec<&str> = open
+        .iter()
+        .filter(|r| r.exposed && !r.entry)
+        .map(|r| r.component.as_str())
+        .collect();
+    assert_eq!(exposed, ["app1", "app2", "db-primary", "db-replica"]);
+    let lb = open.iter().find(|r| r.component == "lb").unwrap();
+    assert!(lb.entry && lb.proof.is_none());
+    for r in open.iter().filter(|r| !r.entry) {
+        assert!(
+            r.flood_served > 0 && r.flood_dropped_at_firewall == 0,
+            "{r:?}"
+        );
+        // The replica's flood is absorbed: its "too many connections" make the app servers
+        // retry each read on the primary, so the clients see no loss — a finding the run
+        // contradicts, reported as such. The others hurt.
+        let expect = if r.component == "db-replica" {
+            Proof::Contradicted
+        } else {
+            Proof::Confirmed
+        };
+        assert_eq!(r.proof, Some(expect), "{r:?}");
+    }
+    let mut walled = seed1.clone();
+    walled.firewalls = load("scenarios/12b-seed1-firewall-under-attack.json").firewalls;
+    let closed = exposure(&walled, at, window, &opts).unwrap();
+    for r in closed.iter().filter(|r| !r.entry) {
+        assert!(!r.exposed && r.blocked_by == ["fw"], "{r:?}");
+        assert_eq!(r.proof, Some(Proof::Confirmed), "{r:?}");
+        assert_eq!(r.flood_served, 0);
+        assert!(r.flood_dropped_at_firewall > 0);
+    }
+    // A finding the run contradicts is reported as such: an app server no load balancer
+    // sends traffic to is reachable (exposed), but flooding it hurts no client.
+    let mut spare = seed1.clone();
+    let mut extra = spare.app_servers[0].clone();
+    extra.name = "spare".into();
+    spare.app_servers.push(extra);
+    let found = exposure(&spare, at, window, &opts).unwrap();
+    let r = found.iter().find(|r| r.component == "spare").unwrap();
+    assert!(r.exposed && r.flood_served > 0, "{r:?}");
+    assert_eq!(r.proof, Some(Proof::Contradicted), "{r:?}");
+}
