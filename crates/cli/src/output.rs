@@ -44,6 +44,7 @@ pub fn summary(r: &Report, file: &Path) -> String {
     failures(&mut out, r);
     components(&mut out, r);
     database(&mut out, r);
+    attacks(&mut out, r);
     faults(&mut out, r);
     operations(&mut out, r);
     outages(&mut out, r);
@@ -185,6 +186,51 @@ fn database(out: &mut String, r: &Report) {
             ms(db.replication_lag_ms.p99),
             ms(db.replication_lag_ms.max),
             db.failovers
+        );
+    }
+}
+
+/// Each attack's traffic (never counted as requests) and each firewall's drops.
+fn attacks(out: &mut String, r: &Report) {
+    if !r.attacks.is_empty() {
+        let mut t = table(&[
+            "attack",
+            "kind",
+            "offered",
+            "dropped: firewall",
+            "conntrack full",
+            "target's kernel",
+            "rate limited",
+            "other failures",
+            "served",
+        ]);
+        for (name, a) in &r.attacks {
+            let limited = a.failed.get("rate_limited").copied().unwrap_or(0);
+            let other: u64 = a.failed.values().sum::<u64>() - limited;
+            t.add_row(vec![
+                name.clone(),
+                a.kind.clone(),
+                a.offered.to_string(),
+                (a.dropped.firewall + a.dropped.firewall_down).to_string(),
+                a.dropped.conntrack_full.to_string(),
+                a.dropped.backlog.to_string(),
+                limited.to_string(),
+                other.to_string(),
+                if a.kind == "syn_flood" {
+                    format!("{} queued, {} cookies", a.syn_queued, a.syn_cookies)
+                } else {
+                    a.served.to_string()
+                },
+            ]);
+        }
+        right(&mut t, 2);
+        let _ = writeln!(out, "attacks (not counted as requests):\n{t}");
+    }
+    for (name, f) in &r.firewalls {
+        let _ = writeln!(
+            out,
+            "firewall {name}: {} new flows, {} denied, {} dropped with conntrack full ({} early drops), {} lost while down, conntrack peak {}",
+            f.new_flows, f.denied, f.conntrack_full, f.early_drops, f.down_drops, f.conntrack_peak
         );
     }
 }
