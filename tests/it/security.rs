@@ -488,3 +488,44 @@ fn the_audit_finds_seed_1_s_app_servers_and_database_exposed_and_the_firewalled_
     assert!(r.exposed && r.flood_served > 0, "{r:?}");
     assert_eq!(r.proof, Some(Proof::Contradicted), "{r:?}");
 }
+
+/// Bad `firewalls`, `attacks` and `rate_limit` values are each reported with their path,
+/// all at once.
+#[test]
+fn bad_security_settings_are_reported_with_their_paths() {
+    let mut s = db_exposed(true);
+    s["firewalls"][0]["zones"]["internet"] = json!(["app1"]);
+    s["firewalls"][0]["rules"][1]["from"] = json!("nowhere");
+    s["firewalls"][0]["rules"][1]["port"] = json!(0);
+    s["firewalls"][0]["conntrack_max"] = json!(0);
+    s["attacks"][0]["rate"] = json!("0/s");
+    s["attacks"][0]["sources"] = json!(0);
+    s["attacks"].as_array_mut().unwrap().push(json!({
+        "name": "db-flood", "kind": "connect_flood", "rate": "1/s"
+    }));
+    s["load_balancers"][0]["rate_limit"] =
+        json!({ "track": "conn_rate", "period": "0s", "limit": 5, "deny_status": 42 });
+    let text = serde_json::to_string(&s).unwrap();
+    let err = infrasim::scenario::parse(&text)
+        .and_then(|sc| infrasim::scenario::validate(&sc).map(|_| ()))
+        .expect_err("refused")
+        .to_string();
+    for path in [
+        "firewalls[0].zones.internet",
+        "firewalls[0].zones.internet[0]",
+        "firewalls[0].rules[1].from",
+        "firewalls[0].rules[1].port",
+        "firewalls[0].conntrack_max",
+        "attacks[0].rate",
+        "attacks[0].sources",
+        "attacks[1].name",
+        "attacks[1].target",
+        "load_balancers[0].rate_limit.period",
+        "load_balancers[0].rate_limit.deny_status",
+    ] {
+        assert!(
+            err.contains(&format!("{path}:")),
+            "{path} missing from:\n{err}"
+        );
+    }
+}
