@@ -130,13 +130,15 @@ impl Firewalls {
         let mut crosses = vec![0u32; n * n];
         let mut denied_by = vec![0u8; n * n];
         for (f, fw) in resolved.iter().enumerate() {
+            // Each node's zone, looked up once (n² pairs follow).
+            let zones: Vec<Option<u32>> = nodes.iter().map(|&x| fw.zone(x)).collect();
             for (i, &a) in nodes.iter().enumerate() {
                 for (j, &b) in nodes.iter().enumerate() {
-                    if i == j {
+                    if i == j || zones[i] == zones[j] {
                         continue;
                     }
                     let k = i * n + j;
-                    match fw.verdict(a, b) {
+                    match fw.verdict_in(a, zones[i], b, zones[j]) {
                         Verdict::NotCrossed => {}
                         Verdict::Allowed => crosses[k] |= 1 << f,
                         Verdict::Denied => {

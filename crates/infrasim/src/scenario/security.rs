@@ -215,7 +215,17 @@ impl ResolvedFirewall {
 
     /// What this firewall does with a connection from `a` to `b`'s port.
     pub(crate) fn verdict(&self, a: super::Node, b: super::Node) -> Verdict {
-        let (za, zb) = (self.zone(a), self.zone(b));
+        self.verdict_in(a, self.zone(a), b, self.zone(b))
+    }
+
+    /// [`ResolvedFirewall::verdict`] with the ends' zones already looked up.
+    pub(crate) fn verdict_in(
+        &self,
+        a: super::Node,
+        za: Option<u32>,
+        b: super::Node,
+        zb: Option<u32>,
+    ) -> Verdict {
         if za == zb {
             return Verdict::NotCrossed;
         }
