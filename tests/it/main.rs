@@ -33,6 +33,9 @@
 //!   gaps after partitions and loss, `Seconds_Behind_Source` and its NULL, parallel appliers;
 //! * [`scenarios`]: every shipped scenario validates, runs deterministically and matches its
 //!   golden report in `tests/golden/`;
+//! * [`security`]: firewalls, attack traffic and rate limiting against their formulas
+//!   (M/M/c/K blocking under a flood, per-address rates against a limit, conntrack's
+//!   admission rate, syncookies, a firewall's crash);
 //! * [`shard`]: `run --shard`, `sweep --shard` and `merge` give byte for byte the unsharded
 //!   output for every shipped scenario at 1, 2 and 5 shards; mismatched parts are refused;
 //!   grid sweeps;
@@ -55,6 +58,7 @@ mod no_panic;
 mod page;
 mod replication;
 mod scenarios;
+mod security;
 mod shard;
 mod tcp;
 mod util;

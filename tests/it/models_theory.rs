@@ -25,7 +25,7 @@ fn app_queue(workers: u32, queue: u32, lambda: f64, mean_service: SimDuration) -
     .with_network(Network {
         latency: SimDuration::ZERO,
         client_latency: SimDuration::ZERO,
-        links: Vec::new(),
+        ..Network::default()
     })
     .with_app_server(app)
     .with_seed(20261122)

@@ -44,7 +44,13 @@ fn seeds() -> Vec<Value> {
             v["duration"] = json!("2s");
             v["warmup"] = json!("1s");
             v["replications"] = json!(1);
-            if let Some(faults) = v["faults"].as_array_mut() {
+            if let Some(attacks) = v.get_mut("attacks").and_then(Value::as_array_mut) {
+                for a in attacks {
+                    a["at"] = json!("1500ms");
+                    a["duration"] = json!("1s");
+                }
+            }
+            if let Some(faults) = v.get_mut("faults").and_then(Value::as_array_mut) {
                 for f in faults {
                     if let Some(inner) = f.as_object_mut().and_then(|o| o.values_mut().next()) {
                         if inner.get("at").is_some() {
@@ -403,6 +409,13 @@ fn affordable(s: &Scenario) -> bool {
             .all(|st| st.rate.as_per_second() * spike <= MAX_RATE),
         Arrival::Closed { users, think } => f64::from(*users) / mean_s(think) <= MAX_RATE,
     };
+    // Floods: at most 100 000 SYNs or connections per second in all.
+    let attacks_ok = s
+        .attacks
+        .iter()
+        .map(|a| a.rate.as_per_second())
+        .sum::<f64>()
+        <= 5.0 * MAX_RATE;
     let random_faults_ok = s.faults.iter().all(|f| match f {
         Fault::Random { ttf, .. } => mean_s(ttf) >= 1e-3,
         _ => true,
@@ -413,6 +426,7 @@ fn affordable(s: &Scenario) -> bool {
         .all(|a| a.db_calls.read <= 20 && a.db_calls.write <= 20 && a.db_calls.r#static <= 20);
     arrivals_ok
         && random_faults_ok
+        && attacks_ok
         && calls_ok
         && s.warmup <= SimDuration::from_secs(5)
         && s.window >= SimDuration::from_millis(1)

@@ -126,8 +126,8 @@ fn every_scenario_validates_and_says_what_it_shows() {
             path.display()
         );
         assert!(
-            !s.faults.is_empty(),
-            "{}: a shipped scenario injects at least one fault",
+            !s.faults.is_empty() || !s.attacks.is_empty(),
+            "{}: a shipped scenario injects at least one fault or attack",
             path.display()
         );
         // Serializing and parsing again gives the same scenario.

@@ -44,6 +44,7 @@ pub fn summary(r: &Report, file: &Path) -> String {
     failures(&mut out, r);
     components(&mut out, r);
     database(&mut out, r);
+    attacks(&mut out, r);
     faults(&mut out, r);
     operations(&mut out, r);
     outages(&mut out, r);
@@ -185,6 +186,51 @@ fn database(out: &mut String, r: &Report) {
             ms(db.replication_lag_ms.p99),
             ms(db.replication_lag_ms.max),
             db.failovers
+        );
+    }
+}
+
+/// Each attack's traffic (never counted as requests) and each firewall's drops.
+fn attacks(out: &mut String, r: &Report) {
+    if !r.attacks.is_empty() {
+        let mut t = table(&[
+            "attack",
+            "kind",
+            "offered",
+            "dropped: firewall",
+            "conntrack full",
+            "target's kernel",
+            "rate limited",
+            "other failures",
+            "served",
+        ]);
+        for (name, a) in &r.attacks {
+            let limited = a.failed.get("rate_limited").copied().unwrap_or(0);
+            let other: u64 = a.failed.values().sum::<u64>() - limited;
+            t.add_row(vec![
+                name.clone(),
+                a.kind.clone(),
+                a.offered.to_string(),
+                (a.dropped.firewall + a.dropped.firewall_down).to_string(),
+                a.dropped.conntrack_full.to_string(),
+                a.dropped.backlog.to_string(),
+                limited.to_string(),
+                other.to_string(),
+                if a.kind == "syn_flood" {
+                    format!("{} queued, {} cookies", a.syn_queued, a.syn_cookies)
+                } else {
+                    a.served.to_string()
+                },
+            ]);
+        }
+        right(&mut t, 2);
+        let _ = writeln!(out, "attacks (not counted as requests):\n{t}");
+    }
+    for (name, f) in &r.firewalls {
+        let _ = writeln!(
+            out,
+            "firewall {name}: {} new flows, {} denied, {} dropped with conntrack full ({} early drops), {} lost while down, conntrack peak {}",
+            f.new_flows, f.denied, f.conntrack_full, f.early_drops, f.down_drops, f.conntrack_peak
         );
     }
 }
@@ -443,6 +489,7 @@ pub fn audit(
         format!("{name}: each component crashed for {crash}, one at a time (same seed)\n{t}\n");
     out.push_str(&findings(audit));
     out.push_str(&watches(audit));
+    out.push_str(&exposure(audit));
     if !audit.remedies.is_empty() {
         out.push_str(&remedies(name, &audit.remedies));
     }
@@ -489,6 +536,59 @@ fn watches(audit: &infrasim::audit::Audit) -> String {
         "\nBlind spots: {blind} of {} components page no one when they fail (each crashed for good, \
          with the scenario's monitoring, in its own run)\n{t}\n",
         audit.watches.len()
+    )
+}
+
+/// What the internet reaches beyond the entry point, each checked by a flood on its port.
+fn exposure(audit: &infrasim::audit::Audit) -> String {
+    use infrasim::audit::Proof;
+    let mut t = table(&[
+        "component",
+        "port",
+        "from the internet",
+        "blocked by",
+        "flood in its run",
+        "served",
+        "dropped at firewall",
+        "clients' loss",
+        "p99 ×",
+        "proof",
+    ]);
+    for r in &audit.exposure {
+        let reach = match (r.entry, r.exposed) {
+            (true, _) => "entry point",
+            (false, true) => "EXPOSED",
+            (false, false) => "blocked",
+        };
+        let ran = r.proof.is_some();
+        let num = |x: String| if ran { x } else { "-".to_string() };
+        t.add_row(vec![
+            r.component.clone(),
+            r.port.to_string(),
+            reach.to_string(),
+            listed(&r.blocked_by),
+            num(format!("{:.0}/s", r.flood_per_s)),
+            num(r.flood_served.to_string()),
+            num(r.flood_dropped_at_firewall.to_string()),
+            num(format!("{:.3}", r.measured_loss)),
+            num(format!("{:.2}", r.p99_ratio)),
+            match r.proof {
+                Some(Proof::Confirmed) => "confirmed".to_string(),
+                Some(Proof::Contradicted) => "CONTRADICTED".to_string(),
+                None => "-".to_string(),
+            },
+        ]);
+    }
+    let exposed = audit
+        .exposure
+        .iter()
+        .filter(|r| r.exposed && !r.entry)
+        .count();
+    format!(
+        "\nExposure: {exposed} of {} components reachable from the internet beyond the entry point \
+         (each flooded on its port in its own run; a finding holds if the flood hurts the clients \
+         exactly when the component is exposed)\n{t}\n",
+        audit.exposure.len()
     )
 }
 

@@ -588,6 +588,7 @@ pub fn audit(name: &str, file: &str, crash: SimDuration, a: &Audit) -> String {
     }
     t.finish(&mut out);
     watches(&mut out, a);
+    exposure(&mut out, a);
     if !a.remedies.is_empty() {
         remedies(&mut out, &a.remedies);
     }
@@ -634,6 +635,55 @@ fn watches(out: &mut String, a: &Audit) {
             match w.proof {
                 Proof::Confirmed => Cell::Styled("good", "confirmed".into()),
                 Proof::Contradicted => Cell::Styled("bad", "contradicted".into()),
+            },
+        ]);
+    }
+    t.finish(out);
+}
+
+fn exposure(out: &mut String, a: &Audit) {
+    let exposed = a.exposure.iter().filter(|r| r.exposed && !r.entry).count();
+    let _ = writeln!(
+        out,
+        "<h2>Exposure</h2>\n<p id=\"exposure\">{exposed} of {} components are reachable from the \
+         internet beyond the entry point. Each was flooded on its port in a run of its own.</p>",
+        a.exposure.len()
+    );
+    let mut t = Table::new(
+        "exposure",
+        &[
+            "component",
+            "port",
+            "from the internet",
+            "blocked by",
+            "flood",
+            "dropped at firewall",
+            "clients' loss",
+            "p99 ×",
+            "proof",
+        ],
+    );
+    for r in &a.exposure {
+        let reach = match (r.entry, r.exposed) {
+            (true, _) => Cell::Text("entry point".into()),
+            (false, true) => Cell::Styled("bad", "exposed".into()),
+            (false, false) => Cell::Styled("good", "blocked".into()),
+        };
+        let ran = r.proof.is_some();
+        let num = |x: String| Cell::Num(if ran { x } else { "—".into() });
+        t.row(&[
+            Cell::Text(r.component.clone()),
+            Cell::Num(r.port.to_string()),
+            reach,
+            Cell::Text(listed(&r.blocked_by)),
+            num(format!("{:.0}/s", r.flood_per_s)),
+            num(r.flood_dropped_at_firewall.to_string()),
+            num(format!("{:.3}", r.measured_loss)),
+            num(format!("{:.2}", r.p99_ratio)),
+            match r.proof {
+                Some(Proof::Confirmed) => Cell::Styled("good", "confirmed".into()),
+                Some(Proof::Contradicted) => Cell::Styled("bad", "contradicted".into()),
+                None => Cell::Text("—".into()),
             },
         ]);
     }

@@ -11,6 +11,7 @@ use crate::model::client::Clients;
 use crate::model::database::{Cluster, DbNode};
 use crate::model::dns::DnsPair;
 use crate::model::fault::{self, FaultState};
+use crate::model::firewall::Firewalls;
 use crate::model::load_balancer::LoadBalancer;
 use crate::model::monitoring::Ops;
 use crate::model::network::Network;
@@ -60,6 +61,12 @@ pub(crate) fn build(v: &Validated<'_>, seed: u64) -> World {
             FaultState::new(spec, target, *ordinal - 1, &streams)
         })
         .collect();
+    let net = Network::of(&s.network, &v.names, &v.links, &streams);
+    let warmup_end = infrasim_engine::SimTime::ZERO.saturating_add(s.warmup);
+    let firewalls = Firewalls::new(&s.firewalls, &v.firewalls, net.nodes(), warmup_end);
+    let net = net.with_firewalls(firewalls);
+    let attacks =
+        crate::model::attack::Attacks::new(&s.attacks, &v.attacks, s, net.nodes().len(), &streams);
     World::new(
         Components {
             clients: Clients::new(&s.clients, v.entry, &s.faults, &streams),
@@ -70,7 +77,8 @@ pub(crate) fn build(v: &Validated<'_>, seed: u64) -> World {
             apps,
             dbs,
             clusters,
-            net: Network::of(&s.network, &v.names, &v.links, &streams),
+            net,
+            attacks,
             faults,
             names: v.names.clone(),
             work_key: streams.key("clients/work"),

@@ -10,6 +10,7 @@
 //! and reports a finding that the run contradicts as such.
 
 pub mod blind_spots;
+pub mod exposure;
 pub mod remedies;
 pub mod topology;
 
@@ -23,6 +24,7 @@ use crate::run::{RunOptions, run_many};
 use crate::scenario::{CrashMode, Fault, Scenario};
 
 pub use blind_spots::Watch;
+pub use exposure::Reach;
 pub use remedies::{Remedy, remedies};
 pub use topology::{Exposure, exposures};
 
@@ -38,6 +40,11 @@ pub struct Audit {
     /// anyone about — each proved by a run that crashes it for good with the scenario's
     /// monitoring.
     pub watches: Vec<Watch>,
+    /// Each component's exposure to the internet zone (reachable beyond the intended entry
+    /// point, or blocked by a firewall), each proved by a run flooding its port
+    /// ([`exposure`]).
+    #[serde(default)]
+    pub exposure: Vec<Reach>,
     /// Candidate designs ranked by measured availability gain ([`remedies()`]); empty when
     /// none were given.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -109,6 +116,10 @@ pub fn audit(
 ) -> Result<Audit, Error> {
     let exposures = exposures(scenario)?;
     let watches = watch(scenario, &exposures, at_of(scenario, opts), mode, opts)?;
+    // The floods of the exposure runs last at most 20 s: enough to fill any queue, cheap
+    // enough at a database's tens of thousands of connections per second.
+    let flood = crash.min(SimDuration::from_secs(20));
+    let exposure = exposure::exposure(scenario, at_of(scenario, opts), flood, opts)?;
     let mut targets: Vec<(String, &'static str)> = Vec::new();
     targets.extend(
         scenario
@@ -240,6 +251,7 @@ pub fn audit(
         rows,
         findings,
         watches,
+        exposure,
         remedies: Vec::new(),
     })
 }

@@ -179,11 +179,14 @@ pub enum FailReason {
     ServerError,
     /// The application could not reach the database (no primary, dead node, query timeout).
     DatabaseUnavailable,
+    /// A load balancer's rate limit denied the request (HAProxy `http-request deny`, 429
+    /// with `deny_status 429`) or rejected its connection (`tcp-request connection reject`).
+    RateLimited,
 }
 
 impl FailReason {
     /// Every reason, in report order.
-    pub const ALL: [FailReason; 8] = [
+    pub const ALL: [FailReason; 9] = [
         FailReason::Timeout,
         FailReason::ConnectionRefused,
         FailReason::NoBackend,
@@ -192,6 +195,7 @@ impl FailReason {
         FailReason::ServerTimeout,
         FailReason::ServerError,
         FailReason::DatabaseUnavailable,
+        FailReason::RateLimited,
     ];
 
     /// Dense index.
@@ -210,6 +214,7 @@ impl FailReason {
             FailReason::ServerTimeout => "server_timeout",
             FailReason::ServerError => "server_error",
             FailReason::DatabaseUnavailable => "database_unavailable",
+            FailReason::RateLimited => "rate_limited",
         }
     }
 }
@@ -270,6 +275,8 @@ pub(crate) enum Parent {
     Call(Ref),
     /// A load balancer's HTTP health check number `seq` of the server in the call's `slot`.
     Check { seq: u32 },
+    /// A connection of attack number `n` (`model::attack`): never an offered request.
+    Attack(u32),
 }
 
 /// One hop of a request: a connection from `caller` to `callee`.

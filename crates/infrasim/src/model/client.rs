@@ -509,21 +509,32 @@ impl World {
 
     pub(crate) fn client_receive(&mut self, cx: &mut Context<'_, Ev>, msg: Msg) -> Received {
         match msg {
-            Msg::Reply { call, outcome } => {
-                if let Some(Call {
+            Msg::Reply { call, outcome } => match self.calls.remove(call) {
+                Some(Call {
                     parent: Parent::Request(req),
                     ..
-                }) = self.calls.remove(call)
-                {
-                    self.attempt_done(cx, req, call, outcome);
-                }
-            }
+                }) => self.attempt_done(cx, req, call, outcome),
+                Some(Call {
+                    parent: Parent::Attack(a),
+                    ..
+                }) => self.attack_ended(cx.now(), a, outcome),
+                _ => {}
+            },
             Msg::Reset(call) => {
+                let removed = self.calls.remove(call);
+                if let Some(Call {
+                    parent: Parent::Attack(a),
+                    ..
+                }) = removed
+                {
+                    let refused = Outcome::Failed(FailReason::ConnectionRefused);
+                    self.attack_ended(cx.now(), a, refused);
+                }
                 if let Some(Call {
                     parent: Parent::Request(req),
                     callee,
                     ..
-                }) = self.calls.remove(call)
+                }) = removed
                 {
                     if self.client_failover()
                         && self.requests.get(req).is_some_and(|r| r.call == Some(call))

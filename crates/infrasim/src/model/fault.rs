@@ -59,6 +59,11 @@ pub(crate) enum FaultKind {
         node: Node,
         duration: Option<SimDuration>,
     },
+    /// A firewall crashes: nothing crosses it until it comes back (`model::firewall`).
+    FirewallCrash {
+        fw: u32,
+        duration: Option<SimDuration>,
+    },
 }
 
 /// One occurrence of a fault.
@@ -142,8 +147,14 @@ impl FaultKind {
         let node = match target {
             FaultTarget::Node(n) | FaultTarget::Backend { server: n, .. } => n,
             FaultTarget::Link(a, _) => a,
-            FaultTarget::Clients => Node::Clients,
+            FaultTarget::Clients | FaultTarget::Firewall(_) => Node::Clients,
         };
+        if let (FaultTarget::Firewall(fw), Fault::Crash { duration, .. }) = (target, spec) {
+            return FaultKind::FirewallCrash {
+                fw,
+                duration: *duration,
+            };
+        }
         let (a, b) = match target {
             FaultTarget::Link(a, b) => (a, b),
             _ => (node, node),
@@ -345,6 +356,12 @@ impl World {
                 self.server_admin_changed(cx, node, None);
                 duration
             }
+            &mut FaultKind::FirewallCrash { fw, duration } => {
+                if let Some(f) = self.net.firewalls.as_deref_mut() {
+                    f.set_down(fw, true);
+                }
+                duration
+            }
         }
     }
 
@@ -384,6 +401,11 @@ impl World {
             &mut FaultKind::Drain { node, .. } => {
                 self.net.set_drained(node, false);
                 self.server_admin_changed(cx, node, None);
+            }
+            &mut FaultKind::FirewallCrash { fw, .. } => {
+                if let Some(f) = self.net.firewalls.as_deref_mut() {
+                    f.set_down(fw, false);
+                }
             }
         }
     }

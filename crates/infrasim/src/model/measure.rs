@@ -36,6 +36,10 @@ pub(crate) struct RunData {
     pub has_database: bool,
     /// What the monitoring saw and did (a `monitoring` section only).
     pub ops: Option<OpsLog>,
+    /// What each firewall counted.
+    pub firewalls: Vec<crate::model::firewall::FirewallTally>,
+    /// What each attack counted.
+    pub attacks: Vec<crate::model::attack::AttackTally>,
 }
 
 impl World {
@@ -48,6 +52,7 @@ impl World {
         self.start_databases(cx);
         self.start_faults(cx);
         self.start_ops(cx);
+        self.start_attacks(cx);
         let first = self.warmup_end.saturating_add(self.metrics.row_width());
         cx.schedule_at(first, Ev::WindowTick);
     }
@@ -137,6 +142,17 @@ impl World {
             }
         }
         let components = self.component_data();
+        let firewalls = self
+            .net
+            .firewalls
+            .as_deref()
+            .map(|f| f.tallies())
+            .unwrap_or_default();
+        let attacks = self
+            .attacks
+            .as_deref()
+            .map(|a| a.tallies())
+            .unwrap_or_default();
         let occurrences = self
             .occurrences
             .iter()
@@ -155,6 +171,8 @@ impl World {
             names: self.names,
             end: self.end,
             ops,
+            firewalls,
+            attacks,
         }
     }
 

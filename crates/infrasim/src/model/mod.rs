@@ -19,11 +19,13 @@
 //! asks the database tier where a query goes (ProxySQL's routing, in `database::routing`);
 //! clients ask the LB pair where its address points (`vrrp`, `dns`).
 
+pub(crate) mod attack;
 pub(crate) mod call;
 pub(crate) mod client;
 pub(crate) mod database;
 pub(crate) mod dns;
 pub(crate) mod fault;
+pub(crate) mod firewall;
 pub(crate) mod load_balancer;
 pub(crate) mod measure;
 pub(crate) mod metrics;
@@ -89,6 +91,8 @@ pub(crate) struct World {
     work_key: u64,
     /// The monitoring and the people it pages, if the scenario has a `monitoring` section.
     ops: Option<Box<monitoring::Ops>>,
+    /// The attacks, if the scenario has an `attacks` section.
+    attacks: Option<Box<attack::Attacks>>,
 }
 
 /// The components a world is made of, each built from its spec (`crate::build`).
@@ -108,6 +112,8 @@ pub(crate) struct Components {
     pub work_key: u64,
     /// The monitoring, if any.
     pub ops: Option<monitoring::Ops>,
+    /// The attacks, if any.
+    pub attacks: Option<attack::Attacks>,
 }
 
 impl World {
@@ -145,6 +151,7 @@ impl World {
             next_window: 0,
             work_key: c.work_key,
             ops: c.ops.map(Box::new),
+            attacks: c.attacks.map(Box::new),
         }
     }
 
@@ -247,6 +254,14 @@ impl World {
             self.deliver_to_down(cx, from, to, attempt, msg);
             return;
         }
+        if self.attacks.as_deref().is_some_and(|a| a.drops_syns)
+            && matches!(msg, Msg::Call(_) | Msg::Probe { .. })
+            && !Attempt::from_byte(attempt).is_data()
+            && self.syn_dropped_at(cx.now(), to as usize)
+        {
+            self.dropped_on_arrival(cx, from, to, attempt, msg);
+            return;
+        }
         let (src, dst) = (self.net.node(from), self.net.node(to));
         let received = match dst {
             Node::Clients => self.client_receive(cx, msg),
@@ -306,6 +321,19 @@ impl World {
         attempt: u8,
         msg: Msg,
     ) {
+        if let Msg::Call(c) = msg
+            && !Attempt::from_byte(attempt).is_data()
+            && let Some(call::Call {
+                parent: call::Parent::Attack(a),
+                ..
+            }) = self.calls.get(c)
+        {
+            // A flood tool abandons a connection whose SYN was dropped (`model::attack`).
+            let a = *a;
+            self.calls.remove(c);
+            self.attack_syn_dropped(cx.now(), a);
+            return;
+        }
         let (i, j) = (from as usize, to as usize);
         let mut attempt = Attempt::from_byte(attempt);
         if msg.transport() != tcp::Transport::Data && attempt.is_data() {
@@ -442,6 +470,7 @@ impl Model for World {
             } => self.vrrp_script(cx, pair, member, epoch),
             Ev::VrrpArp { pair, epoch } => self.vrrp_arp_resolved(cx, pair, epoch),
             Ev::Fault { idx, start } => self.on_fault(cx, idx, start),
+            Ev::Attack { idx } => self.on_attack(cx, idx),
             Ev::Ops(e) => self.on_ops(cx, e),
             Ev::WindowTick => self.on_window_tick(cx),
         }

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use infrasim_engine::{Context, RngStreams, SimDuration, SimRng};
 
+use crate::model::firewall::{Dropped, Firewalls, Flow};
 use crate::model::tcp::{Attempt, Transport};
 use crate::model::vocabulary::{Ev, Msg, Node, NodeState};
 use crate::scenario::{self, CrashMode, Names};
@@ -48,10 +49,13 @@ pub(crate) struct Network {
     hosts_down: u32,
     /// Directed links with at least one partition on them.
     partitioned_links: u32,
-    /// Anything at all that can drop a message: a dead host, a partition or a lossy link.
-    /// Kept in step with the three counts, so that a message on a healthy network (nearly
-    /// every message of nearly every run) costs one test instead of three lookups.
+    /// Anything at all that can drop a message: a dead host, a partition, a lossy link or
+    /// a firewall. Kept in step with the three counts, so that a message on a healthy
+    /// network (nearly every message of nearly every run) costs one test instead of three
+    /// lookups.
     impaired: bool,
+    /// The scenario's firewalls, if any (`model::firewall`).
+    pub(crate) firewalls: Option<Box<Firewalls>>,
 }
 
 impl Network {
@@ -136,11 +140,51 @@ impl Network {
             hosts_down: 0,
             partitioned_links: 0,
             impaired: false,
+            firewalls: None,
         }
     }
 
+    /// Puts the scenario's firewalls on the links they filter.
+    pub(crate) fn with_firewalls(mut self, firewalls: Option<Firewalls>) -> Self {
+        self.firewalls = firewalls.map(Box::new);
+        self.update_impaired();
+        self
+    }
+
+    /// The node at each dense index.
+    pub(crate) fn nodes(&self) -> &[Node] {
+        &self.nodes
+    }
+
     fn update_impaired(&mut self) {
-        self.impaired = self.hosts_down > 0 || self.partitioned_links > 0 || self.lossy_links > 0;
+        self.impaired = self.hosts_down > 0
+            || self.partitioned_links > 0
+            || self.lossy_links > 0
+            || self.firewalls.is_some();
+    }
+
+    /// A SYN from `a` to `b` that opens `flow`, through the firewalls on the way: let through
+    /// or dropped, and where. Used for traffic that does not go through [`Network::send`]
+    /// (spoofed SYNs).
+    pub(crate) fn firewall_syn(
+        &mut self,
+        now: infrasim_engine::SimTime,
+        a: Node,
+        b: Node,
+        flow: Flow,
+    ) -> Result<(), Dropped> {
+        let (i, j) = (self.idx(a), self.idx(b));
+        match self.firewalls.as_deref_mut() {
+            Some(fw) => fw.syn(now, i, j, flow),
+            None => Ok(()),
+        }
+    }
+
+    /// Where the last transmission lost to a firewall was dropped, once.
+    pub(crate) fn take_firewall_drop(&mut self) -> Option<Dropped> {
+        self.firewalls
+            .as_deref_mut()
+            .and_then(|f| f.last_drop.take())
     }
 
     /// Dense index of a node.
@@ -348,6 +392,22 @@ impl Network {
         if self.states[i].down == Some(CrashMode::Host) {
             return true; // the sender's host is gone, and its retransmissions with it
         }
+        if let Some(fw) = self.firewalls.as_deref_mut()
+            && fw.crossed(i, j)
+        {
+            let now = cx.now();
+            let dropped = match msg.transport() {
+                Transport::Connect { .. } if !attempt.is_data() => {
+                    fw.syn(now, i, j, Flow::Connection).err()
+                }
+                _ => fw.blocked_by_down(now, i, j).then_some(Dropped::Down),
+            };
+            if let Some(d) = dropped {
+                fw.last_drop = Some(d);
+                self.retransmit(cx, i, j, msg, attempt, SimDuration::ZERO);
+                return true;
+            }
+        }
         // The transmission whose timer the sender arms if this one is lost.
         let mut lost_one = attempt;
         let lost = match msg.transport() {
@@ -453,7 +513,12 @@ impl Network {
             return false;
         }
         let (i, j) = (self.idx(a), self.idx(b));
-        self.states[i].down == Some(CrashMode::Host) || self.segment_lost(i, j)
+        self.states[i].down == Some(CrashMode::Host)
+            || self.segment_lost(i, j)
+            || self
+                .firewalls
+                .as_deref()
+                .is_some_and(|f| f.down_between(i, j))
     }
 
     /// The one-way latency from `a` to `b` now (extra latency of a degraded link included).

@@ -117,6 +117,8 @@ pub(crate) enum Ev {
     VrrpArp { pair: u32, epoch: u32 },
     /// A fault starts or ends.
     Fault { idx: u32, start: bool },
+    /// Attack `idx` sends its next SYN or connection (`model::attack`).
+    Attack { idx: u32 },
     /// The monitoring and the people it pages (`model::monitoring`).
     Ops(OpsEv),
     /// The end of a measurement window.

@@ -15,6 +15,7 @@ mod faults;
 mod operations;
 mod pooled;
 mod replication;
+mod security;
 mod timeseries;
 mod windows;
 
@@ -28,6 +29,7 @@ use crate::model::call::FailReason;
 use crate::scenario::Scenario;
 pub(crate) use replication::summarize;
 pub use replication::{ClassTally, ComponentTally, DatabaseTally, Details, Replication};
+pub use security::{AttackDrops, AttackReport, FirewallReport};
 
 pub use operations::{AlertReport, DurationStats, MonitoringOutage, OperationsReport};
 
@@ -287,6 +289,13 @@ pub struct Report {
     /// The time series (first replication); not part of the JSON report.
     #[serde(skip)]
     pub timeseries: Option<TimeSeries>,
+    /// With an `attacks` section: each attack's traffic, where it was dropped, what was
+    /// served (never counted in `requests`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
+    pub attacks: BTreeMap<String, AttackReport>,
+    /// With a `firewalls` section: each firewall's flows and drops.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
+    pub firewalls: BTreeMap<String, FirewallReport>,
 }
 
 /// Builds the report of one or more replications from what each contributed, in
@@ -323,6 +332,8 @@ pub fn assemble(s: &Scenario, runs: &[Replication]) -> Report {
         confidence: confidence::intervals(&replicates),
         replicates,
         timeseries: details.map(|d| d.timeseries),
+        attacks: security::attacks(runs),
+        firewalls: security::firewalls(runs),
     }
 }
 

@@ -122,6 +122,12 @@ pub struct Replication {
     pub operations: Option<OperationsTally>,
     /// Faults, outages and time series: the first replication's only.
     pub details: Option<Details>,
+    /// What each firewall counted (scenario order).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub firewalls: Vec<crate::model::firewall::FirewallTally>,
+    /// What each attack counted (scenario order).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attacks: Vec<crate::model::attack::AttackTally>,
 }
 
 impl Replication {
@@ -206,5 +212,7 @@ pub(crate) fn summarize(s: &Scenario, run: &RunData, details: bool) -> Replicati
             timeseries: timeseries::of(run),
             operations: operations::details(s, run),
         }),
+        firewalls: run.firewalls.clone(),
+        attacks: run.attacks.clone(),
     }
 }

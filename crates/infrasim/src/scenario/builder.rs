@@ -45,6 +45,8 @@ impl Scenario {
             faults: Vec::new(),
             slos: Vec::new(),
             monitoring: None,
+            firewalls: Vec::new(),
+            attacks: Vec::new(),
         }
     }
     /// Sets the description.
@@ -215,6 +217,7 @@ impl LoadBalancer {
             allbackups: false,
             maxconn: 0,
             cpu: LbCpu::default(),
+            rate_limit: None,
         }
     }
     /// Sets the algorithm.

@@ -15,6 +15,7 @@ mod monitoring;
 mod parse;
 mod rate;
 pub(crate) mod resolve;
+pub(crate) mod security;
 mod validate;
 
 use infrasim_engine::SimDuration;
@@ -30,6 +31,9 @@ pub use parse::{load, parse};
 pub use rate::Rate;
 pub use resolve::Validated;
 pub(crate) use resolve::{Entry, FaultTarget, Names, Node, Watched};
+pub use security::{
+    Attack, AttackKind, ConntrackTimeouts, Firewall, FirewallRule, RateLimit, RateTrack, RuleAction,
+};
 pub use validate::{MAX_COMPONENTS, validate};
 
 /// The JSON Schema of scenario files (draft 2020-12), pretty-printed.
@@ -96,6 +100,13 @@ pub struct Scenario {
     /// its fault's own timer, as if someone were always watching).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub monitoring: Option<Monitoring>,
+    /// Stateful firewalls between zones (absent: every component is reachable from
+    /// anything).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub firewalls: Vec<Firewall>,
+    /// Floods beside the workload (never counted as offered requests).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attacks: Vec<Attack>,
 }
 
 /// Request classes: what a request does.
@@ -345,6 +356,9 @@ pub struct LoadBalancer {
     /// The LB node's own processing capacity.
     #[serde(default)]
     pub cpu: LbCpu,
+    /// Rate limiting per source address (HAProxy stick table; absent: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<RateLimit>,
 }
 
 /// A server in a backend.
@@ -1086,6 +1100,16 @@ pub struct Network {
     /// Links with their own latency.
     #[serde(default)]
     pub links: Vec<Link>,
+    /// Linux `net.ipv4.tcp_syncookies` on every host: when a listener's SYN queue is full,
+    /// answer SYNs with a cookie instead of dropping them (default 1, on: Linux
+    /// Documentation/networking/ip-sysctl.rst).
+    #[serde(default = "syncookies_default")]
+    pub syncookies: bool,
+    /// A listener's SYN queue (half-open connections): the listen backlog, which Linux caps
+    /// at `net.core.somaxconn`, 4096 since Linux 5.4 (ip-sysctl.rst; HAProxy's backlog
+    /// defaults to the frontend's `maxconn`).
+    #[serde(default = "syn_backlog_default")]
+    pub syn_backlog: u32,
 }
 
 impl Default for Network {
@@ -1094,8 +1118,17 @@ impl Default for Network {
             latency: latency_default(),
             client_latency: client_latency_default(),
             links: Vec::new(),
+            syncookies: syncookies_default(),
+            syn_backlog: syn_backlog_default(),
         }
     }
+}
+
+fn syncookies_default() -> bool {
+    true
+}
+fn syn_backlog_default() -> u32 {
+    4096
 }
 
 /// A link between two components with its own one-way latency.

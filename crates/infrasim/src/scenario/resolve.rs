@@ -120,6 +120,8 @@ pub(crate) enum FaultTarget {
     Clients,
     /// A server of one load balancer's backend (set weight).
     Backend { lb: u32, server: Node },
+    /// A firewall (crash).
+    Firewall(u32),
 }
 
 /// A scenario that validation accepted, with every reference resolved: what building the
@@ -144,6 +146,10 @@ pub struct Validated<'a> {
     pub(crate) fault_targets: Vec<FaultTarget>,
     /// What the monitoring watches, if the scenario has a `monitoring` section.
     pub(crate) watched: Option<Watched>,
+    /// Each firewall's zones and rules.
+    pub(crate) firewalls: Vec<super::security::ResolvedFirewall>,
+    /// Each attack's target.
+    pub(crate) attacks: Vec<super::security::ResolvedAttack>,
 }
 
 /// What the monitoring section's references resolved to.

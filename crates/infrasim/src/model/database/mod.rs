@@ -447,7 +447,8 @@ impl World {
                 if c.is_replica(db) && v < c.committed[key as usize] {
                     self.metrics.stale_read(measured);
                 }
-                let (wkey, wseq) = c.last_write[addr as usize];
+                // Attack traffic's sources have no session (`model::attack`).
+                let (wkey, wseq) = c.last_write.get(addr as usize).copied().unwrap_or((0, 0));
                 if wkey == key && wseq > 0 && v < wseq {
                     self.metrics.ryw_violation(measured);
                 }

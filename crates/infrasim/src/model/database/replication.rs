@@ -74,7 +74,10 @@ impl World {
         if c.mode == ReplicationMode::SemiSync && c.semi_sync_on {
             c.waiting.push_back((pos, job));
             let t = c.semi_sync_timeout;
-            c.last_write[addr as usize] = (key, seq);
+            // Attack traffic's sources have no session (`model::attack`).
+            if let Some(w) = c.last_write.get_mut(addr as usize) {
+                *w = (key, seq);
+            }
             cx.schedule_in(t, Ev::SemiSyncTimeout { cluster: cl, pos });
         } else {
             self.db_make_visible(cl, pos, key, seq, addr);
@@ -456,7 +459,9 @@ impl World {
         if let Some(e) = c.event_mut(pos) {
             e.acked = true;
         }
-        c.last_write[addr as usize] = (key, seq);
+        if let Some(w) = c.last_write.get_mut(addr as usize) {
+            *w = (key, seq);
+        }
     }
 
     /// A replica acknowledged receipt up to `pos`: release the semi-sync commits up to it.

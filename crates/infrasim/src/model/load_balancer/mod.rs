@@ -11,6 +11,7 @@ mod queue;
 mod request_path;
 mod retry;
 mod slowstart;
+mod stick_table;
 
 use std::collections::{BTreeSet, VecDeque};
 
@@ -138,6 +139,8 @@ pub(crate) struct LoadBalancer {
     pub timeouts: TimeoutQueue<(Ref, SimTime)>,
     /// The random stream of `random` balancing draws.
     pub rng: SimRng,
+    /// Rate limiting per source (`stick_table`), if configured.
+    pub stick: Option<stick_table::StickTable>,
 }
 
 impl LoadBalancer {
@@ -221,6 +224,7 @@ impl LoadBalancer {
             timeouts: TimeoutQueue::new(),
             rng: streams.stream(&format!("lb/{}", spec.name)),
             servers,
+            stick: spec.rate_limit.as_ref().map(stick_table::StickTable::new),
         };
         lb.init_health();
         lb

@@ -64,6 +64,13 @@ impl World {
     /// full too the kernel drops the SYN and the client retransmits it.
     pub(super) fn lb_accept(&mut self, cx: &mut Context<'_, Ev>, lb: u32, call: Ref) -> Received {
         let now = cx.now();
+        if self.lbs[lb as usize].stick.is_some()
+            && let Some(addr) = self.calls.get(call).map(|c| c.addr)
+            && self.lb_conn_rejected(now, lb, addr)
+        {
+            self.reply(cx, call, Outcome::Failed(FailReason::RateLimited));
+            return Received::Taken;
+        }
         let l = &mut self.lbs[lb as usize];
         if l.cfg.maxconn > 0 && l.frontend >= l.cfg.maxconn {
             if l.backlog.len() >= l.backlog_limit() {
@@ -169,6 +176,14 @@ impl World {
 
     /// Assigns a new request (its first attempt).
     fn lb_dispatch(&mut self, cx: &mut Context<'_, Ev>, lb: u32, parent: Ref) {
+        if self.lbs[lb as usize].stick.is_some()
+            && let Some(addr) = self.calls.get(parent).map(|c| c.addr)
+            && self.lb_request_denied(cx.now(), lb, addr)
+        {
+            let denied = Outcome::Failed(FailReason::RateLimited);
+            self.lb_respond(cx, lb, parent, denied);
+            return;
+        }
         self.lb_dispatch_attempt(cx, lb, parent, 0, None);
     }
 

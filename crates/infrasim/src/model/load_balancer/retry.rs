@@ -126,6 +126,7 @@ pub(crate) fn http_status(reason: FailReason) -> u16 {
         FailReason::ConnectionRefused => 502,
         FailReason::NoBackend | FailReason::QueueTimeout | FailReason::ConnectTimeout => 503,
         FailReason::ServerTimeout | FailReason::Timeout => 504,
+        FailReason::RateLimited => 429,
     }
 }
 

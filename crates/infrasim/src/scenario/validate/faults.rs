@@ -42,6 +42,20 @@ impl Validator {
                 repair,
                 ..
             } => {
+                if let Some(&Named::Firewall(fw)) = self.names.get(target.as_str()) {
+                    start(self);
+                    if let Some(d) = duration {
+                        self.positive(format!("{p}.crash.duration"), *d);
+                    }
+                    if repair.is_some() {
+                        self.err(
+                            format!("{p}.crash.repair"),
+                            "a repair after detection of a firewall",
+                            "a firewall crash with a `duration` (or none: for good)",
+                        );
+                    }
+                    return Some(FaultTarget::Firewall(fw));
+                }
                 let node = self.component(format!("{p}.crash.target"), target);
                 start(self);
                 if let Some(d) = duration {

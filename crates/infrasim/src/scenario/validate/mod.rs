@@ -10,6 +10,7 @@
 mod faults;
 mod limits;
 mod monitoring;
+mod security;
 mod topology;
 mod workload;
 
@@ -21,6 +22,7 @@ pub use limits::MAX_COMPONENTS;
 
 use super::check::Check;
 use super::resolve::{Entry, FaultTarget, Names, Node, Validated, Watched};
+use super::security::{ResolvedAttack, ResolvedFirewall};
 use super::{DistSpec, Scenario};
 use crate::error::{Error, ScenarioError};
 
@@ -44,6 +46,7 @@ enum Named {
     App(u32),
     Cluster(u32),
     DbNode(u32),
+    Firewall(u32),
 }
 
 /// The kinds of components (not groups).
@@ -58,6 +61,7 @@ enum Kind {
     App,
     Cluster,
     DbNode,
+    Firewall,
 }
 
 impl Named {
@@ -69,6 +73,7 @@ impl Named {
             Named::App(_) => Kind::App,
             Named::Cluster(_) => Kind::Cluster,
             Named::DbNode(_) => Kind::DbNode,
+            Named::Firewall(_) => Kind::Firewall,
         }
     }
 
@@ -79,7 +84,7 @@ impl Named {
             Named::Web(i) => Some(Node::Web(i)),
             Named::App(i) => Some(Node::App(i)),
             Named::DbNode(i) => Some(Node::Db(i)),
-            Named::Pair(_) | Named::Cluster(_) => None,
+            Named::Pair(_) | Named::Cluster(_) | Named::Firewall(_) => None,
         }
     }
 }
@@ -98,6 +103,8 @@ struct Validator {
     links: Vec<(Option<Node>, Option<Node>)>,
     fault_targets: Vec<Option<FaultTarget>>,
     watched: Option<Watched>,
+    firewalls: Vec<ResolvedFirewall>,
+    attacks: Vec<Option<ResolvedAttack>>,
 }
 
 impl Validator {
@@ -125,6 +132,7 @@ impl Validator {
         self.links(s);
         self.faults(s);
         self.monitoring(s);
+        self.security(s);
         self.slos(s);
         self.proxy_loops(s);
     }
@@ -160,6 +168,10 @@ impl Validator {
                 self.name(path, &r.name, Named::DbNode(db));
                 db += 1;
             }
+        }
+        for (i, f) in s.firewalls.iter().enumerate() {
+            let named = Named::Firewall(i as u32);
+            self.name(format!("firewalls[{i}].name"), &f.name, named);
         }
     }
 
@@ -325,6 +337,8 @@ impl Validator {
                     .collect::<Option<_>>()?,
                 fault_targets: self.fault_targets.into_iter().collect::<Option<_>>()?,
                 watched: self.watched,
+                firewalls: self.firewalls,
+                attacks: self.attacks.into_iter().collect::<Option<_>>()?,
             })
         };
         resolved().ok_or_else(|| {

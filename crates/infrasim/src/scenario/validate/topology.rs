@@ -431,9 +431,9 @@ impl Validator {
             Some(n @ (Named::Lb(_) | Named::Web(_) | Named::App(_) | Named::DbNode(_))) => {
                 return n.node();
             }
-            Some(Named::Pair(_) | Named::Cluster(_)) => self.err(
+            Some(Named::Pair(_) | Named::Cluster(_) | Named::Firewall(_)) => self.err(
                 path,
-                format!("{name:?} (an LB pair or a database cluster)"),
+                format!("{name:?} (an LB pair, a database cluster or a firewall)"),
                 "one component's name (a load balancer, web or app server, database node) or \"clients\"",
             ),
             None => self.err(

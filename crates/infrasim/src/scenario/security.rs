@@ -1,0 +1,301 @@
+//! The `firewalls` and `attacks` sections: stateful packet filters between zones, and flood
+//! traffic beside the workload. Their defaults are the real systems', cited where declared.
+
+use std::collections::BTreeMap;
+
+use infrasim_engine::SimDuration;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{Class, Rate};
+
+/// A stateful firewall (Linux netfilter with conntrack): the components of each zone sit
+/// behind it; every connection between two of its zones crosses it (clients, and the
+/// components it does not list, are in the `internet` zone). A device of its own: it can
+/// crash (a `crash` fault naming it), and while it is down nothing crosses it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Firewall {
+    /// Its name (a fault target).
+    pub name: String,
+    /// Zone name → the components in it (`internet` is implicit and may not be listed).
+    pub zones: BTreeMap<String, Vec<String>>,
+    /// Rules, first match wins (iptables order); a connection no rule matches is dropped
+    /// (default deny).
+    #[serde(default)]
+    pub rules: Vec<FirewallRule>,
+    /// `nf_conntrack_max`: connections tracked at once; a full table drops new flows
+    /// ("nf_conntrack: table full, dropping packet"). Default 262144: the kernel sets it to
+    /// `nf_conntrack_buckets`, RAM/16384 clamped to 262144, reached from 4 GiB of RAM
+    /// (Linux Documentation/networking/nf_conntrack-sysctl.rst).
+    #[serde(default = "conntrack_max_default")]
+    pub conntrack_max: u32,
+    /// Conntrack timeouts (nf_conntrack-sysctl.rst defaults).
+    #[serde(default)]
+    pub conntrack_timeouts: ConntrackTimeouts,
+}
+
+/// `nf_conntrack_max` default for a host of 4 GiB or more (nf_conntrack-sysctl.rst).
+fn conntrack_max_default() -> u32 {
+    262_144
+}
+
+/// How long conntrack keeps an entry in each TCP state (Linux nf_conntrack-sysctl.rst).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConntrackTimeouts {
+    /// `nf_conntrack_tcp_timeout_syn_sent`: a SYN nobody answered (default 120 s).
+    #[serde(default = "syn_sent_default")]
+    pub syn_sent: SimDuration,
+    /// `nf_conntrack_tcp_timeout_syn_recv`: a SYN answered by a SYN-ACK, the handshake not
+    /// completed (default 60 s).
+    #[serde(default = "syn_recv_default")]
+    pub syn_recv: SimDuration,
+    /// `nf_conntrack_tcp_timeout_time_wait`: a closed connection (default 120 s).
+    #[serde(default = "time_wait_default")]
+    pub time_wait: SimDuration,
+}
+
+fn syn_sent_default() -> SimDuration {
+    SimDuration::from_secs(120)
+}
+fn syn_recv_default() -> SimDuration {
+    SimDuration::from_secs(60)
+}
+fn time_wait_default() -> SimDuration {
+    SimDuration::from_secs(120)
+}
+
+impl Default for ConntrackTimeouts {
+    fn default() -> Self {
+        ConntrackTimeouts {
+            syn_sent: syn_sent_default(),
+            syn_recv: syn_recv_default(),
+            time_wait: time_wait_default(),
+        }
+    }
+}
+
+/// A firewall rule: connections from `from` to `to` (on `port`) are allowed or dropped.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FirewallRule {
+    /// `internet`, a zone of this firewall, or a component.
+    pub from: String,
+    /// A zone of this firewall, or a component.
+    pub to: String,
+    /// The destination port (absent: any). Each component listens on its kind's port: load
+    /// balancers and web servers 80, app servers 8080, database nodes 3306.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// `allow` or `deny`.
+    pub action: RuleAction,
+}
+
+/// What a rule does with a matching connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleAction {
+    /// Let it through (iptables `ACCEPT`).
+    Allow,
+    /// Drop its SYN silently (iptables `DROP`): the sender retransmits it.
+    Deny,
+}
+
+/// A flood beside the workload. Its traffic uses the same resources as the clients' and is
+/// never counted as offered requests; the report's `attacks` section counts it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Attack {
+    /// Its name (the key of its random stream and of its report entry).
+    pub name: String,
+    /// `syn_flood`, `http_flood` or `connect_flood`.
+    pub kind: AttackKind,
+    /// What it aims at: a component name; absent, the clients' entry point (`syn_flood` and
+    /// `http_flood` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// Poisson rate of SYNs (`syn_flood`) or connections (the others).
+    pub rate: Rate,
+    /// Distinct source addresses, drawn uniformly per connection.
+    #[serde(default = "one")]
+    pub sources: u32,
+    /// When it starts.
+    #[serde(default)]
+    pub at: SimDuration,
+    /// How long it lasts (absent: until the end).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<SimDuration>,
+    /// What each request asks for (`http_flood`, and `connect_flood` to a web or app
+    /// server; a `connect_flood` to a database node sends a read query). Default `read`.
+    #[serde(default = "read")]
+    pub class: Class,
+}
+
+fn one() -> u32 {
+    1
+}
+fn read() -> Class {
+    Class::Read
+}
+
+/// The kinds of flood.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AttackKind {
+    /// Spoofed SYNs that never complete the handshake (fills SYN queues and conntrack).
+    SynFlood,
+    /// Complete HTTP requests through the entry point, like the clients'.
+    HttpFlood,
+    /// Connections straight to a component's port, each carrying one request (an HTTP
+    /// request to a web or app server, a read query to a database node).
+    ConnectFlood,
+}
+
+impl AttackKind {
+    /// Its name in files and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            AttackKind::SynFlood => "syn_flood",
+            AttackKind::HttpFlood => "http_flood",
+            AttackKind::ConnectFlood => "connect_flood",
+        }
+    }
+}
+
+/// The port a component listens on: its kind's well-known port. Load balancers and web
+/// servers serve HTTP on 80 (IANA `http`); app servers on 8080 (IANA `http-alt`, Tomcat's
+/// and most application servers' default connector); MySQL on 3306 (its `port` default,
+/// MySQL Reference Manual, server system variables).
+pub(crate) fn port_of(node: super::Node) -> u16 {
+    match node {
+        super::Node::Lb(_) | super::Node::Web(_) => 80,
+        super::Node::App(_) => 8080,
+        super::Node::Db(_) => 3306,
+        super::Node::Clients => 0,
+    }
+}
+
+/// What one side of a rule matches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Match {
+    /// The `internet` zone: the clients and every component the firewall does not list.
+    Internet,
+    /// A zone of the firewall, by index in its `zones` (name order).
+    Zone(u32),
+    /// One component.
+    Node(super::Node),
+}
+
+/// A firewall as validation resolved it.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ResolvedFirewall {
+    /// Each listed component and its zone (index in name order; `internet` unlisted).
+    pub zone_of: Vec<(super::Node, u32)>,
+    /// The rules: from, to, port, allow.
+    pub rules: Vec<(Match, Match, Option<u16>, bool)>,
+}
+
+/// A firewall's verdict on one connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// The connection does not cross this firewall (both ends in one zone).
+    NotCrossed,
+    /// It crosses and a rule allows it.
+    Allowed,
+    /// It crosses and is dropped (a `deny` rule, or no rule: default deny).
+    Denied,
+}
+
+impl ResolvedFirewall {
+    /// The zone of `node` (`None`: internet).
+    pub(crate) fn zone(&self, node: super::Node) -> Option<u32> {
+        self.zone_of.iter().find(|(n, _)| *n == node).map(|x| x.1)
+    }
+
+    /// What this firewall does with a connection from `a` to `b`'s port.
+    pub(crate) fn verdict(&self, a: super::Node, b: super::Node) -> Verdict {
+        self.verdict_in(a, self.zone(a), b, self.zone(b))
+    }
+
+    /// [`ResolvedFirewall::verdict`] with the ends' zones already looked up.
+    pub(crate) fn verdict_in(
+        &self,
+        a: super::Node,
+        za: Option<u32>,
+        b: super::Node,
+        zb: Option<u32>,
+    ) -> Verdict {
+        if za == zb {
+            return Verdict::NotCrossed;
+        }
+        let matches = |m: Match, node: super::Node, zone: Option<u32>| match m {
+            Match::Internet => zone.is_none(),
+            Match::Zone(z) => zone == Some(z),
+            Match::Node(n) => n == node,
+        };
+        let port = port_of(b);
+        for &(from, to, p, allow) in &self.rules {
+            if matches(from, a, za) && matches(to, b, zb) && p.is_none_or(|p| p == port) {
+                return if allow {
+                    Verdict::Allowed
+                } else {
+                    Verdict::Denied
+                };
+            }
+        }
+        Verdict::Denied
+    }
+}
+
+/// An attack as validation resolved it: its target (`None`: the clients' entry point).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ResolvedAttack {
+    pub target: Option<super::Node>,
+}
+
+/// Rate limiting at a load balancer, HAProxy stick-table style (`model::load_balancer::
+/// stick_table`): per source address, a request or connection rate over a period, above
+/// which requests are denied (429) or connections rejected.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    /// `http_req_rate` (deny requests, `http-request deny`) or `conn_rate` (reject
+    /// connections, `tcp-request connection reject`).
+    pub track: RateTrack,
+    /// The period of the rate (HAProxy `http_req_rate(<period>)`), e.g. `"10s"`.
+    pub period: SimDuration,
+    /// Deny above this many events per period (`gt N`).
+    pub limit: u32,
+    /// Entries in the table (HAProxy `size`; default 1m = 1 048 576).
+    #[serde(default = "table_size_default")]
+    pub size: u32,
+    /// An entry untouched this long is gone (HAProxy `expire`; default 5m, the manual's
+    /// rate-limiting examples).
+    #[serde(default = "table_expire_default")]
+    pub expire: SimDuration,
+    /// The status of a denied request: 429 (`deny_status 429`, the usual configuration;
+    /// HAProxy's `deny` answers 403 without it). Reported, not otherwise used.
+    #[serde(default = "deny_status_default")]
+    pub deny_status: u16,
+}
+
+fn table_size_default() -> u32 {
+    1 << 20
+}
+fn table_expire_default() -> SimDuration {
+    SimDuration::from_secs(300)
+}
+fn deny_status_default() -> u16 {
+    429
+}
+
+/// What a stick table counts per source.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RateTrack {
+    /// HTTP requests (`sc_http_req_rate`): excess requests answered 429.
+    HttpReqRate,
+    /// New connections (`src_conn_rate`): excess connections rejected at accept.
+    ConnRate,
+}
