@@ -11,10 +11,11 @@ use infrasim::report::{Outage, Report};
 
 /// `writes` per second only, straight to one app server; a primary and `replicas` replicas
 /// (`db-r1`, …) with one 2 ms (exponential) applier each (μ = 500/s); automatic failover
-/// (checks every 1 s, 3 failed, 2 s to promote); 100 ms windows.
+/// (checks every 1 s, 3 failed, 2 s to promote, the manager's checks alone decide: no
+/// replica agreement unless `failover` sets it); 100 ms windows.
 fn cluster(writes: f64, replicas: usize, failover: Value, faults: Value) -> Value {
-    let mut f =
-        json!({"mode": "automatic", "check_interval": "1s", "failed_checks": 3, "promotion": "2s"});
+    let mut f = json!({"mode": "automatic", "check_interval": "1s", "failed_checks": 3,
+        "promotion": "2s", "replica_agreement": false});
     for (k, v) in failover.as_object().unwrap() {
         f[k] = v.clone();
     }
@@ -318,4 +319,107 @@ fn bad_replication_and_failover_values_are_named() {
         shown.contains("stonith") && shown.contains("read-only"),
         "{shown}"
     );
+}
+
+/// The manager has a place in the network (`failover.manager`): a partition between it and
+/// the primary alone, from 20 s to 50 s, leaves the primary serving and its replicas
+/// replicating.
+///
+/// * With replica agreement (the orchestrator-like default): the manager reaches the
+///   replicas and they still replicate — orchestrator's UnreachableMaster, not DeadMaster:
+///   no failover, nothing lost, no split brain.
+/// * Without (MHA-like checks, or agreement off): three failed checks (20–22 s: the
+///   partition starts before the check at 20 s) and the 2 s promotion: a replica is
+///   promoted at 24 s while the old primary is still up and
+///   writable. `read_only` fencing acts at a restart that never comes, so a router that
+///   finds two writable nodes alternates writes between them: about half of the writes from
+///   24 s until the old primary is rebuilt (here `rebuild_time` 40 s, at 64 s) land on it
+///   (split brain), and are lost when it is rebuilt. STONITH powers it off instead: no
+///   split-brain write.
+#[test]
+fn a_primary_cut_off_from_the_manager_alone_is_failed_over_only_without_agreement() {
+    let rate = 300.0;
+    let faults = json!([{ "partition": { "a": "orch", "b": "db-primary", "at": "20s", "duration": "30s" } }]);
+    let go = |failover: Value| {
+        let mut f = json!({"manager": "orch", "rebuild_time": "40s"});
+        for (k, v) in failover.as_object().unwrap() {
+            f[k] = v.clone();
+        }
+        let mut v = cluster(rate, 2, f, faults.clone());
+        if failover.get("replica_agreement").is_none() {
+            // The policy's default (orchestrator-like: on).
+            let f = v["databases"][0]["failover"].as_object_mut().unwrap();
+            f.remove("replica_agreement");
+        }
+        observe(&v, 57)
+    };
+    let promoted = |log: &crate::util::Log| -> Vec<f64> {
+        ["db-r1", "db-r2"]
+            .iter()
+            .flat_map(|n| log.times(n, "promoted to primary"))
+            .collect()
+    };
+    // Agreement (default for the orchestrator policy): no failover at all.
+    let (r, log) = go(json!({}));
+    let d = r.database.as_ref().unwrap();
+    eprintln!(
+        "agreement: failovers {} lost {} split brain {}",
+        d.failovers, d.lost_writes, d.split_brain_writes
+    );
+    assert!(promoted(&log).is_empty());
+    assert_eq!((d.failovers, d.lost_writes, d.split_brain_writes), (0, 0, 0));
+    assert!(write_outages(&r).is_empty());
+
+    // No agreement: a false failover, and split brain with read-only fencing.
+    let (r, log) = go(json!({"replica_agreement": false}));
+    let d = r.database.as_ref().unwrap();
+    let at = promoted(&log);
+    let expected = 0.5 * rate * 40.0;
+    eprintln!(
+        "no agreement: promoted at {at:?}, split-brain writes {} (≈ {expected}), lost {:?}, divergent keys {}",
+        d.split_brain_writes, d.lost_writes_by_reason, d.divergent_keys
+    );
+    assert_eq!(at.len(), 1);
+    assert!((at[0] - 24.0).abs() <= 0.1, "{at:?}");
+    assert_eq!(d.failovers, 1);
+    assert!(
+        within(d.split_brain_writes as f64, expected, 0.1),
+        "split-brain writes {} vs {expected}",
+        d.split_brain_writes
+    );
+    assert_eq!(d.lost_writes_by_reason.split_brain, d.split_brain_writes);
+    assert!(d.divergent_keys > 0);
+    assert!(
+        d.lost_writes_by_reason.not_received + d.lost_writes_by_reason.discarded_at_promotion
+            <= 10,
+        "the replicas were replicating until the promotion: {:?}",
+        d.lost_writes_by_reason
+    );
+    assert_eq!(log.times("db-primary", "writable (split brain)").len(), 1);
+
+    // No agreement, STONITH: the old primary is powered off at the promotion.
+    let (r, log) = go(json!({"replica_agreement": false, "fencing": "stonith"}));
+    let d = r.database.as_ref().unwrap();
+    eprintln!("stonith: promoted at {:?}, split brain {}", promoted(&log), d.split_brain_writes);
+    assert_eq!(promoted(&log).len(), 1);
+    assert_eq!((d.split_brain_writes, d.divergent_keys), (0, 0));
+}
+
+/// A real crash of the primary is failed over with and without agreement (a dead process:
+/// the replicas agree at once), the manager placed or not.
+#[test]
+fn a_real_crash_is_failed_over_with_and_without_agreement() {
+    for agreement in [true, false] {
+        let f = json!({"manager": "orch", "replica_agreement": agreement});
+        let v = cluster(300.0, 2, f, json!([crash("db-primary", 20.0, None, "process")]));
+        let (r, log) = observe(&v, 58);
+        let at: Vec<f64> = ["db-r1", "db-r2"]
+            .iter()
+            .flat_map(|n| log.times(n, "promoted to primary"))
+            .collect();
+        eprintln!("agreement {agreement}: promoted at {at:?}");
+        assert_eq!(at.len(), 1);
+        assert!((at[0] - 25.0).abs() <= 1.0, "{at:?}");
+        assert_eq!(r.database.as_ref().unwrap().failovers, 1);
+    }
 }

@@ -16,24 +16,12 @@ use infrasim_engine::Context;
 
 use crate::model::World;
 use crate::model::vocabulary::{Ev, Node};
-use crate::scenario::{CrashMode, FailoverMode, PromotionPolicy, ReplicationMode};
+use crate::scenario::{CrashMode, Fencing, FailoverMode, PromotionPolicy, ReplicationMode};
 
 impl World {
     pub(crate) fn failover_check(&mut self, cx: &mut Context<'_, Ev>, cl: u32) {
         let now = cx.now();
-        let c = &self.clusters[cl as usize];
-        let primary = c.primary;
-        let mut primary_down = self.state(Node::Db(primary)).down.is_some();
-        if primary_down && c.replica_agreement {
-            // orchestrator's DeadMaster: the replicas must have lost the primary too.
-            primary_down = c.nodes.iter().all(|&r| {
-                r == primary
-                    || self.state(Node::Db(r)).down.is_some()
-                    || self.dbs[r as usize].out
-                    || !self.dbs[r as usize].link.connected
-                    || self.dbs[r as usize].link.source != primary
-            });
-        }
+        let primary_down = self.manager_sees_primary_dead(cl);
         let c = &mut self.clusters[cl as usize];
         if primary_down {
             c.failover.failed_checks += 1;
@@ -61,6 +49,42 @@ impl World {
         cx.schedule_in(every, Ev::FailoverCheck { cluster: cl });
     }
 
+    /// The manager's verdict on the primary at one check. Its check travels the network
+    /// from its own host: it fails when the primary's process is down (refused), its host is
+    /// down or the two are cut off (no answer). With replica agreement (orchestrator's
+    /// DeadMaster and DeadMasterAndSomeReplicas, go/inst/analysis_dao.go) the manager must
+    /// also reach at least one live replica, and none of those it reaches may still be
+    /// replicating from the primary (receiver connected to it); otherwise it is
+    /// UnreachableMaster, which orchestrator does not recover.
+    fn manager_sees_primary_dead(&self, cl: u32) -> bool {
+        let c = &self.clusters[cl as usize];
+        let manager = Node::Manager(cl);
+        let primary = c.primary;
+        let p = Node::Db(primary);
+        if self.state(p).down.is_none() && self.net.reachable(manager, p) {
+            return false;
+        }
+        if !c.replica_agreement {
+            return true;
+        }
+        let (mut valid, mut replicating) = (0u32, 0u32);
+        for &r in &c.nodes {
+            let n = &self.dbs[r as usize];
+            if r == primary
+                || n.out
+                || self.state(Node::Db(r)).down.is_some()
+                || !self.net.reachable(manager, Node::Db(r))
+            {
+                continue;
+            }
+            valid += 1;
+            if n.link.connected && n.link.source == primary {
+                replicating += 1;
+            }
+        }
+        valid > 0 && replicating == 0
+    }
+
     /// Stops replication and starts promoting the live replica that received the most.
     pub(crate) fn promote(&mut self, cx: &mut Context<'_, Ev>, cl: u32, epoch: u32) {
         let c = &self.clusters[cl as usize];
@@ -68,8 +92,11 @@ impl World {
             return;
         }
         let old = c.primary;
-        if self.state(Node::Db(old)).down.is_none() {
-            // The primary came back before promotion: nothing to do.
+        let alive = self.state(Node::Db(old)).down.is_none();
+        let reachable = self.net.reachable(Node::Manager(cl), Node::Db(old));
+        if alive && (reachable || c.failover_mode == FailoverMode::Manual) {
+            // The primary came back before promotion (or the manager reaches it again):
+            // nothing to do. A primary alive but cut off from the manager is failed over.
             let c = &mut self.clusters[cl as usize];
             c.failover.in_progress = false;
             return;
@@ -107,6 +134,7 @@ impl World {
         let wait = c.apply_wait;
         if policy == PromotionPolicy::Mha
             && self.net.state(Node::Db(old)).down == Some(CrashMode::Process)
+            && self.net.reachable(Node::Manager(cl), Node::Db(old))
         {
             // MHA saves the dead master's binlog over SSH and applies the difference.
             self.dbs[new as usize].received = head;
@@ -158,6 +186,18 @@ impl World {
         n.next = kept + 1;
         n.link.connected = false;
         n.link.conn += 1;
+        let old_alive = self.state(Node::Db(old)).down.is_none();
+        if old_alive {
+            // A primary failed over while alive (cut off from the manager): its commits
+            // waiting for a semi-sync acknowledgement get none from the re-pointed replicas;
+            // they are acknowledged as `rpl_semi_sync_source_timeout` would (at once here).
+            while let Some((pos, job)) = self.clusters[cl as usize].waiting.pop_front() {
+                if let Some(e) = self.clusters[cl as usize].event_mut(pos) {
+                    e.acked = true;
+                }
+                self.db_finish(cx, old, job, crate::model::call::Outcome::Ok);
+            }
+        }
         let c = &mut self.clusters[cl as usize];
         let head = c.head();
         let (mut not_received, mut discarded) = (0u64, 0u64);
@@ -192,7 +232,14 @@ impl World {
         o.received = kept;
         o.applied = kept;
         o.next = kept + 1;
-        o.out = errant && !rejoin;
+        o.out = (errant && !rejoin) || old_alive;
+        if old_alive {
+            // Still up and writable, and the manager cannot reach it to set `read_only` or
+            // re-point it: only STONITH (out of band) stops it; otherwise a router that
+            // finds `read_only` = 0 on both sends it writes (split brain) until it is
+            // rebuilt.
+            self.fence_live_old_primary(cx, cl, old);
+        }
         // Every other replica is re-pointed (GTID auto-position) with its own backlog;
         // what it holds beyond the new primary's history is dropped.
         for at in 0..self.clusters[cl as usize].nodes.len() {
@@ -218,5 +265,29 @@ impl World {
         if let Some(obs) = self.observer.as_mut() {
             obs.state_changed(now, self.names.name(Node::Db(new)), "promoted to primary");
         }
+    }
+
+    /// A replaced primary that is still up: powered off until rebuilt (`stonith`), or left
+    /// writable — `read-only` fencing acts at a restart, which never came — and rebuilt
+    /// after `rebuild_time`.
+    fn fence_live_old_primary(&mut self, cx: &mut Context<'_, Ev>, cl: u32, old: u32) {
+        let now = cx.now();
+        let c = &self.clusters[cl as usize];
+        let (fencing, rebuild) = (c.fencing, c.rebuild_time);
+        if fencing == Fencing::Stonith {
+            self.crash(cx, Node::Db(old), CrashMode::Host);
+        } else {
+            self.dbs[old as usize].rogue = true;
+            self.clusters[cl as usize].rogue = Some(old);
+            if let Some(obs) = self.observer.as_mut() {
+                obs.state_changed(
+                    now,
+                    self.names.name(Node::Db(old)),
+                    "writable (split brain)",
+                );
+            }
+        }
+        let epoch = self.dbs[old as usize].epoch;
+        cx.schedule_in(rebuild, Ev::DbRebuilt { db: old, epoch });
     }
 }

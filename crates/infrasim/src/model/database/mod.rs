@@ -261,7 +261,7 @@ impl Cluster {
             fencing: f.fencing,
             rebuild_time: f.rebuild_time,
             rejoin_errant: f.rejoin_errant,
-            replica_agreement: f.replica_agreement,
+            replica_agreement: f.agreement(),
             operator_delay: f.operator_delay,
             check_interval: f.check_interval,
             failed_checks_needed: f.failed_checks,

@@ -44,6 +44,8 @@ enum Named {
     App(u32),
     Cluster(u32),
     DbNode(u32),
+    /// A cluster's failover manager (`failover.manager`): a network endpoint only.
+    Manager(u32),
 }
 
 /// The kinds of components (not groups).
@@ -58,6 +60,7 @@ enum Kind {
     App,
     Cluster,
     DbNode,
+    Manager,
 }
 
 impl Named {
@@ -69,6 +72,7 @@ impl Named {
             Named::App(_) => Kind::App,
             Named::Cluster(_) => Kind::Cluster,
             Named::DbNode(_) => Kind::DbNode,
+            Named::Manager(_) => Kind::Manager,
         }
     }
 
@@ -79,6 +83,7 @@ impl Named {
             Named::Web(i) => Some(Node::Web(i)),
             Named::App(i) => Some(Node::App(i)),
             Named::DbNode(i) => Some(Node::Db(i)),
+            Named::Manager(i) => Some(Node::Manager(i)),
             Named::Pair(_) | Named::Cluster(_) => None,
         }
     }
@@ -159,6 +164,12 @@ impl Validator {
                 let path = format!("databases[{i}].replicas[{j}].name");
                 self.name(path, &r.name, Named::DbNode(db));
                 db += 1;
+            }
+        }
+        for (i, d) in s.databases.iter().enumerate() {
+            if let Some(m) = &d.failover.manager {
+                let path = format!("databases[{i}].failover.manager");
+                self.name(path, m, Named::Manager(i as u32));
             }
         }
     }
