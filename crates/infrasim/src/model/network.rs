@@ -157,9 +157,7 @@ impl Network {
             Node::Web(i) => 1 + (self.n_lb + i) as usize,
             Node::App(i) => 1 + (self.n_lb + self.n_web + i) as usize,
             Node::Db(i) => 1 + (self.n_lb + self.n_web + self.n_app + i) as usize,
-            Node::Manager(i) => {
-                1 + (self.n_lb + self.n_web + self.n_app + self.n_db + i) as usize
-            }
+            Node::Manager(i) => 1 + (self.n_lb + self.n_web + self.n_app + self.n_db + i) as usize,
         }
     }
 

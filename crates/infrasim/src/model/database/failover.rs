@@ -15,8 +15,9 @@
 use infrasim_engine::Context;
 
 use crate::model::World;
+use crate::model::metrics::FailoverRecord;
 use crate::model::vocabulary::{Ev, Node};
-use crate::scenario::{CrashMode, Fencing, FailoverMode, PromotionPolicy, ReplicationMode};
+use crate::scenario::{CrashMode, FailoverMode, Fencing, PromotionPolicy, ReplicationMode};
 
 impl World {
     pub(crate) fn failover_check(&mut self, cx: &mut Context<'_, Ev>, cl: u32) {
@@ -24,6 +25,9 @@ impl World {
         let primary_down = self.manager_sees_primary_dead(cl);
         let c = &mut self.clusters[cl as usize];
         if primary_down {
+            if c.failover.failed_checks == 0 {
+                c.failover.first_failed = Some(now);
+            }
             c.failover.failed_checks += 1;
             // orchestrator's anti-flap: no automatic recovery of the cluster within
             // `RecoveryPeriodBlockSeconds` of the last one.
@@ -36,6 +40,7 @@ impl World {
                 && !blocked
             {
                 c.failover.in_progress = true;
+                c.failover.detected_at = Some(now);
                 let epoch = c.failover.epoch;
                 let d = c.promotion;
                 let primary = c.primary;
@@ -211,6 +216,28 @@ impl World {
             }
         }
         let errant = head > kept;
+        // Replicas that applied beyond the new primary (possible when the candidate's
+        // unapplied relay log was discarded): GTID shows them holding transactions the new
+        // primary lacks, and orchestrator leaves such "ahead" replicas unmoved — lost
+        // replicas, detached (`DetachLostReplicasAfterMasterFailover`) — until rebuilt.
+        let mut ahead: Vec<(u32, u64)> = Vec::new();
+        for &r in &c.nodes {
+            let n = &self.dbs[r as usize];
+            if r != new
+                && r != old
+                && n.applied > kept
+                && !n.out
+                && self.net.state(Node::Db(r)).down.is_none()
+            {
+                ahead.push((r, distinct_keys(c, kept + 1, n.applied)));
+            }
+        }
+        // An old primary let rejoin keeps its errant transactions in its data.
+        let rejoin_divergent = if c.rejoin_errant && errant && !old_alive {
+            distinct_keys(c, kept + 1, head)
+        } else {
+            0
+        };
         c.binlog.truncate(kept.saturating_sub(c.base) as usize);
         let data = self.dbs[new as usize].version.clone();
         let c = &mut self.clusters[cl as usize];
@@ -242,9 +269,23 @@ impl World {
         }
         // Every other replica is re-pointed (GTID auto-position) with its own backlog;
         // what it holds beyond the new primary's history is dropped.
+        let rebuild = self.clusters[cl as usize].rebuild_time;
+        for &(r, _) in &ahead {
+            let n = &mut self.dbs[r as usize];
+            n.out = true;
+            n.appliers.iter_mut().for_each(|a| *a = None);
+            n.next = n.applied + 1;
+            n.received = n.applied;
+            self.db_disconnect(r);
+            let epoch = self.dbs[r as usize].epoch;
+            cx.schedule_in(rebuild, Ev::DbRebuilt { db: r, epoch });
+            if let Some(obs) = self.observer.as_mut() {
+                obs.state_changed(now, self.names.name(Node::Db(r)), "lost replica (ahead)");
+            }
+        }
         for at in 0..self.clusters[cl as usize].nodes.len() {
             let r = self.clusters[cl as usize].nodes[at];
-            if r == new || r == old {
+            if r == new || r == old || self.dbs[r as usize].out {
                 continue;
             }
             let n = &mut self.dbs[r as usize];
@@ -262,6 +303,37 @@ impl World {
         self.metrics
             .failover(now, Node::Db(old), not_received + discarded);
         self.metrics.lost_by_reason(now, not_received, discarded);
+        let c = &self.clusters[cl as usize];
+        let primary_lost_at = if old_alive {
+            c.failover.first_failed.unwrap_or(now)
+        } else {
+            self.dbs[old as usize].crashed_at
+        };
+        self.metrics.failover_done(FailoverRecord {
+            at: now,
+            cluster: cl,
+            old: Node::Db(old),
+            new: Node::Db(new),
+            policy: match c.promotion_policy {
+                PromotionPolicy::Orchestrator => "orchestrator",
+                PromotionPolicy::Mha => "mha",
+            },
+            primary_lost_at,
+            old_was_down: !old_alive,
+            detected_at: c.failover.detected_at,
+            lost_not_received: not_received,
+            lost_discarded: discarded,
+            lost_split_brain: 0,
+            divergent_keys: 0,
+            lost_replicas: ahead.iter().map(|&(r, _)| Node::Db(r)).collect(),
+        });
+        let divergent = rejoin_divergent + ahead.iter().map(|&(_, k)| k).sum::<u64>();
+        if divergent > 0 {
+            self.metrics.divergent(now, divergent);
+        }
+        let c = &mut self.clusters[cl as usize];
+        c.failover.first_failed = None;
+        c.failover.detected_at = None;
         if let Some(obs) = self.observer.as_mut() {
             obs.state_changed(now, self.names.name(Node::Db(new)), "promoted to primary");
         }
@@ -290,4 +362,12 @@ impl World {
         let epoch = self.dbs[old as usize].epoch;
         cx.schedule_in(rebuild, Ev::DbRebuilt { db: old, epoch });
     }
+}
+
+/// How many distinct keys the binlog events at positions `from..=to` write.
+fn distinct_keys(c: &super::Cluster, from: u64, to: u64) -> u64 {
+    let keys: std::collections::BTreeSet<u32> = (from..=to)
+        .filter_map(|p| c.event(p).map(|e| e.key))
+        .collect();
+    keys.len() as u64
 }
