@@ -319,6 +319,17 @@ fn bad_replication_and_failover_values_are_named() {
         shown.contains("stonith") && shown.contains("read-only"),
         "{shown}"
     );
+    // The manager's name is a component name like any other: unique, and not "clients".
+    for (name, found) in [("db-r1", "\"db-r1\""), ("clients", "\"clients\"")] {
+        let v = cluster(100.0, 1, json!({"manager": name}), json!([]));
+        let errors = match infrasim::scenario::parse(&serde_json::to_string(&v).unwrap()) {
+            Err(infrasim::Error::Invalid(e)) => e,
+            other => panic!("expected validation errors, got {other:?}"),
+        };
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].path, "databases[0].failover.manager");
+        assert_eq!(errors[0].found, found);
+    }
 }
 
 /// The manager has a place in the network (`failover.manager`): a partition between it and
@@ -465,7 +476,7 @@ fn rejoin_errant_keeps_the_errant_writes_as_divergent_keys() {
     );
     let n = b.lost_writes_by_reason.not_received as f64;
     let k = 1000.0;
-    let expected = k * (1.0 - (-n / k).exp());
+    let expected = k * (1.0 - infrasim_engine::math::exp(-n / k));
     eprintln!(
         "errant writes n = {n}: kept out → divergent {}, rejoined → divergent {} (formula {expected:.0}); promoted at {:?}",
         a.divergent_keys,
@@ -531,7 +542,7 @@ fn a_replica_ahead_of_the_new_primary_is_a_lost_replica() {
     let kept = at30 - d.lost_writes as f64;
     let m = at25 - kept;
     let k = 100_000.0;
-    let expected = k * (1.0 - (-m / k).exp());
+    let expected = k * (1.0 - infrasim_engine::math::exp(-m / k));
     eprintln!(
         "promoted {:?}; lost {:?}; new primary at ≈ {kept:.0}, db-r2 at ≈ {at25:.0}: m ≈ {m:.0}; divergent keys {} (formula {expected:.0}); list {:?}",
         log.times("db-r1", "promoted to primary"),
