@@ -11,10 +11,11 @@ use infrasim::report::{Outage, Report};
 
 /// `writes` per second only, straight to one app server; a primary and `replicas` replicas
 /// (`db-r1`, …) with one 2 ms (exponential) applier each (μ = 500/s); automatic failover
-/// (checks every 1 s, 3 failed, 2 s to promote); 100 ms windows.
+/// (checks every 1 s, 3 failed, 2 s to promote, the manager's checks alone decide: no
+/// replica agreement unless `failover` sets it); 100 ms windows.
 fn cluster(writes: f64, replicas: usize, failover: Value, faults: Value) -> Value {
-    let mut f =
-        json!({"mode": "automatic", "check_interval": "1s", "failed_checks": 3, "promotion": "2s"});
+    let mut f = json!({"mode": "automatic", "check_interval": "1s", "failed_checks": 3,
+        "promotion": "2s", "replica_agreement": false});
     for (k, v) in failover.as_object().unwrap() {
         f[k] = v.clone();
     }
@@ -318,4 +319,246 @@ fn bad_replication_and_failover_values_are_named() {
         shown.contains("stonith") && shown.contains("read-only"),
         "{shown}"
     );
+    // The manager's name is a component name like any other: unique, and not "clients".
+    for (name, found) in [("db-r1", "\"db-r1\""), ("clients", "\"clients\"")] {
+        let v = cluster(100.0, 1, json!({"manager": name}), json!([]));
+        let errors = match infrasim::scenario::parse(&serde_json::to_string(&v).unwrap()) {
+            Err(infrasim::Error::Invalid(e)) => e,
+            other => panic!("expected validation errors, got {other:?}"),
+        };
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].path, "databases[0].failover.manager");
+        assert_eq!(errors[0].found, found);
+    }
+}
+
+/// The manager has a place in the network (`failover.manager`): a partition between it and
+/// the primary alone, from 20 s to 50 s, leaves the primary serving and its replicas
+/// replicating.
+///
+/// * With replica agreement (the orchestrator-like default): the manager reaches the
+///   replicas and they still replicate — orchestrator's UnreachableMaster, not DeadMaster:
+///   no failover, nothing lost, no split brain.
+/// * Without (MHA-like checks, or agreement off): three failed checks (20–22 s: the
+///   partition starts before the check at 20 s) and the 2 s promotion: a replica is
+///   promoted at 24 s while the old primary is still up and
+///   writable. `read_only` fencing acts at a restart that never comes, so a router that
+///   finds two writable nodes alternates writes between them: about half of the writes from
+///   24 s until the old primary is rebuilt (here `rebuild_time` 40 s, at 64 s) land on it
+///   (split brain), and are lost when it is rebuilt. STONITH powers it off instead: no
+///   split-brain write.
+#[test]
+fn a_primary_cut_off_from_the_manager_alone_is_failed_over_only_without_agreement() {
+    let rate = 300.0;
+    let faults = json!([{ "partition": { "a": "orch", "b": "db-primary", "at": "20s", "duration": "30s" } }]);
+    let go = |failover: Value| {
+        let mut f = json!({"manager": "orch", "rebuild_time": "40s"});
+        for (k, v) in failover.as_object().unwrap() {
+            f[k] = v.clone();
+        }
+        let mut v = cluster(rate, 2, f, faults.clone());
+        if failover.get("replica_agreement").is_none() {
+            // The policy's default (orchestrator-like: on).
+            let f = v["databases"][0]["failover"].as_object_mut().unwrap();
+            f.remove("replica_agreement");
+        }
+        observe(&v, 57)
+    };
+    let promoted = |log: &crate::util::Log| -> Vec<f64> {
+        ["db-r1", "db-r2"]
+            .iter()
+            .flat_map(|n| log.times(n, "promoted to primary"))
+            .collect()
+    };
+    // Agreement (default for the orchestrator policy): no failover at all.
+    let (r, log) = go(json!({}));
+    let d = r.database.as_ref().unwrap();
+    eprintln!(
+        "agreement: failovers {} lost {} split brain {}",
+        d.failovers, d.lost_writes, d.split_brain_writes
+    );
+    assert!(promoted(&log).is_empty());
+    assert_eq!(
+        (d.failovers, d.lost_writes, d.split_brain_writes),
+        (0, 0, 0)
+    );
+    assert!(write_outages(&r).is_empty());
+
+    // No agreement: a false failover, and split brain with read-only fencing.
+    let (r, log) = go(json!({"replica_agreement": false}));
+    let d = r.database.as_ref().unwrap();
+    let at = promoted(&log);
+    let expected = 0.5 * rate * 40.0;
+    eprintln!(
+        "no agreement: promoted at {at:?}, split-brain writes {} (≈ {expected}), lost {:?}, divergent keys {}",
+        d.split_brain_writes, d.lost_writes_by_reason, d.divergent_keys
+    );
+    assert_eq!(at.len(), 1);
+    assert!((at[0] - 24.0).abs() <= 0.1, "{at:?}");
+    assert_eq!(d.failovers, 1);
+    assert!(
+        within(d.split_brain_writes as f64, expected, 0.1),
+        "split-brain writes {} vs {expected}",
+        d.split_brain_writes
+    );
+    assert_eq!(d.lost_writes_by_reason.split_brain, d.split_brain_writes);
+    assert!(d.divergent_keys > 0);
+    assert!(
+        d.lost_writes_by_reason.not_received + d.lost_writes_by_reason.discarded_at_promotion <= 10,
+        "the replicas were replicating until the promotion: {:?}",
+        d.lost_writes_by_reason
+    );
+    assert_eq!(log.times("db-primary", "writable (split brain)").len(), 1);
+
+    // No agreement, STONITH: the old primary is powered off at the promotion.
+    let (r, log) = go(json!({"replica_agreement": false, "fencing": "stonith"}));
+    let d = r.database.as_ref().unwrap();
+    eprintln!(
+        "stonith: promoted at {:?}, split brain {}",
+        promoted(&log),
+        d.split_brain_writes
+    );
+    assert_eq!(promoted(&log).len(), 1);
+    assert_eq!((d.split_brain_writes, d.divergent_keys), (0, 0));
+}
+
+/// A real crash of the primary is failed over with and without agreement (a dead process:
+/// the replicas agree at once), the manager placed or not.
+#[test]
+fn a_real_crash_is_failed_over_with_and_without_agreement() {
+    for agreement in [true, false] {
+        let f = json!({"manager": "orch", "replica_agreement": agreement});
+        let v = cluster(
+            300.0,
+            2,
+            f,
+            json!([crash("db-primary", 20.0, None, "process")]),
+        );
+        let (r, log) = observe(&v, 58);
+        let at: Vec<f64> = ["db-r1", "db-r2"]
+            .iter()
+            .flat_map(|n| log.times(n, "promoted to primary"))
+            .collect();
+        eprintln!("agreement {agreement}: promoted at {at:?}");
+        assert_eq!(at.len(), 1);
+        assert!((at[0] - 25.0).abs() <= 1.0, "{at:?}");
+        assert_eq!(r.database.as_ref().unwrap().failovers, 1);
+    }
+}
+
+/// `rejoin_errant`: the primary is cut off from its replica at 20 s (its writes of the next
+/// 10 s are acknowledged, asynchronously, and never received) and its host dies at 30 s,
+/// back at 40 s. A replica is promoted at 34 s (checks alone: 30, 31, 32 s, then 2 s): the
+/// n writes since 20 s are lost, "not received" — and they are the old primary's errant
+/// transactions.
+///
+/// * Default: the old primary stays out until rebuilt (30 min here: never), so nothing
+///   diverges.
+/// * `rejoin_errant`: it rejoins as a replica of the new primary at once, its errant writes
+///   still in its data: with n writes on K keys drawn uniformly, K·(1 − e^(−n/K)) keys
+///   differ from the new primary's (`divergent_keys`). The per-failover list carries the
+///   same figures.
+#[test]
+fn rejoin_errant_keeps_the_errant_writes_as_divergent_keys() {
+    let go = |rejoin: bool| {
+        let f = json!({"rejoin_errant": rejoin});
+        let faults = json!([
+            { "partition": { "a": "db-primary", "b": "db-r1", "at": "20s", "duration": "15s" } },
+            crash("db-primary", 30.0, Some(10.0), "host")
+        ]);
+        observe(&cluster(300.0, 1, f, faults), 59)
+    };
+    let (kept_out, _) = go(false);
+    let (rejoined, log) = go(true);
+    let (a, b) = (
+        kept_out.database.as_ref().unwrap(),
+        rejoined.database.as_ref().unwrap(),
+    );
+    let n = b.lost_writes_by_reason.not_received as f64;
+    let k = 1000.0;
+    let expected = k * (1.0 - infrasim_engine::math::exp(-n / k));
+    eprintln!(
+        "errant writes n = {n}: kept out → divergent {}, rejoined → divergent {} (formula {expected:.0}); promoted at {:?}",
+        a.divergent_keys,
+        b.divergent_keys,
+        log.times("db-r1", "promoted to primary")
+    );
+    assert!((2700.0..3300.0).contains(&n), "≈ 300/s × 10 s: {n}");
+    assert_eq!(a.lost_writes_by_reason, b.lost_writes_by_reason);
+    assert_eq!(a.divergent_keys, 0);
+    assert!(
+        within(b.divergent_keys as f64, expected, 0.03),
+        "{} vs {expected}",
+        b.divergent_keys
+    );
+    // The per-failover list.
+    assert_eq!(b.failover_list.len(), 1);
+    let f = &b.failover_list[0];
+    eprintln!("{f:?}");
+    assert_eq!(
+        (f.old_primary.as_str(), f.promoted.as_str()),
+        ("db-primary", "db-r1")
+    );
+    assert_eq!(f.policy, "orchestrator");
+    assert!(f.old_primary_down);
+    assert_eq!(f.lost_writes, b.lost_writes_by_reason);
+    assert_eq!(f.divergent_keys, b.divergent_keys);
+    assert!((f.primary_lost_at_s - 30.0).abs() < 1e-6);
+    assert!((f.promoted_at_s - 34.0).abs() <= 0.1, "{}", f.promoted_at_s);
+    assert!((f.write_outage_s - (f.promoted_at_s - 30.0)).abs() < 1e-6);
+    assert_eq!(f.detected_at_s, Some(32.0));
+}
+
+/// A replica ahead of the new primary. `db-r1` applies at a quarter of the speed (a gray
+/// failure: 125 writes/s against 400/s) but receives everything; `db-r2` applies at 500/s but
+/// is cut off from the primary at 25 s. The primary's host dies at 30 s: the candidate is
+/// `db-r1` (it received the most), promoted orchestrator-like with what it applied after the
+/// 10 s wait — far less than `db-r2` applied (everything up to 25 s). GTID shows `db-r2`
+/// holding m transactions the new primary lacks; orchestrator leaves such a replica unmoved
+/// (a lost replica) until rebuilt, and its m writes on K keys leave K·(1 − e^(−m/K)) keys
+/// divergent, m = (writes up to 25 s) − (the new primary's position).
+#[test]
+fn a_replica_ahead_of_the_new_primary_is_a_lost_replica() {
+    let faults = json!([
+        { "degrade": { "target": "db-r1", "at": "0s", "slowdown": 4 } },
+        { "partition": { "a": "db-primary", "b": "db-r2", "at": "25s" } },
+        crash("db-primary", 30.0, None, "host")
+    ]);
+    let mut v = cluster(400.0, 2, json!({}), faults);
+    v["clients"]["keys"]["count"] = json!(100_000);
+    v["duration"] = json!("60s");
+    let (r, log) = observe(&v, 60);
+    let d = r.database.as_ref().unwrap();
+    let ts = r.timeseries.as_ref().unwrap();
+    // Writes acknowledged up to 25 s and up to the crash, from the time series.
+    let acked_by = |t: f64| -> f64 {
+        ts.rows
+            .iter()
+            .filter(|w| w.t_s < t - 1e-9)
+            .map(|w| w.succeeded as f64)
+            .sum()
+    };
+    let (at25, at30) = (acked_by(25.0), acked_by(30.0));
+    let kept = at30 - d.lost_writes as f64;
+    let m = at25 - kept;
+    let k = 100_000.0;
+    let expected = k * (1.0 - infrasim_engine::math::exp(-m / k));
+    eprintln!(
+        "promoted {:?}; lost {:?}; new primary at ≈ {kept:.0}, db-r2 at ≈ {at25:.0}: m ≈ {m:.0}; divergent keys {} (formula {expected:.0}); list {:?}",
+        log.times("db-r1", "promoted to primary"),
+        d.lost_writes_by_reason,
+        d.divergent_keys,
+        d.failover_list
+    );
+    assert_eq!(log.times("db-r1", "promoted to primary").len(), 1);
+    assert_eq!(log.times("db-r2", "lost replica (ahead)").len(), 1);
+    assert!(m > 1000.0, "db-r2 is well ahead: {m}");
+    assert!(
+        within(d.divergent_keys as f64, expected, 0.05),
+        "{} vs {expected}",
+        d.divergent_keys
+    );
+    let f = &d.failover_list[0];
+    assert_eq!(f.lost_replicas, ["db-r2"]);
+    assert_eq!(f.divergent_keys, d.divergent_keys);
 }

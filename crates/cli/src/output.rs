@@ -187,6 +187,33 @@ fn database(out: &mut String, r: &Report) {
             ms(db.replication_lag_ms.max),
             db.failovers
         );
+        for f in &db.failover_list {
+            let lost = &f.lost_writes;
+            let mut line = format!(
+                "  failover {} at {:.1} s: {} -> {} ({}{}), write outage {:.1} s, lost writes: not received {}, discarded at promotion {}, split brain {}",
+                f.cluster,
+                f.promoted_at_s,
+                f.old_primary,
+                f.promoted,
+                f.policy,
+                if f.old_primary_down {
+                    ""
+                } else {
+                    ", old primary alive: false failover"
+                },
+                f.write_outage_s,
+                lost.not_received,
+                lost.discarded_at_promotion,
+                lost.split_brain
+            );
+            if f.divergent_keys > 0 {
+                let _ = write!(line, ", divergent keys {}", f.divergent_keys);
+            }
+            if !f.lost_replicas.is_empty() {
+                let _ = write!(line, ", lost replicas {}", f.lost_replicas.join(" "));
+            }
+            let _ = writeln!(out, "{line}");
+        }
     }
 }
 

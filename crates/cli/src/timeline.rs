@@ -11,7 +11,8 @@ pub fn csv(ts: &TimeSeries) -> String {
     for r in &ts.reasons {
         let _ = write!(out, ",failed_{r}");
     }
-    out.push_str(",p50_ms,p99_ms,max_lag_ms");
+    // The lag as MySQL reports it (`Seconds_Behind_Source`), then the true lag beside it.
+    out.push_str(",p50_ms,p99_ms,max_lag_ms,max_true_lag_ms");
     // Per-component columns exist only when the run kept them (at most 200 000 windows).
     let with_components = ts.rows.first().is_some_and(|r| !r.components.is_empty());
     for c in ts.component_names.iter().filter(|_| with_components) {
@@ -36,8 +37,8 @@ pub fn csv(ts: &TimeSeries) -> String {
         }
         let _ = write!(
             out,
-            ",{:.3},{:.3},{:.3}",
-            row.p50_ms, row.p99_ms, row.max_lag_ms
+            ",{:.3},{:.3},{:.3},{:.3}",
+            row.p50_ms, row.p99_ms, row.max_lag_ms, row.max_true_lag_ms
         );
         for (up, q) in &row.components {
             let _ = write!(out, ",{},{q}", u8::from(*up));

@@ -83,7 +83,8 @@ fn capacity(s: &Scenario, node: Node) -> f64 {
                 .expect("a database node");
             per(n.workers, mean(&n.read_service))
         }
-        Node::Clients => 0.0,
+        // Not probed: the manager is not among the components flooded.
+        Node::Clients | Node::Manager(_) => 0.0,
     }
 }
 

@@ -343,7 +343,7 @@ fn covered(v: &Validated<'_>, n: Node, class: Class) -> String {
             "a candidate for promotion only: the primary takes the writes".into()
         }
         Node::Db(_) => "reads go to the other copies".into(),
-        Node::Clients => String::new(),
+        Node::Clients | Node::Manager(_) => String::new(),
     }
 }
 
@@ -390,6 +390,7 @@ fn kind(v: &Validated<'_>, n: Node) -> &'static str {
         Node::Db(i) if is_primary(v, i) => "database primary",
         Node::Db(_) => "database replica",
         Node::Clients => "clients",
+        Node::Manager(_) => "failover manager",
     }
 }
 
@@ -401,5 +402,6 @@ fn order(n: Node) -> (u8, u32) {
         Node::Web(i) => (2, i),
         Node::App(i) => (3, i),
         Node::Db(i) => (4, i),
+        Node::Manager(i) => (5, i),
     }
 }

@@ -69,6 +69,31 @@ pub(crate) enum Mark {
     SemiSyncFallback { at: SimTime },
 }
 
+/// One promotion and what it cost.
+#[derive(Clone, Debug)]
+pub(crate) struct FailoverRecord {
+    /// When the new primary took writes.
+    pub at: SimTime,
+    pub cluster: u32,
+    pub old: Node,
+    pub new: Node,
+    pub policy: &'static str,
+    /// When the old primary crashed, or (alive) when the manager's checks began to fail.
+    pub primary_lost_at: SimTime,
+    /// Whether the old primary was down (a real failure) or alive and cut off from the
+    /// manager (a false failover).
+    pub old_was_down: bool,
+    /// When the manager (or the operator) decided to promote.
+    pub detected_at: Option<SimTime>,
+    pub lost_not_received: u64,
+    pub lost_discarded: u64,
+    pub lost_split_brain: u64,
+    pub divergent_keys: u64,
+    /// Replicas ahead of the new primary, left out of the cluster (orchestrator's lost
+    /// replicas).
+    pub lost_replicas: Vec<Node>,
+}
+
 /// Everything measured.
 pub(crate) struct Metrics {
     pub warmup_end: SimTime,
@@ -99,6 +124,8 @@ pub(crate) struct Metrics {
     pub ryw_violations: u64,
     pub db_reads: u64,
     pub lost_writes: u64,
+    /// Each promotion after the warm-up, with what it cost.
+    pub failover_log: Vec<FailoverRecord>,
     pub marks: Vec<Mark>,
     /// Requests routed by each LB to each server: (lb, server) → count, in first-seen order.
     pub routed: Vec<((Node, Node), u64)>,
@@ -137,6 +164,7 @@ impl Metrics {
             lost_not_received: 0,
             lost_discarded: 0,
             lost_split_brain: 0,
+            failover_log: Vec::new(),
             split_brain_writes: 0,
             divergent_keys: 0,
             stale_reads: 0,
@@ -290,12 +318,42 @@ impl Metrics {
         }
     }
 
-    /// A split-brain episode ended (the node was rebuilt): its acknowledged writes are lost.
-    pub(crate) fn split_brain_ended(&mut self, at: SimTime, writes: u64, divergent: u64) {
+    /// A split-brain episode of `node`, a replaced primary, ended (it was rebuilt): its
+    /// acknowledged writes are lost, charged to the failover that replaced it too.
+    pub(crate) fn split_brain_ended(
+        &mut self,
+        at: SimTime,
+        node: Node,
+        writes: u64,
+        divergent: u64,
+    ) {
         if at >= self.warmup_end {
             self.lost_split_brain += writes;
             self.lost_writes += writes;
             self.divergent_keys += divergent;
+            if let Some(f) = self.failover_log.iter_mut().rev().find(|f| f.old == node) {
+                f.lost_split_brain += writes;
+                f.divergent_keys += divergent;
+            }
+        }
+    }
+
+    /// Keys that diverge from the new primary's data on a node the failover left holding
+    /// writes the new primary lacks (an old primary let rejoin with its errant
+    /// transactions, a replica ahead of the new primary).
+    pub(crate) fn divergent(&mut self, at: SimTime, keys: u64) {
+        if at >= self.warmup_end {
+            self.divergent_keys += keys;
+            if let Some(f) = self.failover_log.last_mut() {
+                f.divergent_keys += keys;
+            }
+        }
+    }
+
+    /// A promotion finished (after the warm-up: listed).
+    pub(crate) fn failover_done(&mut self, f: FailoverRecord) {
+        if f.at >= self.warmup_end {
+            self.failover_log.push(f);
         }
     }
 

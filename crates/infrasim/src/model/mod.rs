@@ -184,7 +184,7 @@ impl World {
             }
             Node::Web(_) | Node::App(_) => self.server_crash(cx, node),
             Node::Db(i) => self.db_crash(cx, i),
-            Node::Clients => {}
+            Node::Clients | Node::Manager(_) => {}
         }
         true
     }
@@ -201,7 +201,7 @@ impl World {
                 self.pair_member_changed(cx, node, false, false);
             }
             Node::Db(i) => self.db_restart(cx, i),
-            Node::Web(_) | Node::App(_) | Node::Clients => {}
+            Node::Web(_) | Node::App(_) | Node::Clients | Node::Manager(_) => {}
         }
     }
 
@@ -269,6 +269,8 @@ impl World {
             Node::Web(i) => self.web_receive(cx, i, msg),
             Node::App(i) => self.app_receive(cx, i, msg),
             Node::Db(i) => self.db_receive(cx, i, src, msg),
+            // The manager's checks are not messages (see `database::failover`).
+            Node::Manager(_) => Received::Taken,
         };
         if received == Received::Dropped {
             self.dropped_on_arrival(cx, from, to, attempt, msg);
@@ -433,7 +435,7 @@ impl Model for World {
                 Node::Web(i) => self.web_work_done(cx, i, job),
                 Node::App(i) => self.app_work_done(cx, i, job),
                 Node::Db(i) => self.db_work_done(cx, i, job),
-                Node::Lb(_) | Node::Clients => unreachable!("no jobs there"),
+                Node::Lb(_) | Node::Clients | Node::Manager(_) => unreachable!("no jobs there"),
             },
             Ev::ApplyDone { db, applier, pos } => self.apply_done(cx, db, applier, pos),
             Ev::BinlogArrive {

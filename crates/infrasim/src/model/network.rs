@@ -21,6 +21,7 @@ pub(crate) struct Network {
     n_lb: u32,
     n_web: u32,
     n_app: u32,
+    n_db: u32,
     latency: Vec<SimDuration>,
     extra: Vec<SimDuration>,
     /// `latency + extra` per link, kept in step with both: the one lookup a message needs.
@@ -72,12 +73,14 @@ impl Network {
             names.web.len() as u32,
             names.app.len() as u32,
             names.db_count(),
+            names.manager.len() as u32,
         ];
         let node_names = std::iter::once("clients".to_string())
             .chain(names.lb.iter().cloned())
             .chain(names.web.iter().cloned())
             .chain(names.app.iter().cloned())
             .chain(names.db.iter().cloned())
+            .chain(names.manager.iter().cloned())
             .collect();
         let mut net = Network::new(
             counts,
@@ -92,17 +95,17 @@ impl Network {
         net
     }
 
-    /// A network of `counts` = [load balancers, web servers, app servers, database nodes]
-    /// with one latency between components and another to the clients.
+    /// A network of `counts` = [load balancers, web servers, app servers, database nodes,
+    /// failover managers] with one latency between components and another to the clients.
     fn new(
-        counts: [u32; 4],
+        counts: [u32; 5],
         default_latency: SimDuration,
         client_latency: SimDuration,
         streams: RngStreams,
         names: Vec<String>,
     ) -> Self {
-        let [n_lb, n_web, n_app, n_db] = counts;
-        let n = 1 + (n_lb + n_web + n_app + n_db) as usize;
+        let [n_lb, n_web, n_app, n_db, n_mgr] = counts;
+        let n = 1 + (n_lb + n_web + n_app + n_db + n_mgr) as usize;
         // Validation bounds the components (`MAX_COMPONENTS`), so that a message in flight
         // can name its ends by 16-bit index.
         assert!(n <= 1 << 16, "{n} network nodes exceed 16-bit indices");
@@ -117,6 +120,7 @@ impl Network {
             .chain((0..n_web).map(Node::Web))
             .chain((0..n_app).map(Node::App))
             .chain((0..n_db).map(Node::Db))
+            .chain((0..n_mgr).map(Node::Manager))
             .collect();
         let delay = latency.clone();
         Network {
@@ -124,6 +128,7 @@ impl Network {
             n_lb,
             n_web,
             n_app,
+            n_db,
             latency,
             extra: vec![SimDuration::ZERO; n * n],
             delay,
@@ -196,6 +201,7 @@ impl Network {
             Node::Web(i) => 1 + (self.n_lb + i) as usize,
             Node::App(i) => 1 + (self.n_lb + self.n_web + i) as usize,
             Node::Db(i) => 1 + (self.n_lb + self.n_web + self.n_app + i) as usize,
+            Node::Manager(i) => 1 + (self.n_lb + self.n_web + self.n_app + self.n_db + i) as usize,
         }
     }
 
@@ -318,6 +324,19 @@ impl Network {
             }
         }
         self.update_impaired();
+    }
+
+    /// Whether a connection from `a` to `b` can be made now: neither host is down, no
+    /// partition, and the link does not lose everything (a process crash leaves the host
+    /// reachable: it answers with a reset).
+    pub(crate) fn reachable(&self, a: Node, b: Node) -> bool {
+        let (i, j) = (self.idx(a), self.idx(b));
+        let host = Some(CrashMode::Host);
+        self.states[i].down != host
+            && self.states[j].down != host
+            && self.partitions[i * self.n + j] == 0
+            && self.loss[i * self.n + j] < 1.0
+            && self.loss[j * self.n + i] < 1.0
     }
 
     /// Whether `a` and `b` are partitioned from each other.
@@ -570,7 +589,7 @@ mod tests {
     /// One load balancer, one app server, one database node.
     fn net() -> Network {
         Network::new(
-            [1, 0, 1, 1],
+            [1, 0, 1, 1, 0],
             SimDuration::from_micros(100),
             SimDuration::from_millis(10),
             RngStreams::new(1),

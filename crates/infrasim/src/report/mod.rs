@@ -132,6 +132,42 @@ pub struct DatabaseReport {
     pub failovers: u64,
     /// Times semi-sync fell back to async.
     pub semi_sync_fallbacks: u64,
+    /// Each failover of the first replication, in order, with what it cost.
+    #[serde(default)]
+    pub failover_list: Vec<FailoverEvent>,
+}
+
+/// One failover (a promotion) and what it cost.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailoverEvent {
+    /// The database cluster.
+    pub cluster: String,
+    /// When the promoted replica took writes (s since the start).
+    pub promoted_at_s: f64,
+    /// The replaced primary.
+    pub old_primary: String,
+    /// The promoted replica.
+    pub promoted: String,
+    /// `orchestrator` or `mha`.
+    pub policy: String,
+    /// Whether the old primary was down (`true`) or alive but cut off from the failover
+    /// manager (`false`: a false failover).
+    pub old_primary_down: bool,
+    /// When the old primary crashed or, alive, when the manager's checks began to fail.
+    pub primary_lost_at_s: f64,
+    /// When the manager (or operator) decided to promote, if recorded.
+    pub detected_at_s: Option<f64>,
+    /// Time without a writable primary: from the crash to the promotion (0 for a false
+    /// failover: the old primary kept taking writes, lost instead).
+    pub write_outage_s: f64,
+    /// Acknowledged writes the cluster went on without, by reason.
+    pub lost_writes: LostWrites,
+    /// Keys left divergent from the new primary's data (split brain, an errant old primary
+    /// let rejoin, replicas ahead of the new primary).
+    pub divergent_keys: u64,
+    /// Replicas that had applied more than the new primary: left out until rebuilt.
+    pub lost_replicas: Vec<String>,
 }
 
 /// Acknowledged writes the cluster went on without, by reason.
@@ -323,7 +359,12 @@ pub fn assemble(s: &Scenario, runs: &[Replication]) -> Report {
         throughput_per_s: succeeded as f64 / measured_s / n as f64,
         classes: pooled.classes,
         components: pooled::components(runs),
-        database: pooled::database(runs),
+        database: pooled::database(runs).map(|mut d| {
+            d.failover_list = details
+                .as_ref()
+                .map_or_else(Vec::new, |x| x.failovers.clone());
+            d
+        }),
         faults: details.as_ref().map_or_else(Vec::new, |d| d.faults.clone()),
         outages: details
             .as_ref()

@@ -153,6 +153,7 @@ pub(super) fn database(runs: &[Replication]) -> Option<DatabaseReport> {
             divergent_keys: sum(&|d| d.divergent_keys),
             failovers: sum(&|d| d.failovers),
             semi_sync_fallbacks: sum(&|d| d.semi_sync_fallbacks),
+            failover_list: Vec::new(),
         }
     })
 }

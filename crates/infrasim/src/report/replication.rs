@@ -4,12 +4,16 @@
 //! these alone, in replication order; so replications run on different machines (shards)
 //! merge into exactly the report of one run (`crate::shard`).
 
+use infrasim_engine::SimTime;
 use infrasim_engine::stats::Histogram;
 use serde::{Deserialize, Serialize};
 
 use super::operations::{OperationsDetails, OperationsTally};
 use super::windows::{time_availability, unavailable_windows};
-use super::{FaultReport, Outage, TimeSeries, faults, operations, timeseries, windows};
+use super::{
+    FailoverEvent, FaultReport, LostWrites, Outage, TimeSeries, faults, operations, timeseries,
+    windows,
+};
 use crate::model::measure::RunData;
 use crate::model::metrics::Mark;
 use crate::scenario::{Class, Scenario};
@@ -100,6 +104,9 @@ pub struct Details {
     pub timeseries: TimeSeries,
     /// With monitoring: the alerts and the monitoring system's crashes.
     pub operations: Option<OperationsDetails>,
+    /// Each failover, with what it cost.
+    #[serde(default)]
+    pub failovers: Vec<FailoverEvent>,
 }
 
 /// What one replication contributes to a report.
@@ -211,8 +218,44 @@ pub(crate) fn summarize(s: &Scenario, run: &RunData, details: bool) -> Replicati
             outages: windows::outages_of(run),
             timeseries: timeseries::of(run),
             operations: operations::details(s, run),
+            failovers: failover_events(s, run),
         }),
         firewalls: run.firewalls.clone(),
         attacks: run.attacks.clone(),
     }
+}
+
+/// The failovers of a run, as the report lists them.
+fn failover_events(s: &Scenario, run: &RunData) -> Vec<FailoverEvent> {
+    let secs = |t: SimTime| t.as_secs_f64();
+    run.metrics
+        .failover_log
+        .iter()
+        .map(|f| FailoverEvent {
+            cluster: s.databases[f.cluster as usize].name.clone(),
+            promoted_at_s: secs(f.at),
+            old_primary: run.names.name(f.old).to_string(),
+            promoted: run.names.name(f.new).to_string(),
+            policy: f.policy.to_string(),
+            old_primary_down: f.old_was_down,
+            primary_lost_at_s: secs(f.primary_lost_at),
+            detected_at_s: f.detected_at.map(secs),
+            write_outage_s: if f.old_was_down {
+                f.at.saturating_since(f.primary_lost_at).as_secs_f64()
+            } else {
+                0.0
+            },
+            lost_writes: LostWrites {
+                not_received: f.lost_not_received,
+                discarded_at_promotion: f.lost_discarded,
+                split_brain: f.lost_split_brain,
+            },
+            divergent_keys: f.divergent_keys,
+            lost_replicas: f
+                .lost_replicas
+                .iter()
+                .map(|n| run.names.name(*n).to_string())
+                .collect(),
+        })
+        .collect()
 }

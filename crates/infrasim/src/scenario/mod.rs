@@ -1019,12 +1019,31 @@ pub struct Failover {
     /// Automatic: declare the primary dead only once every live replica has lost it too
     /// (its receiver disconnected), as orchestrator's DeadMaster analysis requires; off: the
     /// manager's own checks decide alone.
+    /// Absent: on for the `orchestrator` policy (what orchestrator does), off for `mha`
+    /// (MHA's master monitor decides alone unless a `secondary_check_script` is set).
     #[serde(default)]
-    pub replica_agreement: bool,
+    pub replica_agreement: Option<bool>,
+    /// The failover manager's host: a name of its own, placed in the network like a
+    /// component (usable in `network.links`, `partition` and `link_degrade`), from which
+    /// its checks of the primary travel. Absent: an unnamed host at the default latency.
+    #[serde(default)]
+    pub manager: Option<String>,
     /// Let a replaced primary rejoin as a replica at once even with errant transactions
     /// (its extra writes stay in its data: divergent keys).
     #[serde(default)]
     pub rejoin_errant: bool,
+}
+
+impl Failover {
+    /// Whether the manager waits for the replicas' agreement: as set, else on for the
+    /// orchestrator-like policy (orchestrator's DeadMaster analysis: "Master cannot be
+    /// reached by orchestrator and none of its replicas is replicating",
+    /// go/inst/analysis_dao.go) and off for the MHA-like one (MHA's monitor pings the
+    /// master alone unless a `secondary_check_script` is configured).
+    pub fn agreement(&self) -> bool {
+        self.replica_agreement
+            .unwrap_or(self.policy == PromotionPolicy::Orchestrator)
+    }
 }
 
 /// How a failover manager promotes its candidate.
@@ -1068,7 +1087,8 @@ impl Default for Failover {
             recovery_block: recovery_block_default(),
             fencing: Fencing::ReadOnly,
             rebuild_time: rebuild_time_default(),
-            replica_agreement: false,
+            replica_agreement: None,
+            manager: None,
             rejoin_errant: false,
         }
     }

@@ -24,6 +24,9 @@ pub(crate) enum Node {
     App(u32),
     /// Database node `i`.
     Db(u32),
+    /// The failover manager of database cluster `i` (its host, a network endpoint: not a
+    /// component that serves requests).
+    Manager(u32),
 }
 
 /// The components' names, by kind and index.
@@ -33,6 +36,9 @@ pub(crate) struct Names {
     pub web: Vec<String>,
     pub app: Vec<String>,
     pub db: Vec<String>,
+    /// Each cluster's failover manager: `failover.manager`, or `<cluster>/manager` when
+    /// unnamed (then no scenario reference can name it).
+    pub manager: Vec<String>,
 }
 
 impl Names {
@@ -55,6 +61,11 @@ impl Names {
         for (i, n) in db_nodes.enumerate() {
             names.add(&n.name, Node::Db(i as u32));
         }
+        for (i, d) in s.databases.iter().enumerate() {
+            let name = d.failover.manager.clone();
+            let name = name.unwrap_or_else(|| format!("{}/manager", d.name));
+            names.add(&name, Node::Manager(i as u32));
+        }
         names
     }
 
@@ -64,6 +75,7 @@ impl Names {
             Node::Web(_) => &mut self.web,
             Node::App(_) => &mut self.app,
             Node::Db(_) => &mut self.db,
+            Node::Manager(_) => &mut self.manager,
             Node::Clients => return,
         };
         list.push(name.to_string());
@@ -77,6 +89,7 @@ impl Names {
             Node::Web(i) => &self.web[i as usize],
             Node::App(i) => &self.app[i as usize],
             Node::Db(i) => &self.db[i as usize],
+            Node::Manager(i) => &self.manager[i as usize],
         }
     }
 

@@ -166,12 +166,14 @@ impl AttackKind {
 /// The port a component listens on: its kind's well-known port. Load balancers and web
 /// servers serve HTTP on 80 (IANA `http`); app servers on 8080 (IANA `http-alt`, Tomcat's
 /// and most application servers' default connector); MySQL on 3306 (its `port` default,
-/// MySQL Reference Manual, server system variables).
+/// MySQL Reference Manual, server system variables); a failover manager on 3000
+/// (orchestrator's `ListenAddress` default `:3000`, its HTTP API).
 pub(crate) fn port_of(node: super::Node) -> u16 {
     match node {
         super::Node::Lb(_) | super::Node::Web(_) => 80,
         super::Node::App(_) => 8080,
         super::Node::Db(_) => 3306,
+        super::Node::Manager(_) => 3000,
         super::Node::Clients => 0,
     }
 }

@@ -134,6 +134,10 @@ pub(crate) struct FailoverState {
     pub stop_received: u64,
     /// When the last automatic failover finished (`RecoveryPeriodBlockSeconds`).
     pub last_automatic: Option<SimTime>,
+    /// When the manager's checks of the primary began to fail (the first of a run).
+    pub first_failed: Option<SimTime>,
+    /// When the manager declared the primary dead.
+    pub detected_at: Option<SimTime>,
 }
 
 /// A cluster: which node is primary, what was committed, and the routing state.
@@ -261,7 +265,7 @@ impl Cluster {
             fencing: f.fencing,
             rebuild_time: f.rebuild_time,
             rejoin_errant: f.rejoin_errant,
-            replica_agreement: f.replica_agreement,
+            replica_agreement: f.agreement(),
             operator_delay: f.operator_delay,
             check_interval: f.check_interval,
             failed_checks_needed: f.failed_checks,
@@ -602,12 +606,21 @@ impl World {
             self.net.set_down(Node::Db(db), None);
         }
         let c = &mut self.clusters[cl as usize];
-        c.rogue = None;
         let primary = c.primary;
         let head = c.head();
-        let rogue_writes = std::mem::take(&mut c.rogue_writes);
-        let divergent = std::mem::take(&mut c.divergent_count);
-        c.divergent.iter_mut().for_each(|d| *d = false);
+        // The split brain ends only with the rebuild of the node that took the writes (a
+        // lost replica rebuilt meanwhile leaves it alone).
+        let split = c.rogue == Some(db);
+        let (rogue_writes, divergent) = if split {
+            c.rogue = None;
+            c.divergent.iter_mut().for_each(|d| *d = false);
+            (
+                std::mem::take(&mut c.rogue_writes),
+                std::mem::take(&mut c.divergent_count),
+            )
+        } else {
+            (0, 0)
+        };
         let version = self.dbs[primary as usize].version.clone();
         let n = &mut self.dbs[db as usize];
         n.version = version;
@@ -616,7 +629,10 @@ impl World {
         n.next = head + 1;
         n.out = false;
         n.rogue = false;
-        self.metrics.split_brain_ended(now, rogue_writes, divergent);
+        if split {
+            self.metrics
+                .split_brain_ended(now, Node::Db(db), rogue_writes, divergent);
+        }
         if let Some(obs) = self.observer.as_mut() {
             obs.state_changed(now, self.names.name(Node::Db(db)), "rebuilt as a replica");
         }

@@ -47,6 +47,8 @@ enum Named {
     Cluster(u32),
     DbNode(u32),
     Firewall(u32),
+    /// A cluster's failover manager (`failover.manager`): a network endpoint only.
+    Manager(u32),
 }
 
 /// The kinds of components (not groups).
@@ -62,6 +64,7 @@ enum Kind {
     Cluster,
     DbNode,
     Firewall,
+    Manager,
 }
 
 impl Named {
@@ -74,6 +77,7 @@ impl Named {
             Named::Cluster(_) => Kind::Cluster,
             Named::DbNode(_) => Kind::DbNode,
             Named::Firewall(_) => Kind::Firewall,
+            Named::Manager(_) => Kind::Manager,
         }
     }
 
@@ -84,6 +88,7 @@ impl Named {
             Named::Web(i) => Some(Node::Web(i)),
             Named::App(i) => Some(Node::App(i)),
             Named::DbNode(i) => Some(Node::Db(i)),
+            Named::Manager(i) => Some(Node::Manager(i)),
             Named::Pair(_) | Named::Cluster(_) | Named::Firewall(_) => None,
         }
     }
@@ -172,6 +177,12 @@ impl Validator {
         for (i, f) in s.firewalls.iter().enumerate() {
             let named = Named::Firewall(i as u32);
             self.name(format!("firewalls[{i}].name"), &f.name, named);
+        }
+        for (i, d) in s.databases.iter().enumerate() {
+            if let Some(m) = &d.failover.manager {
+                let path = format!("databases[{i}].failover.manager");
+                self.name(path, m, Named::Manager(i as u32));
+            }
         }
     }
 

@@ -428,13 +428,19 @@ impl Validator {
             return Some(Node::Clients);
         }
         match self.names.get(name).copied() {
-            Some(n @ (Named::Lb(_) | Named::Web(_) | Named::App(_) | Named::DbNode(_))) => {
+            Some(
+                n @ (Named::Lb(_)
+                | Named::Web(_)
+                | Named::App(_)
+                | Named::DbNode(_)
+                | Named::Manager(_)),
+            ) => {
                 return n.node();
             }
             Some(Named::Pair(_) | Named::Cluster(_) | Named::Firewall(_)) => self.err(
                 path,
                 format!("{name:?} (an LB pair, a database cluster or a firewall)"),
-                "one component's name (a load balancer, web or app server, database node) or \"clients\"",
+                "one component's name (a load balancer, web or app server, database node, failover manager) or \"clients\"",
             ),
             None => self.err(
                 path,
