@@ -11,6 +11,7 @@ mod queue;
 mod request_path;
 mod retry;
 mod slowstart;
+pub(crate) mod tls;
 
 use std::collections::{BTreeSet, VecDeque};
 
@@ -95,6 +96,8 @@ pub(crate) struct LbConfig {
     pub maxconn: u32,
     pub cores: u32,
     pub cost: SimDuration,
+    /// CPU per client connection (with `clients.connections`).
+    pub per_connection: SimDuration,
     pub hashing: bool,
 }
 
@@ -116,7 +119,8 @@ pub(crate) struct LoadBalancer {
     /// `SC_ST_TAR`): an `Ev::LbRetry` is due for each; a crash forgets them.
     pub turnaround: BTreeSet<Ref>,
     pub cpu_busy: u32,
-    pub cpu_queue: VecDeque<Ref>,
+    /// Work waiting for a core: the call, the kind of work and its CPU time.
+    pub cpu_queue: VecDeque<(Ref, tls::CpuJob, SimDuration)>,
     /// Client connections held (frontend `maxconn`).
     pub frontend: u32,
     /// Client connections the kernel completed while the frontend was at `maxconn`, waiting
@@ -138,6 +142,10 @@ pub(crate) struct LoadBalancer {
     pub timeouts: TimeoutQueue<(Ref, SimTime)>,
     /// The random stream of `random` balancing draws.
     pub rng: SimRng,
+    /// Client connections: epochs, idle ones, CPU by kind, handshakes.
+    pub conn: tls::LbConn,
+    /// TLS termination, if configured.
+    pub tls: Option<tls::LbTls>,
 }
 
 impl LoadBalancer {
@@ -173,6 +181,7 @@ impl LoadBalancer {
             maxconn: spec.maxconn,
             cores: spec.cpu.cores,
             cost: spec.cpu.per_request,
+            per_connection: spec.cpu.per_connection,
             hashing: spec.balance == Balance::Source,
         };
         let n = servers.len();
@@ -221,6 +230,8 @@ impl LoadBalancer {
             timeouts: TimeoutQueue::new(),
             rng: streams.stream(&format!("lb/{}", spec.name)),
             servers,
+            conn: tls::LbConn::default(),
+            tls: None,
         };
         lb.init_health();
         lb
@@ -348,6 +359,7 @@ impl World {
             v.served = 0;
             v.queued = 0;
         }
+        self.lb_conn_lost(lb, true);
     }
 
     /// The load balancer restarts: every server in its `init-state` (by default UP at health
