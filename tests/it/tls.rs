@@ -353,3 +353,40 @@ fn a_takeover_without_shared_ticket_keys_lands_full_handshakes_on_the_new_master
     );
     assert!(shared2.resumed > lb2.resumed, "{shared2:?} vs {lb2:?}");
 }
+
+#[test]
+fn connections_and_tls_runs_are_deterministic() {
+    let v = scenario(
+        300,
+        200,
+        json!({ "requests_per_connection": 5, "keep_alive": "1s" }),
+        json!({ "tls": { "version": "1.3", "early_data": true }, "timeouts": { "http_keep_alive": "500ms" } }),
+        "10s",
+    );
+    let a = crate::util::to_json(&run(&v, 23, 2));
+    let b = crate::util::to_json(&run(&v, 23, 2));
+    assert_eq!(a, b);
+    let r = run(&v, 23, 1);
+    let c = conns(&r);
+    let hs = &c.load_balancers["lb"].handshakes;
+    assert!(hs.early_data > 0 && hs.early_data == hs.resumed, "{hs:?}");
+    // 0-RTT: a resumed connection's first request takes TCP's round trip and its own.
+    assert!(c.first_request_latency_ms.p50_ms < 3.0 * RTT_MS, "{c:?}");
+}
+
+#[test]
+fn an_lb_crash_resets_its_connections_and_clients_reconnect() {
+    let mut v = scenario(200, 100, json!({}), json!({ "tls": {} }), "30s");
+    v["faults"] = json!([ { "crash": { "target": "lb", "at": "10s", "duration": "2s" } } ]);
+    let r = run(&v, 29, 1);
+    let c = conns(&r);
+    assert!(c.closed["reset"] > 0, "{:?}", c.closed);
+    // After the restart the LB has new ticket keys: every address does a full handshake.
+    let hs = &c.load_balancers["lb"].handshakes;
+    assert!(hs.full >= 95, "{hs:?}");
+    assert!(
+        r.requests.failed["connection_refused"] > 0,
+        "{:?}",
+        r.requests.failed
+    );
+}

@@ -209,6 +209,14 @@ impl Pool {
     }
 }
 
+/// Whether an idle-closing deadline no longer guards anything: its connection closed or
+/// carries a request (a later deadline is pushed when it turns idle again).
+fn not_idle(per_addr: &[Vec<Conn>], &(addr, id): &(u32, u32)) -> bool {
+    !per_addr
+        .get(addr as usize)
+        .is_some_and(|v| v.iter().any(|c| c.id == id && !c.busy))
+}
+
 /// Where a request goes.
 enum Pick {
     Reuse(u32),
@@ -421,7 +429,14 @@ impl World {
                 c.closes_at = now.saturating_add(after);
                 c.lb_closes = lb_closes;
                 let at = c.closes_at;
-                pool.idle.push(cx, at, (u.addr, u.id), || Ev::ConnIdle);
+                let Pool { idle, per_addr, .. } = pool;
+                idle.push_discarding(
+                    cx,
+                    at,
+                    (u.addr, u.id),
+                    |t| not_idle(per_addr, t),
+                    || Ev::ConnIdle,
+                );
             }
         }
         self.conn_serve_waiting(cx, u.addr);
@@ -499,7 +514,8 @@ impl World {
             }
         }
         if let Some(pool) = self.conns.as_mut() {
-            pool.idle.rearm(cx, || Ev::ConnIdle);
+            let Pool { idle, per_addr, .. } = pool;
+            idle.rearm_discarding(cx, |t| not_idle(per_addr, t), || Ev::ConnIdle);
         }
     }
 

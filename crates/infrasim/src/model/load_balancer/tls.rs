@@ -77,7 +77,7 @@ pub(crate) struct LbConn {
     pub idle: u32,
     /// CPU spent by kind ([`CPU_KINDS`]), ns, after the warm-up.
     pub cpu_ns: [u64; 5],
-    /// Handshakes after the warm-up: full, resumed, resumed with early data.
+    /// Handshakes after the warm-up: full, resumed, and of the resumed those with early data.
     pub handshakes: [u64; 3],
     /// Connections accepted after the warm-up.
     pub accepted: u64,
@@ -284,7 +284,10 @@ impl World {
             match h {
                 Handshake::Full => l.conn.handshakes[0] += 1,
                 Handshake::Resumed => l.conn.handshakes[1] += 1,
-                Handshake::Early => l.conn.handshakes[2] += 1,
+                Handshake::Early => {
+                    l.conn.handshakes[1] += 1;
+                    l.conn.handshakes[2] += 1;
+                }
                 Handshake::None => {}
             }
         }
