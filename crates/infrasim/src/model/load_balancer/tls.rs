@@ -32,7 +32,7 @@
 //! * bulk encryption `bulk_per_kb` × `kb_per_request` per request; re-encryption to the
 //!   servers 2.1 µs per request more, on the LB and on the server (HAProxy: 160 000
 //!   keep-alive HTTPS requests/s against 243 000 cleartext ones: 6.25 − 4.12 µs), plus the
-//!   bulk again.
+//!   bulk again (the server's decryption is added to its service time).
 
 use std::collections::VecDeque;
 
@@ -431,6 +431,18 @@ impl World {
         // Frees the slot through the frontend's accounting (which resumes the listener).
         l.frontend += 1;
         self.lb_close_frontend(cx, lb);
+    }
+
+    /// What a server spends decrypting a request re-encrypted by the LB that sent `call`
+    /// (`tls.to_servers`): TLS's share of a keep-alive request plus the bulk.
+    pub(crate) fn backend_tls_cost(&self, call: Ref) -> SimDuration {
+        let Some(Node::Lb(l)) = self.calls.get(call).map(|c| c.caller) else {
+            return SimDuration::ZERO;
+        };
+        match &self.lbs[l as usize].tls {
+            Some(t) if t.to_servers => TLS_PER_REQUEST.saturating_add(t.bulk),
+            _ => SimDuration::ZERO,
+        }
     }
 
     /// The LB lost every client socket: a crash (`restart`: its process, so its ticket
