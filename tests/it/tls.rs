@@ -413,3 +413,31 @@ fn re_encryption_to_the_servers_costs_both_sides() {
         "{cpu:?} at {per_s:.1} requests/s"
     );
 }
+
+#[test]
+fn idle_keep_alive_connections_count_against_maxconn() {
+    // 50 addresses, one request a second each, an LB with `maxconn 10`. Without `timeout
+    // http-keep-alive` the first ten addresses' idle connections hold every slot (the
+    // clients keep them 115 s): the others wait in the backlog, then their SYNs are dropped,
+    // and they time out. With a 100 ms keep-alive timeout about 50 × (41 ms + 100 ms) ≈ 7
+    // connections are open at a time: nobody waits.
+    let with = |timeouts: Value| {
+        let lb = json!({ "maxconn": 10, "timeouts": timeouts });
+        let mut v = scenario(50, 50, json!({}), lb, "60s");
+        v["clients"]["timeout"] = json!("5s");
+        run(&v, 37, 1)
+    };
+    let stuck = with(json!({}));
+    let freed = with(json!({ "http_keep_alive": "100ms" }));
+    assert!(
+        stuck.availability < 0.5,
+        "idle connections hold maxconn: availability {}",
+        stuck.availability
+    );
+    assert!(
+        freed.availability > 0.999,
+        "closed after 100 ms idle: availability {}",
+        freed.availability
+    );
+    assert!(conns(&freed).closed["lb_idle"] > 0);
+}

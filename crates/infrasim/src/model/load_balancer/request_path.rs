@@ -156,8 +156,9 @@ impl World {
             return;
         }
         loop {
+            let idle = self.lb_idle_conns(lb);
             let l = &mut self.lbs[lb as usize];
-            if l.cfg.maxconn > 0 && l.frontend >= l.cfg.maxconn {
+            if l.cfg.maxconn > 0 && l.frontend + idle >= l.cfg.maxconn {
                 return;
             }
             let Some(call) = l.backlog.pop_front() else {
