@@ -15,11 +15,12 @@ pub struct Connections {
     #[serde(default)]
     pub requests_per_connection: u32,
     /// How long a client keeps an idle connection open (Firefox
-    /// `network.http.keep-alive.timeout`: 115 s).
+    /// `network.http.keep-alive.timeout`, 115 s in modules/libpref/init/all.js).
     #[serde(default = "keep_alive_default")]
     pub keep_alive: SimDuration,
     /// Concurrent connections per client address to one host: 6, as browsers open for
-    /// HTTP/1.1 (Chrome, Firefox `network.http.max-persistent-connections-per-server` = 6).
+    /// HTTP/1.1 (Firefox `network.http.max-persistent-connections-per-server`, 6 since
+    /// Firefox 3, MozillaZine; Chrome's per-host limit is 6 too).
     /// A request finding all of them busy waits for one. 0 = no limit.
     #[serde(default = "max_per_address_default")]
     pub max_per_address: u32,
