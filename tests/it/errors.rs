@@ -1087,3 +1087,49 @@ fn unknown_monitoring_key() {
         &["unknown field"],
     );
 }
+
+#[test]
+fn tls_and_connections_are_validated() {
+    // TLS lives on connections.
+    let mut v = base();
+    v["load_balancers"][0]["tls"] = json!({});
+    expect_invalid(
+        &v,
+        "load_balancers[0].tls",
+        &["clients.connections"],
+        &["clients.connections"],
+    );
+    // Early data is TLS 1.3's.
+    v["clients"]["connections"] = json!({});
+    v["load_balancers"][0]["tls"] = json!({ "version": "1.2", "early_data": true });
+    expect_invalid(&v, "load_balancers[0].tls.early_data", &["true"], &["1.3"]);
+    // Durations in range.
+    v["load_balancers"][0]["tls"] = json!({ "lifetime": "0s" });
+    expect_invalid(
+        &v,
+        "load_balancers[0].tls.lifetime",
+        &["0s"],
+        &["greater than zero"],
+    );
+    v["load_balancers"][0]["tls"] = json!({});
+    v["clients"]["connections"] = json!({ "keep_alive": "2d" });
+    expect_invalid(&v, "clients.connections.keep_alive", &["2d"], &["at most"]);
+    v["clients"]["connections"] = json!({});
+    v["load_balancers"][0]["timeouts"] = json!({ "http_keep_alive": "0s" });
+    expect_invalid(
+        &v,
+        "load_balancers[0].timeouts.http_keep_alive",
+        &["0s"],
+        &["greater than zero"],
+    );
+    // Unknown keys and bad enum values are parse errors with their path.
+    let mut v = base();
+    v["clients"]["connections"] = json!({ "keepalive": "1s" });
+    let text = serde_json::to_string_pretty(&v).expect("serializes");
+    expect_parse_error(&text, "clients.connections.keepalive", &["keepalive"]);
+    let mut v = base();
+    v["clients"]["connections"] = json!({});
+    v["load_balancers"][0]["tls"] = json!({ "key": "rsa-1024" });
+    let text = serde_json::to_string_pretty(&v).expect("serializes");
+    expect_parse_error(&text, "load_balancers[0].tls.key", &["rsa-1024"]);
+}

@@ -39,6 +39,9 @@
 //! * [`shard`]: `run --shard`, `sweep --shard` and `merge` give byte for byte the unsharded
 //!   output for every shipped scenario at 1, 2 and 5 shards; mismatched parts are refused;
 //!   grid sweeps;
+//! * [`tls`]: keep-alive connections and TLS termination — handshake round trips per
+//!   version, the LB's handshake capacity per core and its M/D/c queueing, resumption
+//!   moving capacity, full handshakes landing on a new master without shared ticket keys;
 //! * [`tcp`]: loss, dead peers, full accept queues and a frontend at `maxconn` cost
 //!   retransmission time, not requests; health checks go through the server.
 
@@ -61,4 +64,5 @@ mod scenarios;
 mod security;
 mod shard;
 mod tcp;
+mod tls;
 mod util;

@@ -45,6 +45,7 @@ pub fn summary(r: &Report, file: &Path) -> String {
     components(&mut out, r);
     database(&mut out, r);
     attacks(&mut out, r);
+    connections(&mut out, r);
     faults(&mut out, r);
     operations(&mut out, r);
     outages(&mut out, r);
@@ -260,6 +261,65 @@ fn attacks(out: &mut String, r: &Report) {
             f.new_flows, f.denied, f.conntrack_full, f.early_drops, f.down_drops, f.conntrack_peak
         );
     }
+}
+
+/// Keep-alive connections, and each load balancer's handshakes and CPU by kind of work.
+fn connections(out: &mut String, r: &Report) {
+    let Some(c) = &r.connections else {
+        return;
+    };
+    let closed: Vec<String> = c
+        .closed
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect();
+    let _ = writeln!(
+        out,
+        "connections: {} opened, {:.2} requests each; first request mean {} p99 {}, reused mean {} p99 {}; closed: {}",
+        c.opened,
+        c.requests_per_connection,
+        ms(c.first_request_latency_ms.mean_ms),
+        ms(c.first_request_latency_ms.p99_ms),
+        ms(c.reused_latency_ms.mean_ms),
+        ms(c.reused_latency_ms.p99_ms),
+        if closed.is_empty() {
+            "none".to_string()
+        } else {
+            closed.join(", ")
+        }
+    );
+    let mut t = table(&[
+        "load balancer",
+        "connections",
+        "full handshakes",
+        "resumed",
+        "CPU: full",
+        "CPU: resumed",
+        "CPU: connections",
+        "CPU: requests",
+        "CPU: TLS requests",
+    ]);
+    for (name, l) in &c.load_balancers {
+        let cpu = |k: &str| pct(l.cpu_utilization.get(k).copied().unwrap_or(0.0));
+        t.add_row(vec![
+            name.clone(),
+            l.accepted.to_string(),
+            l.handshakes.full.to_string(),
+            format!(
+                "{} ({:.1}%)",
+                l.handshakes.resumed,
+                l.handshakes.resumption_ratio * 100.0
+            ),
+            cpu("full_handshakes"),
+            cpu("resumed_handshakes"),
+            cpu("connections"),
+            cpu("requests"),
+            cpu("tls_requests"),
+        ]);
+    }
+    right(&mut t, 1);
+    let _ = writeln!(out, "{t}");
 }
 
 /// Each fault occurrence and what it cost.

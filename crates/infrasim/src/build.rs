@@ -13,6 +13,7 @@ use crate::model::dns::DnsPair;
 use crate::model::fault::{self, FaultState};
 use crate::model::firewall::Firewalls;
 use crate::model::load_balancer::LoadBalancer;
+use crate::model::load_balancer::tls::LbTls;
 use crate::model::monitoring::Ops;
 use crate::model::network::Network;
 use crate::model::server::{AppServer, WebServer};
@@ -28,7 +29,14 @@ pub(crate) fn build(v: &Validated<'_>, seed: u64) -> World {
         .load_balancers
         .iter()
         .zip(&v.backends)
-        .map(|(spec, servers)| LoadBalancer::new(spec, servers, &streams))
+        .map(|(spec, servers)| {
+            let mut lb = LoadBalancer::new(spec, servers, &streams);
+            lb.tls = spec
+                .tls
+                .as_ref()
+                .map(|t| LbTls::new(t, s.clients.addresses));
+            lb
+        })
         .collect();
     let (mut vrrp, mut dns) = (Vec::new(), Vec::new());
     for (spec, &members) in s.lb_pairs.iter().zip(&v.pair_members) {
@@ -70,6 +78,11 @@ pub(crate) fn build(v: &Validated<'_>, seed: u64) -> World {
     World::new(
         Components {
             clients: Clients::new(&s.clients, v.entry, &s.faults, &streams),
+            conns: s
+                .clients
+                .connections
+                .as_ref()
+                .map(|c| crate::model::connection::Pool::new(c, s.clients.addresses)),
             lbs,
             vrrp,
             dns,

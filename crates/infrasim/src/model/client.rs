@@ -469,7 +469,10 @@ impl World {
         let call = Call::new(Parent::Request(req), Node::Clients, target, carried);
         let call = self.calls.insert(call);
         self.requests.get_mut(req).expect("checked above").call = Some(call);
-        if entry.is_some() {
+        if self.connections_on() {
+            // On a keep-alive connection (`model::connection`).
+            self.conn_route(cx, call, target);
+        } else if entry.is_some() {
             self.send(cx, Node::Clients, target, Msg::Call(call));
         } else {
             let j = self.net.idx(target);
@@ -513,7 +516,10 @@ impl World {
                 Some(Call {
                     parent: Parent::Request(req),
                     ..
-                }) => self.attempt_done(cx, req, call, outcome),
+                }) => {
+                    let first = self.conn_call_ended(cx, call, outcome, false);
+                    self.attempt_done(cx, req, call, outcome, first);
+                }
                 Some(Call {
                     parent: Parent::Attack(a),
                     ..
@@ -536,6 +542,8 @@ impl World {
                     ..
                 }) = removed
                 {
+                    let failed = Outcome::Failed(FailReason::ConnectionRefused);
+                    let first = self.conn_call_ended(cx, call, failed, true);
                     if self.client_failover()
                         && self.requests.get(req).is_some_and(|r| r.call == Some(call))
                     {
@@ -545,12 +553,7 @@ impl World {
                         self.start_attempt(cx, req, Some(callee));
                         return Received::Taken;
                     }
-                    self.attempt_done(
-                        cx,
-                        req,
-                        call,
-                        Outcome::Failed(FailReason::ConnectionRefused),
-                    );
+                    self.attempt_done(cx, req, call, failed, first);
                 }
             }
             _ => {}
@@ -592,6 +595,7 @@ impl World {
                 .map(|c| (c.callee, c.connected().is_some()));
             if let Some((callee, false)) = callee {
                 if let Some(c) = call {
+                    self.conn_abandoned(cx, c);
                     self.calls.remove(c);
                 }
                 let r = self.requests.get_mut(req).expect("checked");
@@ -619,12 +623,21 @@ impl World {
         }
         if let Some(c) = call {
             // The client closes the connection; servers may still be working on it.
+            self.conn_abandoned(cx, c);
             self.calls.remove(c);
         }
         self.attempt_failed(cx, req, FailReason::Timeout);
     }
 
-    fn attempt_done(&mut self, cx: &mut Context<'_, Ev>, req: Ref, call: Ref, outcome: Outcome) {
+    /// `first`: whether the attempt opened its connection (None without connections).
+    fn attempt_done(
+        &mut self,
+        cx: &mut Context<'_, Ev>,
+        req: Ref,
+        call: Ref,
+        outcome: Outcome,
+        first: Option<bool>,
+    ) {
         let Some(r) = self.requests.get_mut(req) else {
             return;
         };
@@ -633,6 +646,13 @@ impl World {
         }
         r.call = None;
         r.armed = false;
+        if outcome == Outcome::Ok
+            && r.measured
+            && let Some(first) = first
+        {
+            let latency = cx.now() - r.offered_at;
+            self.conn_record_latency(first, latency);
+        }
         match outcome {
             Outcome::Ok => self.finish_request(cx, req, Outcome::Ok),
             Outcome::Failed(reason) => self.attempt_failed(cx, req, reason),

@@ -6,7 +6,9 @@ use infrasim_engine::stats::TimeWeighted;
 use infrasim_engine::{Context, SimDuration, SimTime};
 
 use crate::model::World;
+use crate::model::connection::ConnStats;
 use crate::model::fault::Occurrence;
+use crate::model::load_balancer::tls::LbConn;
 use crate::model::metrics::Metrics;
 use crate::model::monitoring::OpsLog;
 use crate::model::vocabulary::{Ev, Node};
@@ -40,6 +42,15 @@ pub(crate) struct RunData {
     pub firewalls: Vec<crate::model::firewall::FirewallTally>,
     /// What each attack counted.
     pub attacks: Vec<crate::model::attack::AttackTally>,
+    /// Connections (with `clients.connections` only).
+    pub connections: Option<ConnectionsData>,
+}
+
+/// What the connections measured: the clients' side, and each load balancer's (its name,
+/// its cores, its counts).
+pub(crate) struct ConnectionsData {
+    pub stats: ConnStats,
+    pub lbs: Vec<(String, u32, LbConn)>,
 }
 
 impl World {
@@ -153,6 +164,15 @@ impl World {
             .as_deref()
             .map(|a| a.tallies())
             .unwrap_or_default();
+        let connections = self.conns.take().map(|p| ConnectionsData {
+            stats: p.stats,
+            lbs: self
+                .lbs
+                .iter()
+                .enumerate()
+                .map(|(i, l)| (self.names.lb[i].clone(), l.cfg.cores, l.conn.clone()))
+                .collect(),
+        });
         let occurrences = self
             .occurrences
             .iter()
@@ -173,6 +193,7 @@ impl World {
             ops,
             firewalls,
             attacks,
+            connections,
         }
     }
 

@@ -22,6 +22,7 @@
 pub(crate) mod attack;
 pub(crate) mod call;
 pub(crate) mod client;
+pub(crate) mod connection;
 pub(crate) mod database;
 pub(crate) mod dns;
 pub(crate) mod fault;
@@ -64,6 +65,8 @@ pub(crate) struct World {
     requests: Slab<Request>,
     calls: Slab<Call>,
     clients: Clients,
+    /// The clients' keep-alive connections, when the workload models them.
+    conns: Option<connection::Pool>,
     lbs: Vec<LoadBalancer>,
     /// Keepalived pairs (active-passive).
     vrrp: Vec<VrrpPair>,
@@ -98,6 +101,8 @@ pub(crate) struct World {
 /// The components a world is made of, each built from its spec (`crate::build`).
 pub(crate) struct Components {
     pub clients: Clients,
+    /// The clients' connections, if modelled.
+    pub conns: Option<connection::Pool>,
     pub lbs: Vec<LoadBalancer>,
     pub vrrp: Vec<VrrpPair>,
     pub dns: Vec<DnsPair>,
@@ -132,6 +137,7 @@ impl World {
             requests: Slab::default(),
             calls: Slab::default(),
             clients: c.clients,
+            conns: c.conns,
             lbs: c.lbs,
             vrrp: c.vrrp,
             dns: c.dns,
@@ -421,6 +427,10 @@ impl Model for World {
             Ev::AppTimeouts { app } => self.app_timeouts(cx, app),
             Ev::LbAcceptBacklog { lb } => self.lb_accept_backlog(cx, lb),
             Ev::LbCpuDone { lb, call } => self.lb_cpu_done(cx, lb, call),
+            Ev::LbConnCpuDone { lb, call, epoch } => self.lb_conn_cpu_done(cx, lb, call, epoch),
+            Ev::LbTlsDone { lb, call, epoch } => self.lb_tls_done(cx, lb, call, epoch),
+            Ev::ConnOpen { call } => self.conn_open(cx, call),
+            Ev::ConnIdle => self.conn_idle_expired(cx),
             Ev::LbQueueTimeout { lb, call } => self.lb_queue_timeout(cx, lb, call),
             Ev::LbRetry {
                 lb,

@@ -58,6 +58,15 @@ pub(crate) enum Ev {
     LbAcceptBacklog { lb: u32 },
     /// A load balancer core finished the per-request work for `call`.
     LbCpuDone { lb: u32, call: Ref },
+    /// A load balancer core finished a new connection's work (accept, TLS handshake) for
+    /// `call` (`epoch`: the LB's connection epoch then).
+    LbConnCpuDone { lb: u32, call: Ref, epoch: u32 },
+    /// A TLS handshake's remaining round trips are over: the request reaches the LB.
+    LbTlsDone { lb: u32, call: Ref, epoch: u32 },
+    /// A client's TCP handshake completed: the call's first segment leaves.
+    ConnOpen { call: Ref },
+    /// The wake-up of the clients' idle connections' closing times.
+    ConnIdle,
     /// A queued request waited `timeout queue`.
     LbQueueTimeout { lb: u32, call: Ref },
     /// A load balancer retries a connection after its turn-around delay.

@@ -695,6 +695,9 @@ impl World {
         for r in held {
             self.reset(cx, r);
         }
+        if let Node::Lb(i) = lb {
+            self.lb_conn_lost(i, false);
+        }
     }
 }
 

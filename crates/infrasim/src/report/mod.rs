@@ -11,6 +11,7 @@
 //! `timeseries`. Faults, outages and the time series are the first replication's.
 
 mod confidence;
+mod connections;
 mod faults;
 mod operations;
 mod pooled;
@@ -27,6 +28,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::call::FailReason;
 use crate::scenario::Scenario;
+pub use connections::{
+    ConnectionsReport, ConnectionsTally, Handshakes, LbConnectionsReport, LbConnectionsTally,
+};
 pub(crate) use replication::summarize;
 pub use replication::{ClassTally, ComponentTally, DatabaseTally, Details, Replication};
 pub use security::{AttackDrops, AttackReport, FirewallReport};
@@ -314,6 +318,10 @@ pub struct Report {
     /// With a `monitoring` section: alerts, pages, time to detect / acknowledge / repair.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub operations: Option<OperationsReport>,
+    /// With `clients.connections`: connections, handshakes, the LBs' CPU by kind of work,
+    /// and the latency of a connection's first request against the others'.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub connections: Option<ConnectionsReport>,
     /// With replications: mean and 95 % CI of each key metric across replications.
     #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
     pub confidence: BTreeMap<String, ConfidenceInterval>,
@@ -370,6 +378,7 @@ pub fn assemble(s: &Scenario, runs: &[Replication]) -> Report {
             .as_ref()
             .map_or_else(Vec::new, |d| d.outages.clone()),
         operations: operations::report(s, runs),
+        connections: connections::report(s, runs),
         confidence: confidence::intervals(&replicates),
         replicates,
         timeseries: details.map(|d| d.timeseries),

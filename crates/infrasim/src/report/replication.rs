@@ -127,6 +127,9 @@ pub struct Replication {
     pub database: Option<DatabaseTally>,
     /// With monitoring: what the monitoring and the people it pages did.
     pub operations: Option<OperationsTally>,
+    /// With `clients.connections`: connections, handshakes, LB CPU by kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connections: Option<super::connections::ConnectionsTally>,
     /// Faults, outages and time series: the first replication's only.
     pub details: Option<Details>,
     /// What each firewall counted (scenario order).
@@ -213,6 +216,7 @@ pub(crate) fn summarize(s: &Scenario, run: &RunData, details: bool) -> Replicati
         components,
         database,
         operations: operations::tally(s, run),
+        connections: super::connections::tally(run),
         details: details.then(|| Details {
             faults: faults::reports(s, run),
             outages: windows::outages_of(run),

@@ -151,6 +151,7 @@ impl Clients {
             addresses: addresses_default(),
             timeout: client_timeout_default(),
             retries: None,
+            connections: None,
         }
     }
     /// Sets the class mix (relative weights).
@@ -165,6 +166,11 @@ impl Clients {
     /// Sets the client timeout.
     pub fn timeout(mut self, t: SimDuration) -> Self {
         self.timeout = t;
+        self
+    }
+    /// Gives the clients keep-alive connections.
+    pub fn connections(mut self, c: Connections) -> Self {
+        self.connections = Some(c);
         self
     }
 }
@@ -218,7 +224,13 @@ impl LoadBalancer {
             maxconn: 0,
             cpu: LbCpu::default(),
             rate_limit: None,
+            tls: None,
         }
+    }
+    /// Terminates TLS.
+    pub fn tls(mut self, t: Tls) -> Self {
+        self.tls = Some(t);
+        self
     }
     /// Sets the algorithm.
     pub fn balance(mut self, b: Balance) -> Self {

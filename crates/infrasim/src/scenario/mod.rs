@@ -9,6 +9,7 @@
 
 mod builder;
 pub(crate) mod check;
+mod connection;
 mod defaults;
 mod dist;
 mod monitoring;
@@ -22,6 +23,7 @@ use infrasim_engine::SimDuration;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use connection::{Connections, KeyType, Tls, TlsVersion};
 pub use dist::DistSpec;
 pub use monitoring::{
     DeadMansSwitch, Monitoring, MonitoringCrash, Nagios, OnCall, Prometheus, Repair, RepairAfter,
@@ -189,6 +191,10 @@ pub struct Clients {
     /// Client retries after a failure (off by default).
     #[serde(default)]
     pub retries: Option<ClientRetries>,
+    /// Keep-alive connections per client address; absent: every request on a connection
+    /// of its own, with no handshake modelled (the historical model).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connections: Option<Connections>,
 }
 
 /// How requests arrive.
@@ -359,6 +365,9 @@ pub struct LoadBalancer {
     /// Rate limiting per source address (HAProxy stick table; absent: none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<RateLimit>,
+    /// TLS termination (needs `clients.connections`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<Tls>,
 }
 
 /// A server in a backend.
@@ -619,6 +628,11 @@ pub struct LbTimeouts {
     /// `timeout queue`: waiting for a server slot (unset ⇒ `timeout connect`).
     #[serde(default)]
     pub queue: Option<SimDuration>,
+    /// `timeout http-keep-alive`: how long an idle client connection is kept open. Unset, it
+    /// is `timeout http-request`, else `timeout client` (HAProxy configuration manual),
+    /// neither of which is modelled: the LB then never closes an idle connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_keep_alive: Option<SimDuration>,
 }
 
 impl Default for LbTimeouts {
@@ -627,6 +641,7 @@ impl Default for LbTimeouts {
             connect: timeout_connect_default(),
             server: timeout_server_default(),
             queue: None,
+            http_keep_alive: None,
         }
     }
 }
@@ -642,6 +657,10 @@ pub struct LbCpu {
     /// CPU time per request.
     #[serde(default = "lb_cost_default")]
     pub per_request: SimDuration,
+    /// CPU time per client connection (accept and close), charged when
+    /// `clients.connections` is set.
+    #[serde(default = "lb_conn_cost_default")]
+    pub per_connection: SimDuration,
 }
 
 impl Default for LbCpu {
@@ -649,6 +668,7 @@ impl Default for LbCpu {
         LbCpu {
             cores: 1,
             per_request: lb_cost_default(),
+            per_connection: lb_conn_cost_default(),
         }
     }
 }

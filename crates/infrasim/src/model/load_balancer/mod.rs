@@ -12,6 +12,7 @@ mod request_path;
 mod retry;
 mod slowstart;
 mod stick_table;
+pub(crate) mod tls;
 
 use std::collections::{BTreeSet, VecDeque};
 
@@ -96,6 +97,8 @@ pub(crate) struct LbConfig {
     pub maxconn: u32,
     pub cores: u32,
     pub cost: SimDuration,
+    /// CPU per client connection (with `clients.connections`).
+    pub per_connection: SimDuration,
     pub hashing: bool,
 }
 
@@ -117,7 +120,8 @@ pub(crate) struct LoadBalancer {
     /// `SC_ST_TAR`): an `Ev::LbRetry` is due for each; a crash forgets them.
     pub turnaround: BTreeSet<Ref>,
     pub cpu_busy: u32,
-    pub cpu_queue: VecDeque<Ref>,
+    /// Work waiting for a core: the call, the kind of work and its CPU time.
+    pub cpu_queue: VecDeque<(Ref, tls::CpuJob, SimDuration)>,
     /// Client connections held (frontend `maxconn`).
     pub frontend: u32,
     /// Client connections the kernel completed while the frontend was at `maxconn`, waiting
@@ -141,6 +145,10 @@ pub(crate) struct LoadBalancer {
     pub rng: SimRng,
     /// Rate limiting per source (`stick_table`), if configured.
     pub stick: Option<stick_table::StickTable>,
+    /// Client connections: epochs, idle ones, CPU by kind, handshakes.
+    pub conn: tls::LbConn,
+    /// TLS termination, if configured.
+    pub tls: Option<tls::LbTls>,
 }
 
 impl LoadBalancer {
@@ -176,6 +184,7 @@ impl LoadBalancer {
             maxconn: spec.maxconn,
             cores: spec.cpu.cores,
             cost: spec.cpu.per_request,
+            per_connection: spec.cpu.per_connection,
             hashing: spec.balance == Balance::Source,
         };
         let n = servers.len();
@@ -225,6 +234,8 @@ impl LoadBalancer {
             rng: streams.stream(&format!("lb/{}", spec.name)),
             servers,
             stick: spec.rate_limit.as_ref().map(stick_table::StickTable::new),
+            conn: tls::LbConn::default(),
+            tls: None,
         };
         lb.init_health();
         lb
@@ -352,6 +363,7 @@ impl World {
             v.served = 0;
             v.queued = 0;
         }
+        self.lb_conn_lost(lb, true);
     }
 
     /// The load balancer restarts: every server in its `init-state` (by default UP at health

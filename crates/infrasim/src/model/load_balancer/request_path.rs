@@ -28,6 +28,7 @@ use super::ANY_SERVER;
 use super::balance::Algorithm;
 use super::health::Observed;
 use super::retry::http_status;
+use super::tls::{Arrival, CpuJob};
 use crate::model::call::{Call, FailReason, Outcome, Parent, Ref, Slab};
 use crate::model::vocabulary::{Ev, Msg, Node};
 use crate::model::{Received, World};
@@ -62,8 +63,20 @@ impl World {
     /// backlog (HAProxy configuration manual, `maxconn` and `backlog`: the backlog defaults
     /// to the frontend's `maxconn`, and Linux caps it at `net.core.somaxconn`); when that is
     /// full too the kernel drops the SYN and the client retransmits it.
+    ///
+    /// With modelled connections (`super::tls`), `maxconn` counts idle keep-alive
+    /// connections too, and a request on a connection already held is taken at once.
     pub(super) fn lb_accept(&mut self, cx: &mut Context<'_, Ev>, lb: u32, call: Ref) -> Received {
         let now = cx.now();
+        match self.lb_conn_arrival(lb, call) {
+            Arrival::Stale => return self.lb_conn_stale(cx, call),
+            Arrival::Reused => {
+                self.lb_take(cx, lb, call);
+                return Received::Taken;
+            }
+            Arrival::New | Arrival::Legacy => {}
+        }
+        // `tcp-request connection reject`: a new connection only.
         if self.lbs[lb as usize].stick.is_some()
             && let Some(addr) = self.calls.get(call).map(|c| c.addr)
             && self.lb_conn_rejected(now, lb, addr)
@@ -71,8 +84,9 @@ impl World {
             self.reply(cx, call, Outcome::Failed(FailReason::RateLimited));
             return Received::Taken;
         }
+        let idle = self.lb_idle_conns(lb);
         let l = &mut self.lbs[lb as usize];
-        if l.cfg.maxconn > 0 && l.frontend >= l.cfg.maxconn {
+        if l.cfg.maxconn > 0 && l.frontend + idle >= l.cfg.maxconn {
             if l.backlog.len() >= l.backlog_limit() {
                 l.rejected += 1;
                 return Received::Dropped;
@@ -89,7 +103,8 @@ impl World {
     }
 
     /// HAProxy takes a client connection: it holds a frontend slot, and a core spends the
-    /// per-request CPU on it before the request is dispatched.
+    /// per-request CPU on it before the request is dispatched (a new connection's work, its
+    /// TLS handshake, comes first: `super::tls`).
     fn lb_take(&mut self, cx: &mut Context<'_, Ev>, lb: u32, call: Ref) {
         let now = cx.now();
         let l = &mut self.lbs[lb as usize];
@@ -99,16 +114,45 @@ impl World {
         c.connected_at = c.connected().unwrap_or(now);
         c.slot = ANY_SERVER;
         l.frontend += 1;
-        if l.cfg.cost.is_zero() {
+        let job = self.lb_conn_first_job(lb, call, now);
+        self.lb_cpu_start(cx, lb, call, job);
+    }
+
+    /// Gives `job` for `call` to a free core, or queues it for one (one FIFO for every kind
+    /// of work). Request work that costs nothing dispatches at once.
+    pub(super) fn lb_cpu_start(
+        &mut self,
+        cx: &mut Context<'_, Ev>,
+        lb: u32,
+        call: Ref,
+        job: CpuJob,
+    ) {
+        let now = cx.now();
+        let cost = self.lb_job_cost(lb, call, job, now);
+        let l = &mut self.lbs[lb as usize];
+        if cost.is_zero() && job == CpuJob::Request {
             self.lb_dispatch(cx, lb, call);
         } else if l.cpu_busy < l.cfg.cores {
             l.cpu_busy += 1;
             l.busy.set(now, u64::from(l.cpu_busy));
-            let cost = l.cfg.cost;
-            cx.schedule_in(cost, Ev::LbCpuDone { lb, call });
+            let epoch = l.conn.epoch;
+            cx.schedule_in(cost, job_done(lb, call, job, epoch));
         } else {
-            l.cpu_queue.push_back(call);
+            l.cpu_queue.push_back((call, job, cost));
         }
+    }
+
+    /// A core finished its work: it takes the oldest waiting job.
+    pub(super) fn lb_cpu_freed(&mut self, cx: &mut Context<'_, Ev>, lb: u32) {
+        let now = cx.now();
+        let l = &mut self.lbs[lb as usize];
+        l.cpu_busy = l.cpu_busy.saturating_sub(1);
+        if let Some((next, job, cost)) = l.cpu_queue.pop_front() {
+            l.cpu_busy += 1;
+            let epoch = l.conn.epoch;
+            cx.schedule_in(cost, job_done(lb, next, job, epoch));
+        }
+        l.busy.set(now, u64::from(l.cpu_busy));
     }
 
     /// A frontend slot freed while connections wait in the backlog: HAProxy resumes its
@@ -120,8 +164,9 @@ impl World {
             return;
         }
         loop {
+            let idle = self.lb_idle_conns(lb);
             let l = &mut self.lbs[lb as usize];
-            if l.cfg.maxconn > 0 && l.frontend >= l.cfg.maxconn {
+            if l.cfg.maxconn > 0 && l.frontend + idle >= l.cfg.maxconn {
                 return;
             }
             let Some(call) = l.backlog.pop_front() else {
@@ -134,15 +179,7 @@ impl World {
     }
 
     pub(crate) fn lb_cpu_done(&mut self, cx: &mut Context<'_, Ev>, lb: u32, call: Ref) {
-        let now = cx.now();
-        let l = &mut self.lbs[lb as usize];
-        l.cpu_busy = l.cpu_busy.saturating_sub(1);
-        if let Some(next) = l.cpu_queue.pop_front() {
-            l.cpu_busy += 1;
-            let cost = l.cfg.cost;
-            cx.schedule_in(cost, Ev::LbCpuDone { lb, call: next });
-        }
-        l.busy.set(now, u64::from(l.cpu_busy));
+        self.lb_cpu_freed(cx, lb);
         if self.calls.get(call).is_some() {
             self.lb_dispatch(cx, lb, call);
         } else {
@@ -158,6 +195,7 @@ impl World {
         parent: Ref,
         outcome: Outcome,
     ) {
+        self.lb_conn_responded(lb, parent);
         self.lb_close_frontend(cx, lb);
         self.lbs[lb as usize].served += 1;
         self.reply(cx, parent, outcome);
@@ -500,6 +538,14 @@ impl super::LoadBalancer {
         } else {
             Assigned::Queued(s as u32)
         }
+    }
+}
+
+/// The event that ends `job` on a core.
+fn job_done(lb: u32, call: Ref, job: CpuJob, epoch: u32) -> Ev {
+    match job {
+        CpuJob::Request => Ev::LbCpuDone { lb, call },
+        CpuJob::Connection => Ev::LbConnCpuDone { lb, call, epoch },
     }
 }
 

@@ -102,6 +102,8 @@ impl World {
     pub(super) fn app_start(&mut self, cx: &mut Context<'_, Ev>, i: u32, job: Ref) {
         let k = self.slowdown(Node::App(i));
         let work_key = self.work_key;
+        let tls = (self.apps[i as usize].pool.running.get(job))
+            .map_or(SimDuration::ZERO, |j| self.backend_tls_cost(j.call));
         let a = &mut self.apps[i as usize];
         let Some(j) = a.pool.running.get_mut(job) else {
             return;
@@ -112,7 +114,7 @@ impl World {
             a.db_calls[j.class.index()]
         };
         let mut demand = WorkRng::new(work_key, u64::from(j.work) << 8 | Tier::App as u64);
-        let d = a.service[j.class.index()].sample(&mut demand);
+        let d = a.service[j.class.index()].sample(&mut demand) + tls;
         let d = if k == 1.0 { d } else { d.mul_f64(k) };
         cx.schedule_in(
             d,

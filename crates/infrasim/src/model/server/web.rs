@@ -69,11 +69,12 @@ impl World {
             return;
         };
         let mut demand = self.demand(j.work, Tier::Web);
+        let tls = self.backend_tls_cost(j.call);
         let d = if j.class == Class::Static || w.upstream.is_none() {
             w.static_service.sample(&mut demand)
         } else {
             w.proxy_service.sample(&mut demand)
-        };
+        } + tls;
         let d = if k == 1.0 { d } else { d.mul_f64(k) };
         cx.schedule_in(
             d,

@@ -7,6 +7,7 @@
 //! (`topology`), and the faults (`faults`). Names are registered first, so a reference
 //! resolves whatever the order of the file.
 
+mod connection;
 mod faults;
 mod limits;
 mod monitoring;
@@ -130,6 +131,7 @@ impl Validator {
         self.run_settings(s);
         self.clients(s);
         self.load_balancers(s);
+        self.connections_and_tls(s);
         self.pairs(s);
         self.web_servers(s);
         self.app_servers(s);
