@@ -114,6 +114,40 @@ fn rate(e: &Entry, now: SimTime, period: SimDuration) -> f64 {
     f64::from(e.curr) + f64::from(e.prev) * ((p - into) / p).max(0.0)
 }
 
+impl crate::model::World {
+    /// `tcp-request connection reject if { src_conn_rate gt N }`: whether load balancer
+    /// `lb` rejects this new client connection (counted in the rate either way).
+    pub(super) fn lb_conn_rejected(&mut self, now: SimTime, lb: u32, addr: u32) -> bool {
+        let measured = now >= self.warmup_end;
+        match self.lbs[lb as usize].stick.as_mut() {
+            Some(t) if t.track == RateTrack::ConnRate => {
+                let over = t.hit(now, addr);
+                if over && measured {
+                    t.denied += 1;
+                }
+                over
+            }
+            _ => false,
+        }
+    }
+
+    /// `http-request track-sc0 src` + `http-request deny if { sc_http_req_rate(0) gt N }`:
+    /// whether load balancer `lb` denies this request.
+    pub(super) fn lb_request_denied(&mut self, now: SimTime, lb: u32, addr: u32) -> bool {
+        let measured = now >= self.warmup_end;
+        match self.lbs[lb as usize].stick.as_mut() {
+            Some(t) if t.track == RateTrack::HttpReqRate => {
+                let over = t.hit(now, addr);
+                if over && measured {
+                    t.denied += 1;
+                }
+                over
+            }
+            _ => false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,40 +182,6 @@ mod tests {
         assert!(!t.hit(SimTime::ZERO, 2));
         for _ in 0..20 {
             assert!(!t.hit(SimTime::ZERO, 3), "table full: not tracked");
-        }
-    }
-}
-
-impl crate::model::World {
-    /// `tcp-request connection reject if { src_conn_rate gt N }`: whether load balancer
-    /// `lb` rejects this new client connection (counted in the rate either way).
-    pub(super) fn lb_conn_rejected(&mut self, now: SimTime, lb: u32, addr: u32) -> bool {
-        let measured = now >= self.warmup_end;
-        match self.lbs[lb as usize].stick.as_mut() {
-            Some(t) if t.track == RateTrack::ConnRate => {
-                let over = t.hit(now, addr);
-                if over && measured {
-                    t.denied += 1;
-                }
-                over
-            }
-            _ => false,
-        }
-    }
-
-    /// `http-request track-sc0 src` + `http-request deny if { sc_http_req_rate(0) gt N }`:
-    /// whether load balancer `lb` denies this request.
-    pub(super) fn lb_request_denied(&mut self, now: SimTime, lb: u32, addr: u32) -> bool {
-        let measured = now >= self.warmup_end;
-        match self.lbs[lb as usize].stick.as_mut() {
-            Some(t) if t.track == RateTrack::HttpReqRate => {
-                let over = t.hit(now, addr);
-                if over && measured {
-                    t.denied += 1;
-                }
-                over
-            }
-            _ => false,
         }
     }
 }
