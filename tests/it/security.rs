@@ -279,6 +279,49 @@ fn a_rule_set_that_blocks_the_scenario_s_own_traffic_is_refused() {
     );
 }
 
+/// The firewall's port model: a load balancer with `tls` terminates HTTPS on 443 (HAProxy
+/// `bind :443 ssl crt ...`), and an app server it re-encrypts to (`tls.to_servers`)
+/// listens on 8443 (Tomcat's TLS connector). A rule set written for plain HTTP (internet →
+/// lb:80, dmz → internal:8080) refuses the scenario's own traffic, naming each flow and
+/// its real port; with 443 and 8443 it is accepted, and a run through it serves the clients
+/// (the firewall's verdicts, precomputed per link, use the same ports).
+#[test]
+fn a_firewall_rule_for_port_80_refuses_https_and_one_for_443_lets_it_through() {
+    let mut s = db_exposed(true);
+    s["attacks"] = json!([]);
+    s["clients"]["connections"] = json!({});
+    s["load_balancers"][0]["tls"] = json!({ "version": "1.3", "to_servers": true });
+    let check = |s: &Value| {
+        let text = serde_json::to_string(s).unwrap();
+        infrasim::scenario::parse(&text)
+            .and_then(|sc| infrasim::scenario::validate(&sc).map(|_| ()))
+            .map_err(|e| e.to_string())
+    };
+    let msg = check(&s).expect_err("port 80 refuses HTTPS");
+    assert!(
+        msg.contains("firewalls[0].rules")
+            && msg.contains("clients → lb:443")
+            && msg.contains("lb → app1:8443"),
+        "{msg}"
+    );
+    s["firewalls"][0]["rules"][0]["port"] = json!(443);
+    let msg = check(&s).expect_err("8080 refuses the re-encrypted hop");
+    assert!(
+        !msg.contains("clients → lb") && msg.contains("lb → app1:8443"),
+        "{msg}"
+    );
+    s["firewalls"][0]["rules"][1]["port"] = json!(8443);
+    check(&s).expect("443 and 8443 allow it");
+    let r = run(&s, 3, 1);
+    assert_conservation("https", &r);
+    assert!(r.availability > 0.999, "{}", r.availability);
+    assert_eq!(r.firewalls["fw"].denied, 0);
+    // Without re-encryption the app server is back on 8080, and a rule for 8443 refuses it.
+    s["load_balancers"][0]["tls"]["to_servers"] = json!(false);
+    let msg = check(&s).expect_err("8443 refuses plain HTTP to the app server");
+    assert!(msg.contains("lb → app1:8080"), "{msg}");
+}
+
 /// A firewall between the clients and the load balancer with `conntrack_max` 1 000 and
 /// `time_wait` 120 s, 100 connections/s: the table fills in 10 s, then admits a new flow
 /// only as an entry expires — 1 000 flows per 120 s. Over 240 s: 2 000 flows, the rest

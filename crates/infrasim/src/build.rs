@@ -71,7 +71,13 @@ pub(crate) fn build(v: &Validated<'_>, seed: u64) -> World {
         .collect();
     let net = Network::of(&s.network, &v.names, &v.links, &streams);
     let warmup_end = infrasim_engine::SimTime::ZERO.saturating_add(s.warmup);
-    let firewalls = Firewalls::new(&s.firewalls, &v.firewalls, net.nodes(), warmup_end);
+    let firewalls = Firewalls::new(
+        &s.firewalls,
+        &v.firewalls,
+        &v.ports,
+        net.nodes(),
+        warmup_end,
+    );
     let net = net.with_firewalls(firewalls);
     let attacks =
         crate::model::attack::Attacks::new(&s.attacks, &v.attacks, s, net.nodes().len(), &streams);

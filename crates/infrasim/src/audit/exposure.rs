@@ -17,7 +17,7 @@ use infrasim_engine::SimDuration;
 use crate::error::Error;
 use crate::report::Report;
 use crate::run::{RunOptions, run_many};
-use crate::scenario::security::{Verdict, port_of};
+use crate::scenario::security::Verdict;
 use crate::scenario::{Attack, AttackKind, Class, Node, Rate, Scenario, validate};
 
 use super::Proof;
@@ -121,11 +121,12 @@ fn classify(s: &Scenario) -> Result<Vec<(Node, Reach)>, Error> {
     Ok(nodes
         .map(|node| {
             let name = n.name(node).to_string();
+            let port = v.ports.port(node);
             let blocked_by: Vec<String> = v
                 .firewalls
                 .iter()
                 .zip(&s.firewalls)
-                .filter(|(fw, _)| fw.verdict(Node::Clients, node) == Verdict::Denied)
+                .filter(|(fw, _)| fw.verdict(Node::Clients, node, port) == Verdict::Denied)
                 .map(|(_, spec)| spec.name.clone())
                 .collect();
             let kind = match node {
@@ -138,7 +139,7 @@ fn classify(s: &Scenario) -> Result<Vec<(Node, Reach)>, Error> {
                 entry: entry.contains(&name.as_str()),
                 component: name,
                 kind: kind.to_string(),
-                port: port_of(node),
+                port,
                 exposed: blocked_by.is_empty(),
                 blocked_by,
                 flood_per_s: 0.0,
@@ -209,4 +210,43 @@ pub fn exposure(
         });
     }
     Ok(reach.into_iter().map(|(_, r)| r).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `port` column is the port each component really listens on: 443 for a load
+    /// balancer with `tls`, 8443 for an app server it re-encrypts to, 3306 for MySQL; and a
+    /// firewall allowing the internet only to 443 exposes nothing on 80.
+    #[test]
+    fn the_port_column_follows_tls() {
+        let s: Scenario = serde_json::from_value(serde_json::json!({
+            "name": "ports", "duration": "10s",
+            "clients": { "target": "lb", "arrival": { "poisson": { "rate": "10/s" } },
+                         "connections": {} },
+            "load_balancers": [ { "name": "lb", "servers": [ { "server": "app1" } ],
+                                  "tls": { "to_servers": true } } ],
+            "app_servers": [ { "name": "app1" } ],
+            "databases": [ { "name": "mysql", "primary": { "name": "db" } } ],
+            "firewalls": [ { "name": "fw",
+                "zones": { "dmz": ["lb"], "internal": ["app1", "db"] },
+                "rules": [ { "from": "internet", "to": "lb", "port": 443, "action": "allow" },
+                           { "from": "dmz", "to": "internal", "action": "allow" } ] } ]
+        }))
+        .expect("scenario");
+        let found = classify(&s).expect("valid");
+        let ports: Vec<(&str, u16, bool)> = found
+            .iter()
+            .map(|(_, r)| (r.component.as_str(), r.port, r.exposed))
+            .collect();
+        assert_eq!(
+            ports,
+            [
+                ("lb", 443, true),
+                ("app1", 8443, false),
+                ("db", 3306, false)
+            ]
+        );
+    }
 }

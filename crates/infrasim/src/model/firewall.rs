@@ -28,7 +28,7 @@ use std::collections::BinaryHeap;
 use infrasim_engine::{SimDuration, SimTime};
 use serde::{Deserialize, Serialize};
 
-use crate::scenario::security::{ResolvedFirewall, Verdict};
+use crate::scenario::security::{Ports, ResolvedFirewall, Verdict};
 use crate::scenario::{Firewall, Node};
 
 /// Where a firewall dropped a flow.
@@ -120,6 +120,7 @@ impl Firewalls {
     pub(crate) fn new(
         specs: &[Firewall],
         resolved: &[ResolvedFirewall],
+        ports: &Ports,
         nodes: &[Node],
         warmup_end: SimTime,
     ) -> Option<Firewalls> {
@@ -129,6 +130,7 @@ impl Firewalls {
         let n = nodes.len();
         let mut crosses = vec![0u32; n * n];
         let mut denied_by = vec![0u8; n * n];
+        let port: Vec<u16> = nodes.iter().map(|&x| ports.port(x)).collect();
         for (f, fw) in resolved.iter().enumerate() {
             // Each node's zone, looked up once (n² pairs follow).
             let zones: Vec<Option<u32>> = nodes.iter().map(|&x| fw.zone(x)).collect();
@@ -138,7 +140,7 @@ impl Firewalls {
                         continue;
                     }
                     let k = i * n + j;
-                    match fw.verdict_in(a, zones[i], b, zones[j]) {
+                    match fw.verdict_in(a, zones[i], b, zones[j], port[j]) {
                         Verdict::NotCrossed => {}
                         Verdict::Allowed => crosses[k] |= 1 << f,
                         Verdict::Denied => {
@@ -293,6 +295,10 @@ mod tests {
         Firewalls::new(
             &[spec],
             &[resolved],
+            &Ports {
+                lb: vec![80],
+                ..Ports::default()
+            },
             &[Node::Clients, Node::Lb(0)],
             SimTime::ZERO,
         )

@@ -161,6 +161,8 @@ pub struct Validated<'a> {
     pub(crate) watched: Option<Watched>,
     /// Each firewall's zones and rules.
     pub(crate) firewalls: Vec<super::security::ResolvedFirewall>,
+    /// The port each component listens on (`tls` and re-encryption considered).
+    pub(crate) ports: super::security::Ports,
     /// Each attack's target.
     pub(crate) attacks: Vec<super::security::ResolvedAttack>,
 }

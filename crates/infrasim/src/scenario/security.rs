@@ -85,7 +85,9 @@ pub struct FirewallRule {
     /// A zone of this firewall, or a component.
     pub to: String,
     /// The destination port (absent: any). Each component listens on its kind's port: load
-    /// balancers and web servers 80, app servers 8080, database nodes 3306.
+    /// balancers 443 with `tls` and 80 without; web servers 80, or 443 when a load balancer
+    /// re-encrypts to them (`tls.to_servers`); app servers 8080, or 8443 re-encrypted to;
+    /// database nodes 3306.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
     /// `allow` or `deny`.
@@ -163,18 +165,80 @@ impl AttackKind {
     }
 }
 
-/// The port a component listens on: its kind's well-known port. Load balancers and web
-/// servers serve HTTP on 80 (IANA `http`); app servers on 8080 (IANA `http-alt`, Tomcat's
-/// and most application servers' default connector); MySQL on 3306 (its `port` default,
-/// MySQL Reference Manual, server system variables); a failover manager on 3000
-/// (orchestrator's `ListenAddress` default `:3000`, its HTTP API).
-pub(crate) fn port_of(node: super::Node) -> u16 {
-    match node {
-        super::Node::Lb(_) | super::Node::Web(_) => 80,
-        super::Node::App(_) => 8080,
-        super::Node::Db(_) => 3306,
-        super::Node::Manager(_) => 3000,
-        super::Node::Clients => 0,
+/// HTTP (IANA `http`): a load balancer without `tls`, a web server spoken to in clear.
+pub(crate) const HTTP: u16 = 80;
+/// HTTPS (IANA `https`, RFC 2818): a load balancer terminating TLS (HAProxy
+/// `bind :443 ssl crt ...`), a web server its load balancer re-encrypts to (nginx
+/// `listen 443 ssl`).
+pub(crate) const HTTPS: u16 = 443;
+/// An application server's HTTP connector: 8080 (IANA `http-alt`; Tomcat's default
+/// connector in conf/server.xml, and most application servers').
+pub(crate) const APP_HTTP: u16 = 8080;
+/// An application server's TLS connector: 8443 (Tomcat's SSL/TLS connector in
+/// conf/server.xml and its SSL How-To, `<Connector port="8443" ... SSLEnabled="true">`;
+/// Jetty's and WildFly's default HTTPS port too).
+pub(crate) const APP_HTTPS: u16 = 8443;
+/// MySQL's `port` default (MySQL Reference Manual, server system variables).
+pub(crate) const MYSQL: u16 = 3306;
+/// A failover manager's HTTP API: orchestrator's `ListenAddress` default `:3000`.
+pub(crate) const MANAGER: u16 = 3000;
+
+/// The port each component listens on, resolved once at validation from the scenario: a
+/// load balancer serves HTTPS on [`HTTPS`] with `tls`, HTTP on [`HTTP`] without; a web or
+/// app server that a load balancer re-encrypts to (`tls.to_servers`) listens on its TLS
+/// port ([`HTTPS`], [`APP_HTTPS`]), any other on its HTTP port ([`HTTP`], [`APP_HTTP`]);
+/// database nodes on [`MYSQL`], failover managers on [`MANAGER`]. A server that one load
+/// balancer re-encrypts to and another reaches in clear is given its TLS port (one port per
+/// component: `docs/models.md` §15b).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Ports {
+    /// Each load balancer's port, in scenario order.
+    pub lb: Vec<u16>,
+    /// Each web server's.
+    pub web: Vec<u16>,
+    /// Each app server's.
+    pub app: Vec<u16>,
+}
+
+impl Ports {
+    /// The ports of `s`'s components; `backends` are each load balancer's servers as
+    /// resolved (an unresolved one is skipped: validation reports it).
+    pub(crate) fn of(s: &super::Scenario, backends: &[Vec<Option<super::Node>>]) -> Ports {
+        let mut ports = Ports {
+            lb: s
+                .load_balancers
+                .iter()
+                .map(|lb| if lb.tls.is_some() { HTTPS } else { HTTP })
+                .collect(),
+            web: vec![HTTP; s.web_servers.len()],
+            app: vec![APP_HTTP; s.app_servers.len()],
+        };
+        for (lb, servers) in s.load_balancers.iter().zip(backends) {
+            if !lb.tls.as_ref().is_some_and(|t| t.to_servers) {
+                continue;
+            }
+            for node in servers.iter().flatten() {
+                match *node {
+                    super::Node::Web(i) => ports.web[i as usize] = HTTPS,
+                    super::Node::App(i) => ports.app[i as usize] = APP_HTTPS,
+                    _ => {}
+                }
+            }
+        }
+        ports
+    }
+
+    /// The port `node` listens on.
+    pub(crate) fn port(&self, node: super::Node) -> u16 {
+        let at = |v: &[u16], i: u32| v.get(i as usize).copied().unwrap_or(0);
+        match node {
+            super::Node::Lb(i) => at(&self.lb, i),
+            super::Node::Web(i) => at(&self.web, i),
+            super::Node::App(i) => at(&self.app, i),
+            super::Node::Db(_) => MYSQL,
+            super::Node::Manager(_) => MANAGER,
+            super::Node::Clients => 0,
+        }
     }
 }
 
@@ -215,9 +279,9 @@ impl ResolvedFirewall {
         self.zone_of.iter().find(|(n, _)| *n == node).map(|x| x.1)
     }
 
-    /// What this firewall does with a connection from `a` to `b`'s port.
-    pub(crate) fn verdict(&self, a: super::Node, b: super::Node) -> Verdict {
-        self.verdict_in(a, self.zone(a), b, self.zone(b))
+    /// What this firewall does with a connection from `a` to `b`'s `port`.
+    pub(crate) fn verdict(&self, a: super::Node, b: super::Node, port: u16) -> Verdict {
+        self.verdict_in(a, self.zone(a), b, self.zone(b), port)
     }
 
     /// [`ResolvedFirewall::verdict`] with the ends' zones already looked up.
@@ -227,6 +291,7 @@ impl ResolvedFirewall {
         za: Option<u32>,
         b: super::Node,
         zb: Option<u32>,
+        port: u16,
     ) -> Verdict {
         if za == zb {
             return Verdict::NotCrossed;
@@ -236,7 +301,6 @@ impl ResolvedFirewall {
             Match::Zone(z) => zone == Some(z),
             Match::Node(n) => n == node,
         };
-        let port = port_of(b);
         for &(from, to, p, allow) in &self.rules {
             if matches(from, a, za) && matches(to, b, zb) && p.is_none_or(|p| p == port) {
                 return if allow {

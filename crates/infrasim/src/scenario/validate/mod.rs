@@ -23,7 +23,7 @@ pub use limits::MAX_COMPONENTS;
 
 use super::check::Check;
 use super::resolve::{Entry, FaultTarget, Names, Node, Validated, Watched};
-use super::security::{ResolvedAttack, ResolvedFirewall};
+use super::security::{Ports, ResolvedAttack, ResolvedFirewall};
 use super::{DistSpec, Scenario};
 use crate::error::{Error, ScenarioError};
 
@@ -110,6 +110,7 @@ struct Validator {
     fault_targets: Vec<Option<FaultTarget>>,
     watched: Option<Watched>,
     firewalls: Vec<ResolvedFirewall>,
+    ports: Ports,
     attacks: Vec<Option<ResolvedAttack>>,
 }
 
@@ -351,6 +352,7 @@ impl Validator {
                 fault_targets: self.fault_targets.into_iter().collect::<Option<_>>()?,
                 watched: self.watched,
                 firewalls: self.firewalls,
+                ports: self.ports,
                 attacks: self.attacks.into_iter().collect::<Option<_>>()?,
             })
         };

@@ -6,7 +6,7 @@ use infrasim_engine::SimDuration;
 
 use super::{Kind, Named, Validator};
 use crate::scenario::resolve::Node;
-use crate::scenario::security::{Match, ResolvedAttack, ResolvedFirewall, Verdict, port_of};
+use crate::scenario::security::{Match, Ports, ResolvedAttack, ResolvedFirewall, Verdict};
 use crate::scenario::{AttackKind, Scenario};
 
 /// At most this many firewalls (a connection's firewalls are a 32-bit mask).
@@ -27,6 +27,7 @@ impl Validator {
                 format!("at most {MAX_FIREWALLS} firewalls"),
             );
         }
+        self.ports = Ports::of(s, &self.backends);
         for (i, f) in s.firewalls.iter().enumerate() {
             let fw = self.firewall(i, f);
             self.firewalls.push(fw);
@@ -194,14 +195,15 @@ impl Validator {
         let names = crate::scenario::Names::of(s);
         for (i, fw) in self.firewalls.clone().iter().enumerate() {
             for &(a, b, what) in &flows {
-                if fw.verdict(a, b) == Verdict::Denied {
+                let port = self.ports.port(b);
+                if fw.verdict(a, b, port) == Verdict::Denied {
                     self.err(
                         format!("firewalls[{i}].rules"),
                         format!(
                             "no rule allowing {} → {}:{}",
                             names.name(a),
                             names.name(b),
-                            port_of(b)
+                            port
                         ),
                         format!(
                             "a rule allowing the scenario's own traffic ({what}): without it every such connection is dropped"
