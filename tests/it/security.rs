@@ -434,12 +434,17 @@ fn a_firewall_crash_drops_everything_through_it() {
     assert_eq!(r.faults.len(), 1);
 }
 
-/// The shipped pair: seed design 1 under the same attacks, without (12a) and with (12b) a
-/// firewall and a rate limit. `compare` (common random numbers, 3 replications) shows the
-/// gain in availability as an interval above zero; 12b's flood is mostly denied by the rate
-/// limit, its database flood all dropped at the firewall, and its clients are never limited.
+/// The shipped pair: seed design 1 under the same attacks, both with keep-alive connections,
+/// as written (12a: plain HTTP, no firewall, no rate limit) and with HTTPS (TLS 1.3 at the
+/// load balancer), a firewall and a rate limit (12b). `compare` (common random numbers, 3
+/// replications) shows the gain in availability as an interval above zero; 12b's flood is
+/// mostly denied by the rate limit, its database flood all dropped at the firewall, and its
+/// clients are never limited. 12b's load balancer does TLS handshakes — full ones for the
+/// clients' first connections and resumed ones after — and 12a's none; the first request
+/// of a 12b connection pays the TLS round trip on top of the TCP one, so it is slower than
+/// a reused connection's by at least two client RTTs (20 ms each in the seed design).
 #[test]
-fn compare_shows_what_the_firewall_and_the_rate_limit_buy_on_seed_1() {
+fn compare_shows_what_https_the_firewall_and_the_rate_limit_buy_on_seed_1() {
     use infrasim::compare::{Seeds, compare};
     let load = |f: &str| infrasim::scenario::load(crate::util::root().join(f)).expect("loads");
     let scenarios = vec![
@@ -466,6 +471,28 @@ fn compare_shows_what_the_firewall_and_the_rate_limit_buy_on_seed_1() {
     assert!(a.attacks["db-flood"].served > 0);
     let http = &b.attacks["http-flood"];
     assert!(http.failed["rate_limited"] as f64 > 0.99 * http.offered as f64);
+    let handshakes = |r: &infrasim::Report| {
+        let c = r.connections.as_ref().expect("clients.connections in both");
+        let h = &c.load_balancers["lb"].handshakes;
+        (h.full, h.resumed)
+    };
+    assert_eq!(handshakes(a), (0, 0), "12a is plain HTTP");
+    let (full, resumed) = handshakes(b);
+    assert!(
+        full > 0 && resumed > 0,
+        "12b: {full} full, {resumed} resumed"
+    );
+    let c = b.connections.as_ref().unwrap();
+    assert!(c.opened < c.requests / 50, "keep-alive: {c:?}");
+    let rtt_ms = 40.0;
+    assert!(
+        c.first_request_latency_ms.p50_ms - c.reused_latency_ms.p50_ms > rtt_ms,
+        "first {} vs reused {}",
+        c.first_request_latency_ms.p50_ms,
+        c.reused_latency_ms.p50_ms
+    );
+    let cpu = &c.load_balancers["lb"].cpu_utilization;
+    assert!(cpu["full_handshakes"] > 0.0 && cpu["resumed_handshakes"] > 0.0);
 }
 
 /// Exposure in the audit (issue 23). Seed design 1 has no firewall: the app servers and
@@ -513,6 +540,9 @@ fn the_audit_finds_seed_1_s_app_servers_and_database_exposed_and_the_firewalled_
     }
     let mut walled = seed1.clone();
     walled.firewalls = load("scenarios/12b-seed1-firewall-under-attack.json").firewalls;
+    // 12b's load balancer serves HTTPS (443); seed 1's plain HTTP on 80.
+    assert_eq!(walled.firewalls[0].rules[0].port, Some(443));
+    walled.firewalls[0].rules[0].port = Some(80);
     let closed = exposure(&walled, at, window, &opts).unwrap();
     for r in closed.iter().filter(|r| !r.entry) {
         assert!(!r.exposed && r.blocked_by == ["fw"], "{r:?}");
