@@ -235,6 +235,114 @@ fn a_monitored_runs_page_shows_what_the_monitoring_did() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// Scenario 12b (seed 1 with HTTPS, a firewall and rate limiting, under attack): the page
+/// shows the connections (opened, requests per connection, first vs reused latency, the
+/// LB's handshakes and CPU by kind of work, as a table and a stacked bar), the attacks
+/// (offered, dropped where, served; the legitimate requests denied by the rate limit) and
+/// the firewall, with the JSON's figures; a run without them (01) shows none of these.
+#[test]
+fn an_attacked_https_runs_page_shows_connections_attacks_and_firewalls() {
+    let (dir, html, report) = page(
+        "page-https",
+        &["run", "scenarios/12b-seed1-firewall-under-attack.json"],
+        "report.json",
+    );
+    let c = &report["connections"];
+    let lb = &c["load_balancers"]["lb"];
+    let (full, resumed) = (
+        lb["handshakes"]["full"].as_u64().unwrap(),
+        lb["handshakes"]["resumed"].as_u64().unwrap(),
+    );
+    assert!(
+        full > 0 && resumed > 0,
+        "12b's handshakes: {full}, {resumed}"
+    );
+    let ms = |x: &Value| format!("{:.2} ms", x.as_f64().unwrap());
+    let db = &report["attacks"]["db-flood"];
+    let http = &report["attacks"]["http-flood"];
+    let fw = &report["firewalls"]["fw"];
+    let figures = [
+        format!(
+            "<div class=\"figure\" id=\"conn-opened\"><b>{}</b>",
+            c["opened"]
+        ),
+        format!(
+            "<div class=\"figure\" id=\"conn-per-connection\"><b>{:.1}</b>",
+            c["requests_per_connection"].as_f64().unwrap()
+        ),
+        format!(
+            "<div class=\"figure\" id=\"conn-first-p50\"><b>{}</b>",
+            ms(&c["first_request_latency_ms"]["p50"])
+        ),
+        format!(
+            "<div class=\"figure\" id=\"conn-reused-p50\"><b>{}</b>",
+            ms(&c["reused_latency_ms"]["p50"])
+        ),
+        // The clients are never limited behind 12b's rate limit.
+        "<div class=\"figure\" id=\"legit-rate-limited\"><b class=\"good\">0</b>".to_string(),
+    ];
+    let rows = [
+        format!(
+            "<tr><td>lb</td><td class=\"n\">{}</td><td class=\"n\">{full}</td><td class=\"n\">{resumed}</td>",
+            lb["accepted"]
+        ),
+        format!(
+            "<tr><td>db-flood</td><td>connect_flood</td><td class=\"n\">{}</td><td class=\"n\">{}</td>",
+            db["offered"], db["dropped"]["firewall"]
+        ),
+        format!(
+            "<td class=\"n\">{}</td><td>rate_limited {}</td></tr>",
+            http["served"], http["failed"]["rate_limited"]
+        ),
+        format!(
+            "<tr><td>fw</td><td class=\"n\">{}</td><td class=\"n\">{}</td>",
+            fw["new_flows"], fw["denied"]
+        ),
+    ];
+    assert_eq!(db["offered"], db["dropped"]["firewall"], "all dropped");
+    for want in figures.iter().chain(&rows) {
+        assert!(html.contains(want.as_str()), "the page lacks {want}");
+    }
+    assert!(html.contains("<svg id=\"cpu-lb\""), "the LB's CPU bar");
+    if let Some(chromium) = browser() {
+        let dom = headless(&chromium, &["--dump-dom"], &dir.join("report.html"));
+        let dom = String::from_utf8_lossy(&dom.stdout);
+        for want in figures.iter().chain(&rows) {
+            assert!(dom.contains(want.as_str()), "DOM lacks {want}");
+        }
+        let table = |id: &str| {
+            let start = dom
+                .find(&format!("<table id=\"{id}\">"))
+                .unwrap_or_else(|| panic!("DOM lacks the {id} table"));
+            let end = start + dom[start..].find("</table>").unwrap();
+            dom[start..end].matches("<tr>").count() - 1
+        };
+        assert_eq!(table("conn-latency"), 2);
+        assert_eq!(table("conn-lbs"), 1);
+        assert_eq!(table("attacks"), 3);
+        assert_eq!(table("firewalls"), 1);
+        let shot = dir.join("page.png");
+        let arg = format!("--screenshot={}", shot.display());
+        headless(&chromium, &[&arg], &dir.join("report.html"));
+        let (inked, colours) = ink(&shot);
+        assert!(
+            inked > 0.02 && colours > 50,
+            "inked {inked}, {colours} colours"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+    // Seed 1 has none of them: no such sections.
+    let (dir, html, _) = page(
+        "page-plain",
+        &["run", "scenarios/01-single-lb.json"],
+        "report.json",
+    );
+    for absent in ["Connections and TLS", "<h2>Attacks", "<h2>Firewalls"] {
+        assert!(!html.contains(absent), "01's page shows {absent}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn an_audits_page_shows_the_verdict_in_a_browser() {
     let (dir, html, audit) = page(

@@ -128,7 +128,9 @@ fn figure(out: &mut String, id: &str, value: &str, label: &str) {
 }
 
 /// The page of one run: headline figures, classes, components, the database, the timeline,
-/// faults, the monitoring and the on-call person (with a `monitoring` section), and outages.
+/// the clients' connections and TLS (with `clients.connections`), attacks and firewalls
+/// (when the scenario has them), faults, the monitoring and the on-call person (with a
+/// `monitoring` section), and outages.
 pub fn run(r: &Report, file: &str) -> String {
     let mut out = String::new();
     open(&mut out, &format!("{} — infrasim", r.scenario));
@@ -180,6 +182,9 @@ pub fn run(r: &Report, file: &str) -> String {
         let svg = svg.find("<svg").map_or(svg.as_str(), |i| &svg[i..]);
         out.push_str(svg);
     }
+    connections(&mut out, r);
+    attacks(&mut out, r);
+    firewalls(&mut out, r);
     faults(&mut out, r);
     operations(&mut out, r);
     outages(&mut out, r);
@@ -319,6 +324,272 @@ fn faults(out: &mut String, r: &Report) {
             Cell::Num(format!("{:.0} s", f.downtime_s)),
             Cell::Num(f.failed_requests.to_string()),
             Cell::Num(f.lost_writes.to_string()),
+        ]);
+    }
+    t.finish(out);
+}
+
+/// The kinds of a load balancer's CPU work, as the report names them, with their labels
+/// and colours (the LB's CPU bar and its legend).
+const CPU_KINDS: [(&str, &str, &str); 5] = [
+    ("full_handshakes", "full TLS handshakes", "#cf222e"),
+    ("resumed_handshakes", "resumed TLS handshakes", "#bf8700"),
+    ("connections", "connections (accept, close)", "#8250df"),
+    ("requests", "requests", "#0969da"),
+    ("tls_requests", "requests' encryption", "#1a7f37"),
+];
+
+/// The clients' keep-alive connections (the report's `connections`): how many were opened
+/// and how many requests each carried, the first request of a connection against the
+/// others, and each load balancer's handshakes and CPU by kind of work (a stacked bar).
+fn connections(out: &mut String, r: &Report) {
+    let Some(c) = &r.connections else {
+        return;
+    };
+    out.push_str("<h2>Connections and TLS</h2>\n<div class=\"figures\">\n");
+    figure(
+        out,
+        "conn-opened",
+        &c.opened.to_string(),
+        "connections opened",
+    );
+    figure(
+        out,
+        "conn-per-connection",
+        &format!("{:.1}", c.requests_per_connection),
+        "requests per connection",
+    );
+    figure(
+        out,
+        "conn-first-p50",
+        &ms(c.first_request_latency_ms.p50_ms),
+        "median first request of a connection",
+    );
+    figure(
+        out,
+        "conn-reused-p50",
+        &ms(c.reused_latency_ms.p50_ms),
+        "median request on a reused connection",
+    );
+    out.push_str("</div>\n");
+    let mut t = Table::new(
+        "conn-latency",
+        &["request", "succeeded", "mean", "p50", "p90", "p99", "max"],
+    );
+    for (what, l) in [
+        ("first of its connection", &c.first_request_latency_ms),
+        ("on a reused connection", &c.reused_latency_ms),
+    ] {
+        t.row(&[
+            Cell::Text(what.into()),
+            Cell::Num(l.count.to_string()),
+            Cell::Num(ms(l.mean_ms)),
+            Cell::Num(ms(l.p50_ms)),
+            Cell::Num(ms(l.p90_ms)),
+            Cell::Num(ms(l.p99_ms)),
+            Cell::Num(ms(l.max_ms)),
+        ]);
+    }
+    t.finish(out);
+    let closed: Vec<String> = c
+        .closed
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect();
+    let _ = writeln!(
+        out,
+        "<p id=\"conn-closed\">{} requests, {} of them on a reused connection. Closed: {}.</p>",
+        c.requests,
+        c.reused,
+        if closed.is_empty() {
+            "none".to_string()
+        } else {
+            esc(&closed.join(", "))
+        }
+    );
+    let mut header: Vec<String> = [
+        "load balancer",
+        "accepted",
+        "full handshakes",
+        "resumed",
+        "0-RTT",
+        "resumption ratio",
+    ]
+    .map(String::from)
+    .to_vec();
+    header.extend(CPU_KINDS.iter().map(|k| format!("CPU: {}", k.1)));
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    let mut t = Table::new("conn-lbs", &header);
+    for (name, l) in &c.load_balancers {
+        let h = &l.handshakes;
+        let mut cells = vec![
+            Cell::Text(name.clone()),
+            Cell::Num(l.accepted.to_string()),
+            Cell::Num(h.full.to_string()),
+            Cell::Num(h.resumed.to_string()),
+            Cell::Num(h.early_data.to_string()),
+            Cell::Num(format!("{:.1} %", h.resumption_ratio * 100.0)),
+        ];
+        for (key, _, _) in CPU_KINDS {
+            let u = l.cpu_utilization.get(key).copied().unwrap_or(0.0);
+            cells.push(Cell::Num(format!("{:.3} %", u * 100.0)));
+        }
+        t.row(&cells);
+    }
+    t.finish(out);
+    for (name, l) in &c.load_balancers {
+        cpu_bar(out, name, &l.cpu_utilization);
+    }
+}
+
+/// A load balancer's busy CPU as one bar split by kind of work (each kind's share of the
+/// busy time), with its legend: inline SVG, no script.
+fn cpu_bar(out: &mut String, lb: &str, cpu: &std::collections::BTreeMap<String, f64>) {
+    let busy: f64 = CPU_KINDS
+        .iter()
+        .map(|k| cpu.get(k.0).copied().unwrap_or(0.0))
+        .sum();
+    if busy <= 0.0 {
+        return;
+    }
+    let (width, bar) = (720.0, 24.0);
+    let _ = write!(
+        out,
+        "<svg id=\"cpu-{}\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{}\" \
+         viewBox=\"0 0 {width} {}\" role=\"img\"><title>{}: CPU by kind of work</title>\
+         <text x=\"8\" y=\"16\" font-size=\"13\">{}: busy {:.3} % of its cores, by kind of work</text>",
+        esc(lb),
+        bar + 24.0 + 18.0 * CPU_KINDS.len() as f64 + 8.0,
+        bar + 24.0 + 18.0 * CPU_KINDS.len() as f64 + 8.0,
+        esc(lb),
+        esc(lb),
+        busy * 100.0
+    );
+    let mut x = 8.0;
+    let span = width - 16.0;
+    for (key, label, colour) in CPU_KINDS {
+        let u = cpu.get(key).copied().unwrap_or(0.0);
+        let w = span * u / busy;
+        if w > 0.0 {
+            let _ = write!(
+                out,
+                "<rect x=\"{x:.2}\" y=\"24\" width=\"{w:.2}\" height=\"{bar}\" fill=\"{colour}\">\
+                 <title>{label}: {:.1} %</title></rect>",
+                100.0 * u / busy
+            );
+        }
+        x += w;
+    }
+    for (k, (key, label, colour)) in CPU_KINDS.iter().enumerate() {
+        let u = cpu.get(*key).copied().unwrap_or(0.0);
+        let y = 24.0 + bar + 8.0 + 18.0 * k as f64;
+        let _ = write!(
+            out,
+            "<rect x=\"8\" y=\"{y}\" width=\"12\" height=\"12\" fill=\"{colour}\"/>\
+             <text x=\"26\" y=\"{:.0}\" font-size=\"12\">{label}: {:.1} % of the busy time</text>",
+            y + 10.0,
+            100.0 * u / busy
+        );
+    }
+    out.push_str("</svg>\n");
+}
+
+/// Attack traffic (the report's `attacks`): each attack's offered connections (or SYNs),
+/// where they were dropped, how many were served and how the rest failed; and the
+/// legitimate requests a rate limit denied.
+fn attacks(out: &mut String, r: &Report) {
+    if r.attacks.is_empty() {
+        return;
+    }
+    let denied = r.requests.failed.get("rate_limited").copied().unwrap_or(0);
+    let class = if denied > 0 { "bad" } else { "good" };
+    let _ = writeln!(
+        out,
+        "<h2>Attacks</h2>\n<div class=\"figures\">\n\
+         <div class=\"figure\" id=\"legit-rate-limited\"><b class=\"{class}\">{denied}</b>\
+         <span>legitimate requests denied by rate limiting, of {} offered</span></div>",
+        r.requests.offered
+    );
+    let offered: u64 = r.attacks.values().map(|a| a.offered).sum();
+    let served: u64 = r.attacks.values().map(|a| a.served).sum();
+    figure(
+        out,
+        "attack-offered",
+        &offered.to_string(),
+        "attack connections or SYNs",
+    );
+    figure(out, "attack-served", &served.to_string(), "of them served");
+    out.push_str("</div>\n");
+    let mut t = Table::new(
+        "attacks",
+        &[
+            "attack",
+            "kind",
+            "offered",
+            "dropped at a firewall",
+            "conntrack full",
+            "firewall down",
+            "target's backlog",
+            "SYN cookies",
+            "served",
+            "failed by reason",
+        ],
+    );
+    for (name, a) in &r.attacks {
+        let reasons: Vec<String> = a
+            .failed
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
+        t.row(&[
+            Cell::Text(name.clone()),
+            Cell::Text(a.kind.clone()),
+            Cell::Num(a.offered.to_string()),
+            Cell::Num(a.dropped.firewall.to_string()),
+            Cell::Num(a.dropped.conntrack_full.to_string()),
+            Cell::Num(a.dropped.firewall_down.to_string()),
+            Cell::Num(a.dropped.backlog.to_string()),
+            Cell::Num(a.syn_cookies.to_string()),
+            Cell::Num(a.served.to_string()),
+            Cell::Text(if reasons.is_empty() {
+                "—".into()
+            } else {
+                reasons.join(", ")
+            }),
+        ]);
+    }
+    t.finish(out);
+}
+
+/// Each firewall's flows and drops (the report's `firewalls`).
+fn firewalls(out: &mut String, r: &Report) {
+    if r.firewalls.is_empty() {
+        return;
+    }
+    out.push_str("<h2>Firewalls</h2>\n");
+    let mut t = Table::new(
+        "firewalls",
+        &[
+            "firewall",
+            "new flows",
+            "denied",
+            "conntrack full",
+            "early drops",
+            "dropped while down",
+            "conntrack peak",
+        ],
+    );
+    for (name, f) in &r.firewalls {
+        t.row(&[
+            Cell::Text(name.clone()),
+            Cell::Num(f.new_flows.to_string()),
+            Cell::Num(f.denied.to_string()),
+            Cell::Num(f.conntrack_full.to_string()),
+            Cell::Num(f.early_drops.to_string()),
+            Cell::Num(f.down_drops.to_string()),
+            Cell::Num(f.conntrack_peak.to_string()),
         ]);
     }
     t.finish(out);
