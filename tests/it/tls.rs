@@ -441,3 +441,84 @@ fn idle_keep_alive_connections_count_against_maxconn() {
     );
     assert!(conns(&freed).closed["lb_idle"] > 0);
 }
+
+/// Loss on the client link delays a new connection's first request by the retransmissions
+/// it causes, never failing it (the retries outlast no timeout here): a lost SYN or SYN-ACK
+/// (q = 1 − (1 − p)², either direction) waits for the SYN timer, 1 s doubling (RFC 6298
+/// §2.1, Linux `TCP_TIMEOUT_INIT`: Σ q^k·2^(k−1) s), and every data flight — the request
+/// (or ClientHello), each of the TLS handshake's flights (TLS 1.3: the LB's, then the
+/// client's Finished with the request) and the response — for the data timer, RTT +
+/// max(2·RTT, 200 ms) = 220 ms doubling (Σ p^k·220·2^(k−1) ms each). So TLS 1.3 adds two
+/// lossy flights to plain HTTP's two. The mean growth of the first request's latency, from
+/// paired replications (same seed with and without loss), holds the formula within its
+/// 95 % interval — and excludes what it would be if the handshake's flights were immune.
+#[test]
+fn loss_on_the_client_link_delays_handshakes_by_the_expected_retransmissions() {
+    use infrasim_engine::math::student_t_quantile;
+    let p: f64 = 0.05;
+    const RUN_S: u32 = 300;
+    let q = 1.0 - (1.0 - p) * (1.0 - p);
+    // Σ_{k=1..n} x^k · first · 2^(k−1): the k-th retransmission waits first · 2^(k−1), and
+    // happens when the k first transmissions were all lost.
+    let retransmissions = |x: f64, first_ms: f64, n: u32| {
+        let (mut term, mut sum) = (x * first_ms, 0.0);
+        for _ in 0..n {
+            sum += term;
+            term *= 2.0 * x;
+        }
+        sum
+    };
+    let syn_ms = retransmissions(q, 1000.0, 6);
+    let data_ms = retransmissions(p, 220.0, 15);
+    let growth = |tls: Option<Value>, seed: u64| {
+        let mut lb = json!({});
+        if let Some(t) = tls {
+            lb["tls"] = t;
+        }
+        let per_conn = json!({ "requests_per_connection": 1, "max_per_address": 0 });
+        let clean = scenario(200, 4000, per_conn, lb, &format!("{RUN_S}s"));
+        let mut lossy = clean.clone();
+        lossy["faults"] =
+            json!([{ "link_degrade": { "a": "clients", "b": "lb", "at": "0s", "loss": p } }]);
+        let first = |s: &Value| {
+            let r = run(s, seed, 1);
+            // Five SYN losses in a row (q⁵ ≈ 10⁻⁵) outlast the 30 s timeout: rare.
+            let failed = r.requests.failed_total() as f64;
+            assert!(
+                failed <= 1e-3 * r.requests.offered as f64,
+                "{failed} failed"
+            );
+            conns(&r).first_request_latency_ms.mean_ms
+        };
+        first(&lossy) - first(&clean)
+    };
+    for (name, tls, flights) in [
+        ("no TLS", None, 2.0),
+        ("TLS 1.3", Some(full_only("1.3")), 4.0),
+    ] {
+        let d: Vec<f64> = (1..=8).map(|s| growth(tls.clone(), s)).collect();
+        let n = d.len() as f64;
+        let mean = d.iter().sum::<f64>() / n;
+        let sd = (d.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1.0)).sqrt();
+        let half = student_t_quantile(0.975, n - 1.0) * sd / n.sqrt();
+        let expect = syn_ms + flights * data_ms;
+        // Requests still in flight at the end are not measured, and the slow ones are more
+        // often among them: the measured mean is below E[D] by about E[D²]/T (≈ 2 s·E[D]/T:
+        // most of D comes in whole seconds), under a millisecond here.
+        let censored = 2.0 * expect / f64::from(RUN_S);
+        eprintln!(
+            "{name}: {mean:.2} ± {half:.2} ms later, expected {expect:.2} (SYN/SYN-ACK {syn_ms:.2}, {data_ms:.2} per data flight)"
+        );
+        assert!(
+            mean >= expect - censored - half && mean <= expect + half,
+            "{name}: first request {mean:.2} ± {half:.2} ms later with loss {p}, expected {expect:.2} ms (− {censored:.2} censored) ({d:?})"
+        );
+        if flights > 2.0 {
+            let immune = syn_ms + 2.0 * data_ms;
+            assert!(
+                (mean - immune).abs() > half,
+                "{name}: {mean:.2} ± {half:.2} ms cannot tell the TLS flights' loss apart"
+            );
+        }
+    }
+}

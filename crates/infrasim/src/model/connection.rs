@@ -346,11 +346,23 @@ impl World {
 
     /// The client's first segment of `call` leaves towards its entry point: to the holder
     /// of a virtual address (the call follows it), or retransmitted while nobody holds it.
+    /// On a new connection it goes as the connection's opening (the SYN's loss, firewall
+    /// and backlog apply to it); on a reused one as data of an established connection.
     fn client_send_call(&mut self, cx: &mut Context<'_, Ev>, call: Ref) {
         let Some(callee) = self.calls.get(call).map(|c| c.callee) else {
             return;
         };
+        let reused = self
+            .conns
+            .as_ref()
+            .and_then(|p| p.use_of(call))
+            .is_some_and(|u| !u.new);
         match self.client_syn_target(call) {
+            Some(node) if reused => {
+                let (i, j) = (self.net.idx(Node::Clients), self.net.idx(node));
+                self.net
+                    .transmit(cx, i, j, Msg::Call(call), Attempt::data());
+            }
             Some(node) => self.send(cx, Node::Clients, node, Msg::Call(call)),
             None => {
                 let j = self.net.idx(callee);

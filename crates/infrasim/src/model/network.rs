@@ -507,6 +507,41 @@ impl Network {
         }
     }
 
+    /// How much longer than their latency `flights` one-way flights between `a` and `b` take
+    /// (the first from `a`, then alternating: a handshake's messages) when the link loses
+    /// some: each lost flight is sent again when its sender's retransmission timer fires —
+    /// [`Attempt::rto`] from `phase` (the SYN's timers or the data's), doubling, up to the
+    /// phase's retry limit — each transmission drawn on its directed link's loss stream as
+    /// every other segment's. `None`: a flight's retries ran out (its sender gives up). The
+    /// draws are made now, for flights that leave later: a partition or a change of loss
+    /// meanwhile is not seen by them (`docs/models.md` §4b).
+    pub(crate) fn retransmission_delay(
+        &mut self,
+        a: Node,
+        b: Node,
+        flights: u32,
+        phase: Attempt,
+    ) -> Option<SimDuration> {
+        if self.lossy_links == 0 {
+            return Some(SimDuration::ZERO);
+        }
+        let (i, j) = (self.idx(a), self.idx(b));
+        let rtt = self.delay[i * self.n + j].saturating_add(self.delay[j * self.n + i]);
+        let mut extra = SimDuration::ZERO;
+        for f in 0..flights {
+            let (from, to) = if f % 2 == 0 { (i, j) } else { (j, i) };
+            let mut attempt = phase;
+            while self.loss_draw(from, to) {
+                if attempt.last() {
+                    return None;
+                }
+                extra = extra.saturating_add(attempt.rto(rtt));
+                attempt = attempt.next();
+            }
+        }
+        Some(extra)
+    }
+
     /// Whether the link from `i` to `j` loses this segment, by its loss probability and its
     /// own random stream.
     fn loss_draw(&mut self, i: usize, j: usize) -> bool {

@@ -19,6 +19,9 @@
 //!   RTT sample R (`tcp_rtt_estimator()`, `tcp_set_rto()`): srtt + max(2·R, `TCP_RTO_MIN`
 //!   200 ms) — 200 ms + R on a LAN — doubling up to `TCP_RTO_MAX` (120 s); after
 //!   `tcp_retries2` (15) retransmissions the connection is abandoned (about 15 minutes).
+//! * A client's request on a **reused keep-alive connection** is data from its first
+//!   transmission (`model/connection.rs`); a **TLS handshake's flights** are data too, their
+//!   losses drawn by `Network::retransmission_delay` on the same timers.
 //! * A **reset** ([`Msg::Reset`]) is never retransmitted; random loss does not touch it
 //!   (a lost RST is answered by the peer's next retransmission with another RST: the model
 //!   skips that delay), but a partition or a dead host stops it.

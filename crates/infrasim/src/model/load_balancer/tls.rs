@@ -10,6 +10,8 @@
 //!   resumed 1, TLS 1.3 1, TLS 1.3 with early data 0 (RFC 5246, RFC 8446); the request's
 //!   first segment reaches the LB then. With the TCP handshake the client paid before its
 //!   ClientHello, a new connection's first request takes 1 + {2, 1, 0} + 1 round trips.
+//!   Each round trip's two flights may be lost on the client link and are retransmitted on
+//!   TCP's data timers (`Network::retransmission_delay`).
 //! * Resumption: the client offers the session it got last (a ticket or a session ID).
 //!   With tickets (HAProxy's default) the LB resumes it if it holds the key that sealed it:
 //!   with `shared_ticket_keys` any member of the pair does (keys from a shared file, kept
@@ -40,6 +42,7 @@ use infrasim_engine::{Context, SimDuration, SimTime};
 
 use crate::model::call::Ref;
 use crate::model::connection::{ConnUse, Handshake, Session};
+use crate::model::tcp::Attempt;
 use crate::model::vocabulary::{Ev, Node};
 use crate::model::{Received, World};
 use crate::scenario::{KeyType, Tls, TlsVersion};
@@ -394,10 +397,25 @@ impl World {
         }
         if rtts == 0 {
             self.lb_cpu_start(cx, lb, call, CpuJob::Request);
-        } else {
-            let rtt = self.net.rtt(Node::Clients, Node::Lb(lb));
-            let wait = SimDuration::from_nanos(rtt.as_nanos().saturating_mul(u64::from(rtts)));
-            cx.schedule_in(wait, Ev::LbTlsDone { lb, call, epoch });
+            return;
+        }
+        // Each round trip is two flights (the LB's, then the client's) that the client link
+        // may lose: a lost one is retransmitted on the data timers, as any segment of an
+        // established connection.
+        let at = Node::Lb(lb);
+        let rtt = self.net.rtt(Node::Clients, at);
+        let flights = 2 * rtts;
+        match self
+            .net
+            .retransmission_delay(at, Node::Clients, flights, Attempt::data())
+        {
+            Some(extra) => {
+                let wait = SimDuration::from_nanos(rtt.as_nanos().saturating_mul(u64::from(rtts)));
+                let wait = wait.saturating_add(extra);
+                cx.schedule_in(wait, Ev::LbTlsDone { lb, call, epoch });
+            }
+            // The handshake never completes: the client's timeout ends the request.
+            None => self.lb_close_frontend(cx, lb),
         }
     }
 
