@@ -198,6 +198,22 @@ impl Pool {
         Some(v.swap_remove(i))
     }
 
+    /// Closes connection `id` of `addr` for the reason `why` (counted after the warm-up,
+    /// `measured`); `why` of `None` counts it by who timed it out while idle. Returns it,
+    /// if it was still open.
+    fn close(&mut self, addr: u32, id: u32, why: Option<Closed>, measured: bool) -> Option<Conn> {
+        let c = self.remove(addr, id)?;
+        if measured {
+            let k = why.unwrap_or(if c.lb_closes {
+                Closed::LbIdle
+            } else {
+                Closed::ClientIdle
+            });
+            self.stats.closed[k as usize] += 1;
+        }
+        Some(c)
+    }
+
     /// Where an accepted connection is connected and under which of its LB's epochs.
     pub(crate) fn conn_state(&self, addr: u32, id: u32) -> Option<(Node, u32)> {
         let c = self
@@ -420,10 +436,7 @@ impl World {
         };
         match close {
             Some(k) => {
-                pool.remove(u.addr, u.id);
-                if measured {
-                    pool.stats.closed[k as usize] += 1;
-                }
+                pool.close(u.addr, u.id, Some(k), measured);
             }
             None => {
                 let node = c.node;
@@ -467,9 +480,7 @@ impl World {
             return;
         };
         pool.uses[call.index()] = None;
-        if pool.remove(u.addr, u.id).is_some() && measured {
-            pool.stats.closed[Closed::Abandoned as usize] += 1;
-        }
+        pool.close(u.addr, u.id, Some(Closed::Abandoned), measured);
         self.conn_serve_waiting(cx, u.addr);
     }
 
@@ -509,15 +520,7 @@ impl World {
             if c.busy || c.closes_at > now {
                 continue;
             }
-            let c = pool.remove(addr, id).expect("found");
-            if measured {
-                let k = if c.lb_closes {
-                    Closed::LbIdle
-                } else {
-                    Closed::ClientIdle
-                };
-                pool.stats.closed[k as usize] += 1;
-            }
+            let c = pool.close(addr, id, None, measured).expect("found");
             if let Node::Lb(lb) = c.node
                 && c.accepted
                 && self.lbs[lb as usize].conn.epoch == c.epoch
