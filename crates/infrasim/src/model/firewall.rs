@@ -42,12 +42,11 @@ pub(crate) enum Dropped {
     Down,
 }
 
-/// What a firewall counted (after the warm-up).
+/// What a firewall counted (after the warm-up): one replication's, or — pooled — a
+/// report's (`report::FirewallReport`, the same type).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct FirewallTally {
-    /// The firewall's name.
-    pub name: String,
+pub struct FirewallCounts {
     /// New flows let through (each SYN transmission that crossed it).
     pub new_flows: u64,
     /// SYNs dropped by a rule or the default policy.
@@ -58,8 +57,30 @@ pub struct FirewallTally {
     pub early_drops: u64,
     /// Segments lost because the firewall was down.
     pub down_drops: u64,
-    /// Most entries in the table at once.
+    /// Most entries in the table at once (pooled: the largest over the replications).
     pub conntrack_peak: u64,
+}
+
+impl FirewallCounts {
+    /// Adds another replication's counts: sums, and the larger peak.
+    pub fn pool(&mut self, other: &FirewallCounts) {
+        self.new_flows += other.new_flows;
+        self.denied += other.denied;
+        self.conntrack_full += other.conntrack_full;
+        self.early_drops += other.early_drops;
+        self.down_drops += other.down_drops;
+        self.conntrack_peak = self.conntrack_peak.max(other.conntrack_peak);
+    }
+}
+
+/// A firewall's counts in one replication, with its name.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FirewallTally {
+    /// The firewall's name.
+    pub name: String,
+    /// What it counted.
+    pub counts: FirewallCounts,
 }
 
 /// One firewall's state.
@@ -198,7 +219,7 @@ impl Firewalls {
         }
         if now >= self.warmup_end {
             let f = mask.trailing_zeros() as usize;
-            self.fws[f].tally.down_drops += 1;
+            self.fws[f].tally.counts.down_drops += 1;
         }
         true
     }
@@ -223,7 +244,7 @@ impl Firewalls {
         }
         if self.denied_by[k] != 0 {
             if measured {
-                self.fws[self.denied_by[k] as usize - 1].tally.denied += 1;
+                self.fws[self.denied_by[k] as usize - 1].tally.counts.denied += 1;
             }
             return Err(Dropped::Denied);
         }
@@ -236,11 +257,11 @@ impl Firewalls {
             if fw.len() >= fw.max {
                 if fw.unassured.pop().is_some() {
                     if measured {
-                        fw.tally.early_drops += 1;
+                        fw.tally.counts.early_drops += 1;
                     }
                 } else {
                     if measured {
-                        fw.tally.conntrack_full += 1;
+                        fw.tally.counts.conntrack_full += 1;
                     }
                     return Err(Dropped::ConntrackFull);
                 }
@@ -253,8 +274,9 @@ impl Firewalls {
                 }
             }
             if measured {
-                fw.tally.new_flows += 1;
-                fw.tally.conntrack_peak = fw.tally.conntrack_peak.max(fw.len() as u64);
+                fw.tally.counts.new_flows += 1;
+                fw.tally.counts.conntrack_peak =
+                    fw.tally.counts.conntrack_peak.max(fw.len() as u64);
             }
         }
         Ok(())
@@ -324,7 +346,7 @@ mod tests {
         assert_eq!(fw.syn(t, 0, 1, spoofed), Ok(()));
         assert_eq!(fw.syn(t, 0, 1, spoofed), Ok(()));
         assert_eq!(fw.syn(t, 0, 1, Flow::Connection), Ok(()), "evicts one");
-        assert_eq!(fw.tallies()[0].early_drops, 1);
+        assert_eq!(fw.tallies()[0].counts.early_drops, 1);
         assert_eq!(fw.syn(t, 1, 0, Flow::Connection), Err(Dropped::Denied));
         fw.set_down(0, true);
         assert_eq!(fw.syn(t, 0, 1, Flow::Connection), Err(Dropped::Down));

@@ -43,23 +43,9 @@ pub struct AttackDrops {
     pub backlog: u64,
 }
 
-/// One firewall, all replications pooled (counts after the warm-up).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FirewallReport {
-    /// New flows let through.
-    pub new_flows: u64,
-    /// SYNs dropped by a rule or the default policy.
-    pub denied: u64,
-    /// SYNs dropped because the conntrack table was full.
-    pub conntrack_full: u64,
-    /// Unassured entries evicted to make room (`early_drop`).
-    pub early_drops: u64,
-    /// Segments lost while it was down.
-    pub down_drops: u64,
-    /// Most conntrack entries at once (the largest over the replications).
-    pub conntrack_peak: u64,
-}
+/// One firewall, all replications pooled (counts after the warm-up): the model's counts,
+/// summed (the peak: the largest).
+pub type FirewallReport = crate::model::firewall::FirewallCounts;
 
 /// Each attack, by name.
 pub(super) fn attacks(runs: &[Replication]) -> BTreeMap<String, AttackReport> {
@@ -110,20 +96,7 @@ pub(super) fn firewalls(runs: &[Replication]) -> BTreeMap<String, FirewallReport
     let mut out: BTreeMap<String, FirewallReport> = BTreeMap::new();
     for r in runs {
         for f in &r.firewalls {
-            let e = out.entry(f.name.clone()).or_insert(FirewallReport {
-                new_flows: 0,
-                denied: 0,
-                conntrack_full: 0,
-                early_drops: 0,
-                down_drops: 0,
-                conntrack_peak: 0,
-            });
-            e.new_flows += f.new_flows;
-            e.denied += f.denied;
-            e.conntrack_full += f.conntrack_full;
-            e.early_drops += f.early_drops;
-            e.down_drops += f.down_drops;
-            e.conntrack_peak = e.conntrack_peak.max(f.conntrack_peak);
+            out.entry(f.name.clone()).or_default().pool(&f.counts);
         }
     }
     out
