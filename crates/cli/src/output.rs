@@ -268,12 +268,7 @@ fn connections(out: &mut String, r: &Report) {
     let Some(c) = &r.connections else {
         return;
     };
-    let closed: Vec<String> = c
-        .closed
-        .iter()
-        .filter(|(_, n)| **n > 0)
-        .map(|(k, n)| format!("{k} {n}"))
-        .collect();
+    let closed: Vec<String> = crate::output::nonzero_counts(&c.closed);
     let _ = writeln!(
         out,
         "connections: {} opened, {:.2} requests each; first request mean {} p99 {}, reused mean {} p99 {}; closed: {}",
@@ -774,4 +769,16 @@ fn listed(v: &[String]) -> String {
     } else {
         v.join(", ")
     }
+}
+
+/// The non-zero entries of a count map as "name count" (failures by reason, connections
+/// closed by reason), in the map's order; the terminal and the page both list them so.
+pub(crate) fn nonzero_counts<'a, K: std::fmt::Display + 'a>(
+    counts: impl IntoIterator<Item = (&'a K, &'a u64)>,
+) -> Vec<String> {
+    counts
+        .into_iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect()
 }

@@ -209,12 +209,7 @@ fn classes(out: &mut String, r: &Report) {
         ],
     );
     for (name, c) in &r.classes {
-        let reasons: Vec<String> = c
-            .failed
-            .iter()
-            .filter(|(_, n)| **n > 0)
-            .map(|(k, n)| format!("{k} {n}"))
-            .collect();
+        let reasons: Vec<String> = crate::output::nonzero_counts(&c.failed);
         t.row(&[
             Cell::Text(name.clone()),
             Cell::Num(c.offered.to_string()),
@@ -391,12 +386,7 @@ fn connections(out: &mut String, r: &Report) {
         ]);
     }
     t.finish(out);
-    let closed: Vec<String> = c
-        .closed
-        .iter()
-        .filter(|(_, n)| **n > 0)
-        .map(|(k, n)| format!("{k} {n}"))
-        .collect();
+    let closed: Vec<String> = crate::output::nonzero_counts(&c.closed);
     let _ = writeln!(
         out,
         "<p id=\"conn-closed\">{} requests, {} of them on a reused connection. Closed: {}.</p>",
@@ -537,12 +527,7 @@ fn attacks(out: &mut String, r: &Report) {
         ],
     );
     for (name, a) in &r.attacks {
-        let reasons: Vec<String> = a
-            .failed
-            .iter()
-            .filter(|(_, n)| **n > 0)
-            .map(|(k, n)| format!("{k} {n}"))
-            .collect();
+        let reasons: Vec<String> = crate::output::nonzero_counts(&a.failed);
         t.row(&[
             Cell::Text(name.clone()),
             Cell::Text(a.kind.clone()),
