@@ -334,9 +334,11 @@ impl World {
                 FaultKind::Crash { node, .. }
                 | FaultKind::Random { node, .. }
                 | FaultKind::Degrade { node, .. } => about_node(*node),
-                FaultKind::Partition { .. } | FaultKind::LinkDegrade { .. } => {
-                    matches!(about, About::All)
-                }
+                // A firewall is no scrape target: only a page about the service as a whole
+                // (an error-ratio rule) leads whoever answers to it.
+                FaultKind::Partition { .. }
+                | FaultKind::LinkDegrade { .. }
+                | FaultKind::FirewallCrash { .. } => matches!(about, About::All),
                 _ => false,
             };
             if !concerned {
