@@ -76,6 +76,24 @@ fn seed_design_1_has_the_lb_and_the_primary_as_single_points_proved_by_runs() {
     assert_eq!(row("lb").spof_for, ["read", "static", "write"]);
     assert_eq!(row("db-primary").spof_for, ["write"]);
     assert!(row("app1").spof_for.is_empty());
+    // Plain HTTP from the internet, proved by what the baseline run carried in the clear;
+    // every other hop plain too.
+    let entry = &a.hops[0];
+    assert_eq!((entry.from.as_str(), entry.to.as_str()), ("clients", "lb"));
+    assert_eq!(entry.protocol, "HTTP");
+    assert!(entry.plain_on_the_internet());
+    assert_eq!(entry.proof, Some(Proof::Confirmed));
+    assert!(entry.carried > 10_000, "{entry:?}");
+    assert_eq!(a.hops.len(), 4);
+    assert!(a.hops.iter().all(|h| !h.encrypted && h.proof.is_some()));
+    // No firewall: the app servers and the database are exposed beyond the entry point.
+    let exposed: Vec<&str> = a
+        .exposure
+        .iter()
+        .filter(|r| r.exposed && !r.entry)
+        .map(|r| r.component.as_str())
+        .collect();
+    assert_eq!(exposed, ["app1", "app2", "db-primary", "db-replica"]);
 }
 
 /// Seed design 1 as the write-ups draw it, with a single app server: that server joins the
@@ -107,14 +125,29 @@ fn with_one_app_server_the_app_server_is_a_single_point_too() {
     }
 }
 
-/// The remedied design (a keepalived pair, three app servers, automatic failover): no
-/// single point of failure, and the runs agree.
+/// The remedied design (seed 5: a keepalived pair terminating TLS 1.3, three app servers,
+/// automatic failover, a firewall with a DMZ, tuned Prometheus alerts) reports only what
+/// truly remains: the single firewall as the one single point of failure (for every class,
+/// proved by its crash), no component exposed beyond the entry point (every flood dropped
+/// at the firewall), no blind spot (each crash pages — the firewall's through the service's
+/// error ratio), and no hop in the clear across the internet; the plain hops inside the
+/// internal zone (LB → apps, apps → MySQL, replication) remain and are named.
 #[test]
-fn the_remedied_design_has_no_single_point_of_failure() {
+fn the_remedied_design_reports_only_what_remains() {
     let s = infrasim::scenario::load("scenarios/05-remedied.json").unwrap();
-    let a = audited(&s, 30, CrashMode::Process);
-    assert_eq!(spofs(&a), Vec::<(String, String)>::new());
+    // A minute: while the firewall is down the clients' segments are lost and retransmitted
+    // (1, 3, 7, 15 s … after the first), so the requests of the crash's last 15–30 s get
+    // through after it, within the 30 s timeout — as with a partition.
+    let a = audited(&s, 60, CrashMode::Process);
+    assert_eq!(
+        spofs(&a),
+        pairs(&[("fw", "read"), ("fw", "write"), ("fw", "static")])
+    );
     assert!(a.findings.iter().all(|f| f.proof == Proof::Confirmed));
+    for f in a.single_points() {
+        assert_eq!(f.exposure.kind, "firewall");
+        assert!((0.6..1.0).contains(&f.measured_loss), "{f:?}");
+    }
     // The automatic failover still costs the writes of its detection and promotion.
     let primary = a
         .findings
@@ -122,6 +155,113 @@ fn the_remedied_design_has_no_single_point_of_failure() {
         .find(|f| f.exposure.element == "db-primary" && f.exposure.class == "write")
         .unwrap();
     assert!(primary.measured_loss > 0.0 && primary.measured_loss < 0.5);
+
+    for r in &a.exposure {
+        assert!(r.entry || !r.exposed, "{r:?}");
+        if !r.entry {
+            assert_eq!(r.blocked_by, ["fw"], "{r:?}");
+            assert_eq!(r.flood_served, 0, "{r:?}");
+            assert!(r.flood_dropped_at_firewall > 0, "{r:?}");
+            assert_eq!(r.proof, Some(Proof::Confirmed), "{r:?}");
+        }
+    }
+
+    assert_eq!(a.watches.len(), 9);
+    for w in &a.watches {
+        assert!(!w.blind_spot, "{w:?}");
+        assert_eq!(w.proof, Proof::Confirmed, "{w:?}");
+        assert!(w.noticed_after_s.is_some(), "{w:?}");
+    }
+    let fw = a.watches.iter().find(|w| w.component == "fw").unwrap();
+    assert_eq!(fw.noticed_by.as_deref(), Some("HighErrorRatio"));
+
+    assert!(
+        a.hops.iter().all(|h| !h.plain_on_the_internet()),
+        "{:?}",
+        a.hops
+    );
+    let plain: Vec<(&str, &str, &str)> = a
+        .hops
+        .iter()
+        .filter(|h| !h.encrypted)
+        .map(|h| (h.from.as_str(), h.to.as_str(), h.carries.as_str()))
+        .collect();
+    assert_eq!(
+        plain,
+        [
+            ("lb1", "app1, app2, app3", "HTTP to the servers"),
+            ("lb2", "app1, app2, app3", "HTTP to the servers"),
+            (
+                "app1, app2, app3",
+                "db-primary, db-replica1, db-replica2",
+                "MySQL queries"
+            ),
+            (
+                "db-primary",
+                "db-replica1, db-replica2",
+                "MySQL replication"
+            ),
+        ]
+    );
+    let entry: Vec<_> = a.hops.iter().filter(|h| h.from == "clients").collect();
+    assert_eq!(entry.len(), 2);
+    for h in entry {
+        assert!(h.encrypted && h.protocol == "HTTPS (TLS 1.3)", "{h:?}");
+        assert_eq!(h.zones, ["internet → dmz (fw)"]);
+    }
+    // The LB pair's hop to the servers crosses the firewall from the DMZ; the database's
+    // stays inside the internal zone.
+    assert_eq!(a.hops[2].zones, ["dmz → internal (fw)"]);
+    assert_eq!(a.hops[4].zones, ["internal"]);
+}
+
+/// The hops read their protection from the scenario: TLS at the load balancer encrypts the
+/// clients' hop, `tls.to_servers` the hop to the servers; the zones come from the firewall;
+/// and what each hop carried is the baseline run's count.
+#[test]
+fn hops_read_encryption_and_zones_from_the_scenario() {
+    let v = json!({
+        "name": "hops", "seed": 3, "duration": "20s",
+        "clients": { "target": "lb", "arrival": { "poisson": { "rate": "50/s" } },
+                     "connections": {} },
+        "load_balancers": [ { "name": "lb", "servers": [ { "server": "web" } ],
+                              "tls": { "version": "1.2", "to_servers": true } } ],
+        "web_servers": [ { "name": "web", "upstream": "app1" } ],
+        "app_servers": [ { "name": "app1", "workers": 8 } ],
+        "databases": [ { "name": "mysql", "primary": { "name": "db" } } ],
+        "firewalls": [ { "name": "fw",
+            "zones": { "dmz": ["lb"], "internal": ["web", "app1", "db"] },
+            "rules": [ { "from": "internet", "to": "dmz", "port": 443, "action": "allow" },
+                       { "from": "dmz", "to": "internal", "port": 443, "action": "allow" } ] } ]
+    });
+    let s: Scenario = serde_json::from_value(v).unwrap();
+    let base = infrasim::run(&s).unwrap();
+    let hops = infrasim::audit::hops::hops(&s, &base).unwrap();
+    let row = |from: &str| hops.iter().find(|h| h.from == from).unwrap();
+    let entry = row("clients");
+    assert_eq!(
+        (entry.to.as_str(), entry.protocol.as_str(), entry.encrypted),
+        ("lb", "HTTPS (TLS 1.2)", true)
+    );
+    assert!(entry.crosses_internet && entry.proof.is_none());
+    assert_eq!(entry.zones, ["internet → dmz (fw)"]);
+    assert_eq!(entry.carried, base.components["lb"].served);
+    let to_web = row("lb");
+    assert!(to_web.encrypted && !to_web.crosses_internet);
+    assert_eq!(to_web.zones, ["dmz → internal (fw)"]);
+    let upstream = row("web");
+    assert_eq!(upstream.to, "app1");
+    assert!(!upstream.encrypted && upstream.proof == Some(Proof::Confirmed));
+    assert_eq!(upstream.zones, ["internal"]);
+    assert_eq!(upstream.carried, base.components["app1"].served);
+    let db = row("app1");
+    assert_eq!(
+        (db.to.as_str(), db.carries.as_str()),
+        ("db", "MySQL queries")
+    );
+    assert!(db.carried > 0);
+    // One node, no replication hop.
+    assert_eq!(hops.len(), 4);
 }
 
 fn two_apps(lb: Value) -> Scenario {
@@ -202,8 +342,9 @@ fn a_finding_the_simulation_contradicts_is_reported() {
 
 /// `audit A --against B C`: the candidates run against the audited design with common random
 /// numbers and are ranked by measured availability gain, each with the single points of
-/// failure it removes or keeps. Against seed design 1's faults, the remedied design (05)
-/// removes every one and gains most; the LB pair alone (01b) keeps the primary for writes.
+/// failure it removes, keeps or adds. Against seed design 1's faults, the remedied design
+/// (05) removes every one (and adds its single firewall) and gains most; the LB pair alone
+/// (01b) keeps the primary for writes.
 #[test]
 fn remedies_are_ranked_by_measured_gain_with_the_spofs_they_remove() {
     use infrasim::audit::remedies;
@@ -235,7 +376,9 @@ fn remedies_are_ranked_by_measured_gain_with_the_spofs_they_remove() {
             "clients ↔ lb (read, write, static)"
         ]
     );
-    assert!(r[0].spofs_kept.is_empty() && r[0].spofs_added.is_empty());
+    assert!(r[0].spofs_kept.is_empty());
+    // Its firewall is a single device in front of everything: a single point of its own.
+    assert_eq!(r[0].spofs_added, ["fw (read, write, static)"]);
     assert_eq!(r[1].spofs_kept, ["db-primary (write)"]);
 }
 

@@ -572,6 +572,7 @@ pub fn audit(
     out.push_str(&findings(audit));
     out.push_str(&watches(audit));
     out.push_str(&exposure(audit));
+    out.push_str(&hops(audit));
     if !audit.remedies.is_empty() {
         out.push_str(&remedies(name, &audit.remedies));
     }
@@ -672,6 +673,52 @@ fn exposure(audit: &infrasim::audit::Audit) -> String {
          exactly when the component is exposed)\n{t}\n",
         audit.exposure.len()
     )
+}
+
+/// The hops that carry user data, and whether in the clear.
+fn hops(audit: &infrasim::audit::Audit) -> String {
+    let mut t = table(&[
+        "from",
+        "to",
+        "carries",
+        "protocol",
+        "encrypted",
+        "zones",
+        "in its run: carried",
+        "proof",
+    ]);
+    for h in &audit.hops {
+        t.add_row(vec![
+            h.from.clone(),
+            h.to.clone(),
+            h.carries.clone(),
+            h.protocol.clone(),
+            hop_verdict(h).to_string(),
+            listed(&h.zones),
+            h.carried.to_string(),
+            if h.proof.is_some() { "confirmed" } else { "-" }.to_string(),
+        ]);
+    }
+    let plain = audit.hops.iter().filter(|h| !h.encrypted).count();
+    let internet = audit
+        .hops
+        .iter()
+        .filter(|h| h.plain_on_the_internet())
+        .count();
+    format!(
+        "\nUnencrypted hops: {plain} of {} hops carry user data in the clear, {internet} of them \
+         across the internet (the baseline run counts what each carried)\n{t}\n",
+        audit.hops.len()
+    )
+}
+
+/// A hop's protection in a word: `yes`, `NO — ON THE INTERNET` or `no`.
+pub(crate) fn hop_verdict(h: &infrasim::audit::Hop) -> &'static str {
+    match (h.encrypted, h.crosses_internet) {
+        (true, _) => "yes",
+        (false, true) => "NO — ON THE INTERNET",
+        (false, false) => "no",
+    }
 }
 
 /// The candidate designs, ranked by measured availability gain.

@@ -845,6 +845,7 @@ pub fn audit(name: &str, file: &str, crash: SimDuration, a: &Audit) -> String {
     t.finish(&mut out);
     watches(&mut out, a);
     exposure(&mut out, a);
+    hops(&mut out, a);
     if !a.remedies.is_empty() {
         remedies(&mut out, &a.remedies);
     }
@@ -939,6 +940,53 @@ fn exposure(out: &mut String, a: &Audit) {
             match r.proof {
                 Some(Proof::Confirmed) => Cell::Styled("good", "confirmed".into()),
                 Some(Proof::Contradicted) => Cell::Styled("bad", "contradicted".into()),
+                None => Cell::Text("—".into()),
+            },
+        ]);
+    }
+    t.finish(out);
+}
+
+fn hops(out: &mut String, a: &Audit) {
+    let plain = a.hops.iter().filter(|h| !h.encrypted).count();
+    let internet = a.hops.iter().filter(|h| h.plain_on_the_internet()).count();
+    let _ = writeln!(
+        out,
+        "<h2>Unencrypted hops</h2>\n<p id=\"hops\">{plain} of {} hops carry user data in the \
+         clear, {internet} of them across the internet. The baseline run counts what each \
+         carried.</p>",
+        a.hops.len()
+    );
+    let mut t = Table::new(
+        "hops",
+        &[
+            "from",
+            "to",
+            "carries",
+            "protocol",
+            "encrypted",
+            "zones",
+            "carried",
+            "proof",
+        ],
+    );
+    for h in &a.hops {
+        let word = crate::output::hop_verdict(h);
+        let enc = match (h.encrypted, h.crosses_internet) {
+            (true, _) => Cell::Styled("good", word.into()),
+            (false, true) => Cell::Styled("bad", word.into()),
+            (false, false) => Cell::Styled("warn", word.into()),
+        };
+        t.row(&[
+            Cell::Text(h.from.clone()),
+            Cell::Text(h.to.clone()),
+            Cell::Text(h.carries.clone()),
+            Cell::Text(h.protocol.clone()),
+            enc,
+            Cell::Text(listed(&h.zones)),
+            Cell::Num(h.carried.to_string()),
+            match h.proof {
+                Some(_) => Cell::Styled("good", "confirmed".into()),
                 None => Cell::Text("—".into()),
             },
         ]);

@@ -50,7 +50,8 @@ pub struct Watch {
 }
 
 /// The monitoring's components as the graph classifies them: every load balancer, web, app
-/// and database node of `s`, with what would tell a person of its failure.
+/// and database node and every firewall of `s`, with what would tell a person of its
+/// failure.
 fn classify(s: &Scenario, exposures: &[Exposure]) -> Result<Vec<Watch>, Error> {
     validate(s)?;
     let all: Vec<(String, &'static str)> = s
@@ -66,6 +67,7 @@ fn classify(s: &Scenario, exposures: &[Exposure]) -> Result<Vec<Watch>, Error> {
                     .map(|r| (r.name.clone(), "database replica")),
             )
         }))
+        .chain(s.firewalls.iter().map(|f| (f.name.clone(), "firewall")))
         .collect();
     let total_mix: f64 = Class::ALL.iter().map(|c| *s.clients.mix.get(*c)).sum();
     // The share of all requests a component's failure should fail while it lasts.
@@ -86,7 +88,7 @@ fn classify(s: &Scenario, exposures: &[Exposure]) -> Result<Vec<Watch>, Error> {
     for (name, kind) in all {
         let loss = share(&name);
         let alerted_by = match &s.monitoring {
-            Some(m) => alerts_for(s, m, &name, loss),
+            Some(m) => alerts_for(s, m, &name, kind != "firewall", loss),
             None => Vec::new(),
         };
         let handled_by = handlers(s, &name);
@@ -120,14 +122,15 @@ fn classify(s: &Scenario, exposures: &[Exposure]) -> Result<Vec<Watch>, Error> {
 }
 
 /// The rules and checks of `m` that page someone when `name` fails, whose failure fails
-/// `loss` of all requests.
-fn alerts_for(s: &Scenario, m: &Monitoring, name: &str, loss: f64) -> Vec<String> {
+/// `loss` of all requests. A firewall is no scrape target and no Nagios host (`scraped`
+/// false): only a service-wide rule its failure trips can page about it.
+fn alerts_for(s: &Scenario, m: &Monitoring, name: &str, scraped: bool, loss: f64) -> Vec<String> {
     let mut out = Vec::new();
     if let Some(p) = &m.prometheus {
         for rule in &p.rules {
             match rule {
                 Rule::TargetDown { targets, .. }
-                    if targets.is_empty() || targets.iter().any(|t| t == name) =>
+                    if scraped && (targets.is_empty() || targets.iter().any(|t| t == name)) =>
                 {
                     out.push("target_down (up == 0)".to_string());
                 }
@@ -154,6 +157,7 @@ fn alerts_for(s: &Scenario, m: &Monitoring, name: &str, loss: f64) -> Vec<String
         }
     }
     if let Some(n) = &m.nagios
+        && scraped
         && (n.targets.is_empty() || n.targets.iter().any(|t| t == name))
     {
         out.push("Nagios service check".to_string());

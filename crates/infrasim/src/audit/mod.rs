@@ -11,6 +11,7 @@
 
 pub mod blind_spots;
 pub mod exposure;
+pub mod hops;
 pub mod remedies;
 pub mod topology;
 
@@ -25,6 +26,7 @@ use crate::scenario::{CrashMode, Fault, Scenario};
 
 pub use blind_spots::Watch;
 pub use exposure::Reach;
+pub use hops::Hop;
 pub use remedies::{Remedy, remedies};
 pub use topology::{Exposure, exposures};
 
@@ -45,6 +47,10 @@ pub struct Audit {
     /// ([`exposure`]).
     #[serde(default)]
     pub exposure: Vec<Reach>,
+    /// Each hop that carries user data, encrypted or not, with the zones it joins and what
+    /// it carried in the baseline run ([`hops`]).
+    #[serde(default)]
+    pub hops: Vec<Hop>,
     /// Candidate designs ranked by measured availability gain ([`remedies()`]); empty when
     /// none were given.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -103,7 +109,8 @@ pub struct AuditRow {
     pub spof_for: Vec<String>,
 }
 
-/// Crashes every load balancer, web server, app server and database node of `scenario` for
+/// Crashes every load balancer, web server, app server, database node and firewall of
+/// `scenario` for
 /// `crash` (process crash, starting a third into the measured period), one at a time, and
 /// reports each run against the baseline (the first row); partitions, for as long, every
 /// link the graph names a single point of failure. The scenario's own faults are removed,
@@ -147,6 +154,12 @@ pub fn audit(
                 .map(|r| (r.name.clone(), "database replica")),
         );
     }
+    targets.extend(
+        scenario
+            .firewalls
+            .iter()
+            .map(|f| (f.name.clone(), "firewall")),
+    );
     let duration = opts.duration.unwrap_or(scenario.duration);
     let at = at_of(scenario, opts);
     let crash = crash.min(SimDuration::from_nanos(duration.as_nanos() / 2));
@@ -177,6 +190,7 @@ pub fn audit(
     }
     let reports = run_many(&variants, opts)?;
     let base = &reports[0];
+    let hops = hops::hops(scenario, base)?;
     let share = crash.as_secs_f64() / duration.as_secs_f64();
     let mut rows = Vec::new();
     for (i, r) in reports[..=targets.len()].iter().enumerate() {
@@ -252,6 +266,7 @@ pub fn audit(
         findings,
         watches,
         exposure,
+        hops,
         remedies: Vec::new(),
     })
 }

@@ -11,6 +11,11 @@
 //! (On such a graph a link is a single point of failure only where one of its ends is, or
 //! is the clients: the link to a single entry point is the one that matters most.)
 //!
+//! A firewall is a device of its own on the hops it filters: while it is down nothing
+//! crosses it (`model::firewall`). It is a single point of failure for a class when every
+//! path of the class crosses it — a single firewall in front of everything is, a pair of
+//! firewalls is not modelled — and is checked, like a component, by the run that crashes it.
+//!
 //! Redundancy is worth something only when something takes the dead member out of rotation.
 //! A load balancer with neither active checks nor `observe` keeps sending each server its
 //! share, so a crash fails that share for as long as it lasts: such a server is not a single
@@ -21,6 +26,7 @@ use petgraph::visit::{Bfs, EdgeFiltered, NodeFiltered};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
+use crate::scenario::security::{ResolvedFirewall, Verdict};
 use crate::scenario::{
     Class, Entry, FailoverMode, Node, ReadPolicy, Scenario, Validated, validate,
 };
@@ -30,8 +36,8 @@ use crate::scenario::{
 pub struct Exposure {
     /// The component's name, or `a ↔ b` for a link.
     pub element: String,
-    /// `load_balancer`, `web_server`, `app_server`, `database primary`, `database replica`
-    /// or `link`.
+    /// `load_balancer`, `web_server`, `app_server`, `database primary`, `database replica`,
+    /// `firewall` or `link`.
     pub kind: String,
     /// The request class.
     pub class: String,
@@ -100,6 +106,45 @@ impl ClassGraph {
         reaches(&g, self.clients, self.done)
     }
 
+    /// Whether the class still completes with every arc `cut` says is cut removed.
+    fn survives_cuts(&self, cut: impl Fn(Node, Node) -> bool) -> bool {
+        let g = EdgeFiltered::from_fn(&self.g, |r| {
+            let (a, b) = (
+                petgraph::visit::EdgeRef::source(&r),
+                petgraph::visit::EdgeRef::target(&r),
+            );
+            match (self.end(a), self.end(b)) {
+                (Some(na), Some(nb)) => !cut(na, nb),
+                _ => true,
+            }
+        });
+        reaches(&g, self.clients, self.done)
+    }
+
+    /// The component (or the clients) at `x`; `None` for the end of a request.
+    fn end(&self, x: NodeIndex) -> Option<Node> {
+        match self.g[x] {
+            Vertex::Clients => Some(Node::Clients),
+            Vertex::Component(n) => Some(n),
+            Vertex::Done => None,
+        }
+    }
+
+    /// The arcs on some complete path, as their two ends (the end of a request left out).
+    fn used_arcs(&self) -> Vec<(Node, Node)> {
+        let used = self.used();
+        self.g
+            .edge_indices()
+            .filter_map(|e| {
+                let (a, b) = self.g.edge_endpoints(e)?;
+                if !used.contains(&a) || !used.contains(&b) {
+                    return None;
+                }
+                Some((self.end(a)?, self.end(b)?))
+            })
+            .collect()
+    }
+
     /// The vertices that lie on some complete path (reached from the clients and reaching
     /// the end): the components the class uses at all.
     fn used(&self) -> Vec<NodeIndex> {
@@ -135,7 +180,8 @@ where
 
 /// Every component and link each class of `s` depends on, with what its failure should
 /// cost that class (classes the mix never offers are skipped). Components first, in the
-/// scenario's order, then links; within each, by class.
+/// scenario's order (firewalls after the database nodes), then links; within each, by
+/// class.
 pub fn exposures(s: &Scenario) -> Result<Vec<Exposure>, Error> {
     let v = validate(s)?;
     let mut components = Vec::new();
@@ -167,14 +213,14 @@ pub fn exposures(s: &Scenario) -> Result<Vec<Exposure>, Error> {
                 },
             ));
         }
+        for (f, fw) in v.firewalls.iter().enumerate() {
+            if let Some(e) = firewall(&v, &cg, f, fw, class) {
+                components.push(((6, f as u32), class.index(), e));
+            }
+        }
         for e in cg.g.edge_indices() {
             let (a, b) = cg.g.edge_endpoints(e).expect("an edge of the graph");
-            let end = |x: NodeIndex| match cg.g[x] {
-                Vertex::Clients => Some(Node::Clients),
-                Vertex::Component(n) => Some(n),
-                Vertex::Done => None,
-            };
-            let (Some(na), Some(nb)) = (end(a), end(b)) else {
+            let (Some(na), Some(nb)) = (cg.end(a), cg.end(b)) else {
                 continue;
             };
             if cg.survives_cut(e) {
@@ -206,6 +252,64 @@ pub fn exposures(s: &Scenario) -> Result<Vec<Exposure>, Error> {
         .collect())
 }
 
+/// What firewall `f` means to `class`: `None` when none of the class's hops crosses it;
+/// otherwise a single point of failure when every path crosses it (a firewall is one
+/// device: while it is down nothing crosses it, `model::firewall`), redundant when some path
+/// avoids it.
+fn firewall(
+    v: &Validated<'_>,
+    cg: &ClassGraph,
+    f: usize,
+    fw: &ResolvedFirewall,
+    class: Class,
+) -> Option<Exposure> {
+    let spec = &v.scenario.firewalls[f];
+    let crosses = |a: Node, b: Node| fw.verdict(a, b, v.ports.port(b)) != Verdict::NotCrossed;
+    let zone = |n: Node| {
+        fw.zone(n)
+            .and_then(|z| spec.zones.keys().nth(z as usize))
+            .map_or("internet", String::as_str)
+    };
+    let mut crossings: Vec<String> = Vec::new();
+    for (a, b) in cg.used_arcs() {
+        if crosses(a, b) {
+            let c = format!("{} → {}", zone(a), zone(b));
+            if !crossings.contains(&c) {
+                crossings.push(c);
+            }
+        }
+    }
+    if crossings.is_empty() {
+        return None;
+    }
+    let c = class.name();
+    let (expected_loss, reason) = if cg.survives_cuts(crosses) {
+        (
+            0.0,
+            format!(
+                "some {c} requests cross it ({}), but a path avoids it",
+                crossings.join(", ")
+            ),
+        )
+    } else {
+        (
+            1.0,
+            format!(
+                "a single firewall: every {c} request crosses it ({}) and nothing replaces it",
+                crossings.join(", ")
+            ),
+        )
+    };
+    Some(Exposure {
+        element: spec.name.clone(),
+        kind: "firewall".to_string(),
+        class: c.to_string(),
+        expected_loss,
+        reason,
+        ends: None,
+    })
+}
+
 /// The request graph of `class`.
 fn class_graph(v: &Validated<'_>, class: Class) -> ClassGraph {
     let s = v.scenario;
@@ -218,21 +322,8 @@ fn class_graph(v: &Validated<'_>, class: Class) -> ClassGraph {
         done,
         index: Vec::new(),
     };
-    match v.entry {
-        Entry::Node(n) => cg.arc(None, Some(n)),
-        Entry::Vip(k) | Entry::Dns(k) => {
-            let mode = match v.entry {
-                Entry::Vip(_) => crate::scenario::PairMode::ActivePassive,
-                _ => crate::scenario::PairMode::ActiveActive,
-            };
-            let i = (0..s.lb_pairs.len())
-                .filter(|&i| s.lb_pairs[i].mode == mode)
-                .nth(k as usize)
-                .expect("validation resolved the pair");
-            for m in v.pair_members[i] {
-                cg.arc(None, Some(m));
-            }
-        }
+    for m in entry_members(v) {
+        cg.arc(None, Some(m));
     }
     for (l, servers) in v.backends.iter().enumerate() {
         for &srv in servers {
@@ -261,6 +352,26 @@ fn class_graph(v: &Validated<'_>, class: Class) -> ClassGraph {
         cg.arc(Some(Node::Db(d)), None);
     }
     cg
+}
+
+/// The components the clients send to: their one target, or both members of the LB pair
+/// they target (the VIP moves, or DNS answers with either).
+pub(super) fn entry_members(v: &Validated<'_>) -> Vec<Node> {
+    let s = v.scenario;
+    match v.entry {
+        Entry::Node(n) => vec![n],
+        Entry::Vip(k) | Entry::Dns(k) => {
+            let mode = match v.entry {
+                Entry::Vip(_) => crate::scenario::PairMode::ActivePassive,
+                _ => crate::scenario::PairMode::ActiveActive,
+            };
+            let i = (0..s.lb_pairs.len())
+                .filter(|&i| s.lb_pairs[i].mode == mode)
+                .nth(k as usize)
+                .expect("validation resolved the pair");
+            v.pair_members[i].to_vec()
+        }
+    }
 }
 
 /// The database nodes of cluster `c` that can serve `class`'s queries while the cluster's

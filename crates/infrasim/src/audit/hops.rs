@@ -1,0 +1,241 @@
+//! The hops that carry user data, and whether they carry it encrypted.
+//!
+//! A request's data crosses up to five kinds of hop: the clients to the entry point (HTTP,
+//! or HTTPS when the load balancer terminates TLS: HAProxy `bind :443 ssl`), the load
+//! balancer to its servers (HTTP, or TLS again with `tls.to_servers`: HAProxy `server ...
+//! ssl`), a web server to its upstream (nginx `proxy_pass http://`: no TLS option is
+//! modelled, so always in the clear), an app server to its database (the MySQL protocol:
+//! infrasim models no TLS on it, so in the clear), and the primary to its replicas (the
+//! binlog stream, likewise). The graph says which hop is plain and which zones it joins
+//! (from the firewalls: the clients and every component a firewall does not list are in its
+//! `internet` zone); the baseline run proves the finding by what the hop carried in the
+//! clear. A hop that carries user data across the internet unencrypted is the finding that
+//! matters most; a plain hop inside a zone is reported as what remains.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+use crate::report::Report;
+use crate::scenario::security::Verdict;
+use crate::scenario::{Node, Scenario, TlsVersion, Validated, validate};
+
+use super::Proof;
+use super::topology::entry_members;
+
+/// One hop of user data, what protects it, and what it carried in the baseline run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Hop {
+    /// Where the data comes from (`clients`, or the components, comma-separated).
+    pub from: String,
+    /// Where it goes (the components, comma-separated).
+    pub to: String,
+    /// What travels on it: `HTTP requests`, `HTTP to the servers`, `HTTP to the upstream`,
+    /// `MySQL queries` or `MySQL replication`.
+    pub carries: String,
+    /// The protocol as configured: `HTTPS (TLS 1.3)`, `HTTP`, `MySQL (no TLS)`…
+    pub protocol: String,
+    /// Whether the data is encrypted on this hop.
+    pub encrypted: bool,
+    /// The zones it joins, one entry per firewall it crosses (`internet → dmz (fw)`), or
+    /// the zone both ends share; empty without firewalls.
+    pub zones: Vec<String>,
+    /// Whether one end is on the internet: the clients, or a component no firewall lists
+    /// when there are firewalls.
+    pub crosses_internet: bool,
+    /// Requests (or queries, or replicated write transactions) the hop carried in the
+    /// baseline run: for the entry hop the load balancer's served requests, for a load
+    /// balancer's hop the requests it routed, for a web server's the upstream's served, for
+    /// the database the nodes' served queries, for replication the acknowledged writes.
+    pub carried: u64,
+    /// For a plain hop: `confirmed` when the baseline run carried data on it in the clear;
+    /// absent when it carried nothing (a standby's hop) or is encrypted.
+    pub proof: Option<Proof>,
+}
+
+impl Hop {
+    /// User data in the clear across the internet: the finding that matters most.
+    pub fn plain_on_the_internet(&self) -> bool {
+        !self.encrypted && self.crosses_internet
+    }
+}
+
+/// Every hop of `s` that carries user data, in the request's order, with what the baseline
+/// run `base` of `s` carried on it.
+pub fn hops(s: &Scenario, base: &Report) -> Result<Vec<Hop>, Error> {
+    let v = validate(s)?;
+    let n = &v.names;
+    let served = |name: &str| base.components.get(name).map_or(0, |c| c.served);
+    let names = |nodes: &[Node]| {
+        nodes
+            .iter()
+            .map(|&x| n.name(x).to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut out = Vec::new();
+    let entry = entry_members(&v);
+    for &lb in &entry {
+        let Node::Lb(i) = lb else {
+            continue;
+        };
+        let tls = v.scenario.load_balancers[i as usize].tls.as_ref();
+        out.push(hop(
+            &v,
+            &[(Node::Clients, lb)],
+            "HTTP requests",
+            tls.map_or("HTTP".to_string(), |t| {
+                format!("HTTPS (TLS {})", version(t.version))
+            }),
+            tls.is_some(),
+            served(n.name(lb)),
+        ));
+    }
+    if let [first] = entry[..]
+        && !matches!(first, Node::Lb(_))
+    {
+        // The clients target a server directly: plain HTTP to it.
+        out.push(hop(
+            &v,
+            &[(Node::Clients, first)],
+            "HTTP requests",
+            "HTTP".to_string(),
+            false,
+            served(n.name(first)),
+        ));
+    }
+    for (l, servers) in v.backends.iter().enumerate() {
+        let lb = &v.scenario.load_balancers[l];
+        let reencrypts = lb.tls.as_ref().is_some_and(|t| t.to_servers);
+        let arcs: Vec<(Node, Node)> = servers.iter().map(|&b| (Node::Lb(l as u32), b)).collect();
+        let routed = base
+            .components
+            .get(&lb.name)
+            .map_or(0, |c| c.routed.values().sum());
+        let mut h = hop(
+            &v,
+            &arcs,
+            "HTTP to the servers",
+            if reencrypts {
+                "HTTPS (re-encrypted)".to_string()
+            } else {
+                "HTTP".to_string()
+            },
+            reencrypts,
+            routed,
+        );
+        h.to = names(servers);
+        out.push(h);
+    }
+    for (w, up) in v.upstreams.iter().enumerate() {
+        let Some(up) = *up else {
+            continue;
+        };
+        out.push(hop(
+            &v,
+            &[(Node::Web(w as u32), up)],
+            "HTTP to the upstream",
+            "HTTP".to_string(),
+            false,
+            served(n.name(up)),
+        ));
+    }
+    let mut first = 0u32;
+    for (c, d) in v.scenario.databases.iter().enumerate() {
+        let nodes: Vec<Node> = (first..first + 1 + d.replicas.len() as u32)
+            .map(Node::Db)
+            .collect();
+        first += nodes.len() as u32;
+        let apps: Vec<Node> = (0..v.scenario.app_servers.len() as u32)
+            .filter(|&a| v.app_clusters[a as usize] == Some(c as u32))
+            .map(Node::App)
+            .collect();
+        if !apps.is_empty() {
+            let arcs: Vec<(Node, Node)> = apps
+                .iter()
+                .flat_map(|&a| nodes.iter().map(move |&db| (a, db)))
+                .collect();
+            let queries = nodes.iter().map(|&x| served(n.name(x))).sum();
+            let mut h = hop(
+                &v,
+                &arcs,
+                "MySQL queries",
+                "MySQL (no TLS)".to_string(),
+                false,
+                queries,
+            );
+            h.from = names(&apps);
+            h.to = names(&nodes);
+            out.push(h);
+        }
+        if nodes.len() > 1 {
+            let arcs: Vec<(Node, Node)> = nodes[1..].iter().map(|&r| (nodes[0], r)).collect();
+            let writes = base.classes.get("write").map_or(0, |c| c.succeeded);
+            let mut h = hop(
+                &v,
+                &arcs,
+                "MySQL replication",
+                "MySQL binlog (no TLS)".to_string(),
+                false,
+                writes,
+            );
+            h.to = names(&nodes[1..]);
+            out.push(h);
+        }
+    }
+    Ok(out)
+}
+
+fn version(t: TlsVersion) -> &'static str {
+    match t {
+        TlsVersion::V12 => "1.2",
+        TlsVersion::V13 => "1.3",
+    }
+}
+
+/// A hop over `arcs` (all from one side to another), its zones from the firewalls.
+fn hop(
+    v: &Validated<'_>,
+    arcs: &[(Node, Node)],
+    carries: &str,
+    protocol: String,
+    encrypted: bool,
+    carried: u64,
+) -> Hop {
+    let n = &v.names;
+    let side = |x: Node| match x {
+        Node::Clients => "clients".to_string(),
+        x => n.name(x).to_string(),
+    };
+    let mut zones: Vec<String> = Vec::new();
+    let mut crosses_internet = false;
+    for &(a, b) in arcs {
+        crosses_internet |= a == Node::Clients;
+        for (fw, spec) in v.firewalls.iter().zip(&v.scenario.firewalls) {
+            let zone = |x: Node| {
+                fw.zone(x)
+                    .and_then(|z| spec.zones.keys().nth(z as usize))
+                    .map_or("internet", String::as_str)
+            };
+            crosses_internet |= fw.zone(a).is_none() || fw.zone(b).is_none();
+            let z = match fw.verdict(a, b, v.ports.port(b)) {
+                Verdict::NotCrossed => zone(a).to_string(),
+                _ => format!("{} → {} ({})", zone(a), zone(b), spec.name),
+            };
+            if !zones.contains(&z) {
+                zones.push(z);
+            }
+        }
+    }
+    let (a, b) = arcs[0];
+    Hop {
+        from: side(a),
+        to: side(b),
+        carries: carries.to_string(),
+        protocol,
+        encrypted,
+        zones,
+        crosses_internet,
+        carried,
+        proof: (!encrypted && carried > 0).then_some(Proof::Confirmed),
+    }
+}
