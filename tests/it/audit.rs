@@ -94,6 +94,25 @@ fn seed_design_1_has_the_lb_and_the_primary_as_single_points_proved_by_runs() {
         .map(|r| r.component.as_str())
         .collect();
     assert_eq!(exposed, ["app1", "app2", "db-primary", "db-replica"]);
+    // The verdict's summary names each part; the replica's exposure is contradicted by its
+    // run (its refusals send the reads to the primary) and said so.
+    let v = &a.summary;
+    assert_eq!(
+        v.single_points,
+        [
+            "lb (read, write, static)",
+            "db-primary (write)",
+            "clients ↔ lb (read, write, static)"
+        ]
+    );
+    assert_eq!(v.exposed, exposed);
+    assert_eq!(v.plain_on_the_internet, ["clients → lb"]);
+    assert_eq!(v.plain_inside.len(), 3);
+    assert_eq!(
+        v.blind_spots,
+        ["lb", "app1", "app2", "db-primary", "db-replica"]
+    );
+    assert_eq!(v.contradicted, ["db-replica (exposure)"]);
 }
 
 /// Seed design 1 as the write-ups draw it, with a single app server: that server joins the
@@ -213,6 +232,12 @@ fn the_remedied_design_reports_only_what_remains() {
     // stays inside the internal zone.
     assert_eq!(a.hops[2].zones, ["dmz → internal (fw)"]);
     assert_eq!(a.hops[4].zones, ["internal"]);
+    // What remains, by name.
+    let v = &a.summary;
+    assert_eq!(v.single_points, ["fw (read, write, static)"]);
+    assert!(v.exposed.is_empty() && v.plain_on_the_internet.is_empty());
+    assert!(v.blind_spots.is_empty() && v.contradicted.is_empty());
+    assert_eq!(v.plain_inside.len(), 4);
 }
 
 /// The hops read their protection from the scenario: TLS at the load balancer encrypts the

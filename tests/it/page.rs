@@ -369,10 +369,21 @@ fn an_audits_page_shows_the_verdict_in_a_browser() {
     );
     let count = format!("<div class=\"figure\" id=\"spof-count\"><b>{spofs}</b>");
     assert!(html.contains(&count));
+    // Plain HTTP: the clients' hop is in the clear across the internet, the other three
+    // (to the servers, to MySQL, replication) in the clear inside.
+    let hops =
+        "<p id=\"hops\">4 of 4 hops carry user data in the clear, 1 of them across the internet.";
+    assert!(html.contains(hops), "page lacks {hops}");
+    assert_eq!(audit["hops"][0]["protocol"], "HTTP");
+    assert_eq!(audit["hops"][0]["crosses_internet"], true);
     if let Some(chromium) = browser() {
         let dom = headless(&chromium, &["--dump-dom"], &dir.join("report.html"));
         let dom = String::from_utf8_lossy(&dom.stdout);
         assert!(dom.contains(&count), "DOM lacks {count}");
+        assert!(dom.contains(hops), "DOM lacks {hops}");
+        let verdict = "<li id=\"v-plain-internet\">User data in the clear across the internet: <span class=\"bad\">clients → lb</span></li>";
+        assert!(dom.contains(verdict), "DOM lacks {verdict}");
+        assert_eq!(dom.matches("NO — ON THE INTERNET</td>").count(), 1);
         assert_eq!(dom.matches("single point of failure</td>").count(), spofs);
         let shot = dir.join("verdict.png");
         let arg = format!("--screenshot={}", shot.display());

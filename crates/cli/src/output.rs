@@ -567,8 +567,11 @@ pub fn audit(
         ]);
     }
     right(&mut t, 2);
-    let mut out =
-        format!("{name}: each component crashed for {crash}, one at a time (same seed)\n{t}\n");
+    let mut out = verdict(name, &audit.summary);
+    let _ = write!(
+        out,
+        "\n{name}: each component crashed for {crash}, one at a time (same seed)\n{t}\n"
+    );
     out.push_str(&findings(audit));
     out.push_str(&watches(audit));
     out.push_str(&exposure(audit));
@@ -576,6 +579,46 @@ pub fn audit(
     if !audit.remedies.is_empty() {
         out.push_str(&remedies(name, &audit.remedies));
     }
+    out
+}
+
+/// The verdict in six lines, each naming what it found (or `none`).
+fn verdict(name: &str, v: &infrasim::audit::Summary) -> String {
+    let line = |what: &str, items: &[String], sep: &str| {
+        let list = if items.is_empty() {
+            "none".to_string()
+        } else {
+            items.join(sep)
+        };
+        format!("  {what}: {list}\n")
+    };
+    let mut out = format!("Verdict on {name} (each line proved by the runs below)\n");
+    out.push_str(&line("single points of failure", &v.single_points, ", "));
+    out.push_str(&line(
+        "exposed to the internet beyond the entry point",
+        &v.exposed,
+        ", ",
+    ));
+    out.push_str(&line(
+        "user data in the clear across the internet",
+        &v.plain_on_the_internet,
+        "; ",
+    ));
+    out.push_str(&line(
+        "user data in the clear inside the network",
+        &v.plain_inside,
+        "; ",
+    ));
+    out.push_str(&line(
+        "blind spots (no alert pages anyone)",
+        &v.blind_spots,
+        ", ",
+    ));
+    out.push_str(&line(
+        "findings the simulation contradicts",
+        &v.contradicted,
+        ", ",
+    ));
     out
 }
 

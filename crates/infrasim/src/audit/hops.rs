@@ -44,7 +44,7 @@ pub struct Hop {
     pub crosses_internet: bool,
     /// Requests (or queries, or replicated write transactions) the hop carried in the
     /// baseline run: for the entry hop the load balancer's served requests, for a load
-    /// balancer's hop the requests it routed, for a web server's the upstream's served, for
+    /// balancer's hop the requests it routed, for the web servers' the upstream's served, for
     /// the database the nodes' served queries, for replication the acknowledged writes.
     pub carried: u64,
     /// For a plain hop: `confirmed` when the baseline run carried data on it in the clear;
@@ -126,18 +126,30 @@ pub fn hops(s: &Scenario, base: &Report) -> Result<Vec<Hop>, Error> {
         h.to = names(servers);
         out.push(h);
     }
-    for (w, up) in v.upstreams.iter().enumerate() {
-        let Some(up) = *up else {
-            continue;
-        };
-        out.push(hop(
+    // The web servers that share an upstream are one hop (what the upstream served is
+    // what they sent it together).
+    let mut upstreams: Vec<Node> = Vec::new();
+    for up in v.upstreams.iter().flatten() {
+        if !upstreams.contains(up) {
+            upstreams.push(*up);
+        }
+    }
+    for up in upstreams {
+        let webs: Vec<Node> = (0..v.upstreams.len() as u32)
+            .filter(|&w| v.upstreams[w as usize] == Some(up))
+            .map(Node::Web)
+            .collect();
+        let arcs: Vec<(Node, Node)> = webs.iter().map(|&w| (w, up)).collect();
+        let mut h = hop(
             &v,
-            &[(Node::Web(w as u32), up)],
+            &arcs,
             "HTTP to the upstream",
             "HTTP".to_string(),
             false,
             served(n.name(up)),
-        ));
+        );
+        h.from = names(&webs);
+        out.push(h);
     }
     let mut first = 0u32;
     for (c, d) in v.scenario.databases.iter().enumerate() {

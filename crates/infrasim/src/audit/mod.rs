@@ -33,6 +33,8 @@ pub use topology::{Exposure, exposures};
 /// The audit of a scenario: what each crash cost, and the graph's findings with their proof.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Audit {
+    /// The verdict in a few lines: what the tables below find, by name.
+    pub summary: Summary,
     /// One row per run: the baseline first, then one per crashed component.
     pub rows: Vec<AuditRow>,
     /// Every component and link each class depends on, as the graph sees it, with the run
@@ -61,6 +63,77 @@ impl Audit {
     /// The findings that say "single point of failure".
     pub fn single_points(&self) -> impl Iterator<Item = &Finding> {
         self.findings.iter().filter(|f| f.exposure.is_spof())
+    }
+}
+
+/// The verdict's three parts, each by name: what an architect reads first. Empty lists are
+/// what a remedied design should show; what remains is named.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Single points of failure, `element (class, …)`.
+    pub single_points: Vec<String>,
+    /// Components reachable from the internet beyond the entry point.
+    pub exposed: Vec<String>,
+    /// Hops carrying user data in the clear with one end on the internet, `from → to`.
+    pub plain_on_the_internet: Vec<String>,
+    /// Hops carrying user data in the clear inside the zones, `from → to`.
+    pub plain_inside: Vec<String>,
+    /// Components no alert rule pages anyone about.
+    pub blind_spots: Vec<String>,
+    /// Findings a run contradicted: `element (class)` for a single-point finding,
+    /// `component (exposure)`, `component (blind spot)`.
+    pub contradicted: Vec<String>,
+}
+
+impl Summary {
+    fn of(findings: &[Finding], exposure: &[Reach], hops: &[Hop], watches: &[Watch]) -> Summary {
+        let spofs: Vec<(String, String)> = findings
+            .iter()
+            .filter(|f| f.exposure.is_spof())
+            .map(|f| (f.exposure.element.clone(), f.exposure.class.clone()))
+            .collect();
+        let hop = |h: &Hop| format!("{} → {}", h.from, h.to);
+        let mut contradicted: Vec<String> = findings
+            .iter()
+            .filter(|f| f.proof == Proof::Contradicted)
+            .map(|f| format!("{} ({})", f.exposure.element, f.exposure.class))
+            .collect();
+        contradicted.extend(
+            exposure
+                .iter()
+                .filter(|r| r.proof == Some(Proof::Contradicted))
+                .map(|r| format!("{} (exposure)", r.component)),
+        );
+        contradicted.extend(
+            watches
+                .iter()
+                .filter(|w| w.proof == Proof::Contradicted)
+                .map(|w| format!("{} (blind spot)", w.component)),
+        );
+        Summary {
+            single_points: remedies::grouped(&spofs.iter().collect::<Vec<_>>()),
+            exposed: exposure
+                .iter()
+                .filter(|r| r.exposed && !r.entry)
+                .map(|r| r.component.clone())
+                .collect(),
+            plain_on_the_internet: hops
+                .iter()
+                .filter(|h| h.plain_on_the_internet())
+                .map(hop)
+                .collect(),
+            plain_inside: hops
+                .iter()
+                .filter(|h| !h.encrypted && !h.crosses_internet)
+                .map(hop)
+                .collect(),
+            blind_spots: watches
+                .iter()
+                .filter(|w| w.blind_spot)
+                .map(|w| w.component.clone())
+                .collect(),
+            contradicted,
+        }
     }
 }
 
@@ -262,6 +335,7 @@ pub fn audit(
     // Single points of failure first; the graph's order otherwise (a stable sort).
     findings.sort_by_key(|f| !f.exposure.is_spof());
     Ok(Audit {
+        summary: Summary::of(&findings, &exposure, &hops, &watches),
         rows,
         findings,
         watches,

@@ -47,7 +47,7 @@ fn spof_pairs(e: &[Exposure]) -> Vec<(String, String)> {
 }
 
 /// `element (class, class …)`, one entry per element, in order of first appearance.
-fn grouped(pairs: &[&(String, String)]) -> Vec<String> {
+pub(super) fn grouped(pairs: &[&(String, String)]) -> Vec<String> {
     let mut out: Vec<(String, Vec<&str>)> = Vec::new();
     for (element, class) in pairs.iter().copied() {
         match out.iter_mut().find(|(e, _)| e == element) {
