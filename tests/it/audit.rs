@@ -185,7 +185,8 @@ fn the_remedied_design_reports_only_what_remains() {
         }
     }
 
-    assert_eq!(a.watches.len(), 9);
+    // Eight servers and databases, the firewall, and Prometheus itself.
+    assert_eq!(a.watches.len(), 10);
     for w in &a.watches {
         assert!(!w.blind_spot, "{w:?}");
         assert_eq!(w.proof, Proof::Confirmed, "{w:?}");
@@ -193,6 +194,13 @@ fn the_remedied_design_reports_only_what_remains() {
     }
     let fw = a.watches.iter().find(|w| w.component == "fw").unwrap();
     assert_eq!(fw.noticed_by.as_deref(), Some("HighErrorRatio"));
+    // A dead Prometheus is found by the dead man's switch: 5 minutes after the last
+    // heartbeat, which came at most a minute before the crash.
+    let prom = a.watches.iter().find(|w| w.kind == "monitoring").unwrap();
+    assert_eq!(prom.component, "prometheus");
+    assert_eq!(prom.noticed_by.as_deref(), Some("DeadMansSwitch"));
+    let after = prom.noticed_after_s.unwrap();
+    assert!((240.0..=300.0).contains(&after), "{prom:?}");
 
     assert!(
         a.hops.iter().all(|h| !h.plain_on_the_internet()),
@@ -238,6 +246,7 @@ fn the_remedied_design_reports_only_what_remains() {
     assert!(v.exposed.is_empty() && v.plain_on_the_internet.is_empty());
     assert!(v.blind_spots.is_empty() && v.contradicted.is_empty());
     assert_eq!(v.plain_inside.len(), 4);
+    assert_eq!(v.single_monitoring, ["prometheus"]);
 }
 
 /// The hops read their protection from the scenario: TLS at the load balancer encrypts the
@@ -428,7 +437,13 @@ fn blind_spots_are_found_and_proved_by_runs_that_crash_each_component_for_good()
     assert!(seed1.iter().all(|w| w.blind_spot && w.expected == "never"));
     assert!(seed1.iter().all(|w| w.noticed_by.is_none()));
 
+    assert!(seed1.iter().all(|w| w.kind != "monitoring"));
+
     let tuned = watches("scenarios/09c-seed1-monitoring-tuned.json");
+    // Prometheus itself, without a dead man's switch, is one: its crash pages no one.
+    let (prom, tuned): (Vec<_>, Vec<_>) = tuned.into_iter().partition(|w| w.kind == "monitoring");
+    assert_eq!(prom.len(), 1);
+    assert!(prom[0].blind_spot && prom[0].expected == "never" && prom[0].noticed_by.is_none());
     for w in &tuned {
         assert!(!w.blind_spot, "{w:?}");
         let after = w.noticed_after_s.unwrap();

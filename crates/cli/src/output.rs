@@ -582,43 +582,95 @@ pub fn audit(
     out
 }
 
-/// The verdict in six lines, each naming what it found (or `none`).
-fn verdict(name: &str, v: &infrasim::audit::Summary) -> String {
-    let line = |what: &str, items: &[String], sep: &str| {
-        let list = if items.is_empty() {
-            "none".to_string()
+/// One line of the verdict: its page id, what it lists, the list, the separator, and what
+/// it says when the list is empty.
+pub(crate) struct VerdictLine<'a> {
+    pub id: &'static str,
+    pub what: &'static str,
+    pub items: &'a [String],
+    pub sep: &'static str,
+    pub empty: &'static str,
+}
+
+impl VerdictLine<'_> {
+    /// The list as written, or what the line says without one.
+    pub fn list(&self) -> String {
+        if self.items.is_empty() {
+            self.empty.to_string()
         } else {
-            items.join(sep)
-        };
-        format!("  {what}: {list}\n")
+            self.items.join(self.sep)
+        }
+    }
+}
+
+/// The verdict's seven lines, for the terminal and the page alike.
+pub(crate) fn verdict_lines(v: &infrasim::audit::Summary) -> [VerdictLine<'_>; 7] {
+    let line = |id, what, items, sep, empty| VerdictLine {
+        id,
+        what,
+        items,
+        sep,
+        empty,
     };
+    [
+        line(
+            "v-spof",
+            "Single points of failure",
+            &v.single_points,
+            ", ",
+            "none",
+        ),
+        line(
+            "v-exposed",
+            "Exposed to the internet beyond the entry point",
+            &v.exposed,
+            ", ",
+            "none",
+        ),
+        line(
+            "v-plain-internet",
+            "User data in the clear across the internet",
+            &v.plain_on_the_internet,
+            "; ",
+            "none",
+        ),
+        line(
+            "v-plain-inside",
+            "User data in the clear inside the network",
+            &v.plain_inside,
+            "; ",
+            "none",
+        ),
+        line(
+            "v-blind",
+            "Blind spots (no alert pages anyone)",
+            &v.blind_spots,
+            ", ",
+            "none",
+        ),
+        line(
+            "v-monitoring",
+            "A single monitoring system (nothing pages while it is down)",
+            &v.single_monitoring,
+            ", ",
+            "no monitoring system",
+        ),
+        line(
+            "v-contradicted",
+            "Findings the simulation contradicts",
+            &v.contradicted,
+            ", ",
+            "none",
+        ),
+    ]
+}
+
+/// The verdict, a line each.
+fn verdict(name: &str, v: &infrasim::audit::Summary) -> String {
     let mut out = format!("Verdict on {name} (each line proved by the runs below)\n");
-    out.push_str(&line("single points of failure", &v.single_points, ", "));
-    out.push_str(&line(
-        "exposed to the internet beyond the entry point",
-        &v.exposed,
-        ", ",
-    ));
-    out.push_str(&line(
-        "user data in the clear across the internet",
-        &v.plain_on_the_internet,
-        "; ",
-    ));
-    out.push_str(&line(
-        "user data in the clear inside the network",
-        &v.plain_inside,
-        "; ",
-    ));
-    out.push_str(&line(
-        "blind spots (no alert pages anyone)",
-        &v.blind_spots,
-        ", ",
-    ));
-    out.push_str(&line(
-        "findings the simulation contradicts",
-        &v.contradicted,
-        ", ",
-    ));
+    for l in verdict_lines(v) {
+        let _ = writeln!(out, "  {}: {}", l.what, l.list());
+    }
     out
 }
 

@@ -857,49 +857,14 @@ pub fn audit(name: &str, file: &str, crash: SimDuration, a: &Audit) -> String {
 /// The verdict's lines, each naming what it found: red when something is, green for none.
 fn verdict(out: &mut String, v: &infrasim::audit::Summary) {
     out.push_str("<h2>The verdict</h2>\n<ul id=\"verdict\">\n");
-    let lines: [(&str, &str, &[String], &str); 6] = [
-        ("v-spof", "Single points of failure", &v.single_points, ", "),
-        (
-            "v-exposed",
-            "Exposed to the internet beyond the entry point",
-            &v.exposed,
-            ", ",
-        ),
-        (
-            "v-plain-internet",
-            "User data in the clear across the internet",
-            &v.plain_on_the_internet,
-            "; ",
-        ),
-        (
-            "v-plain-inside",
-            "User data in the clear inside the network",
-            &v.plain_inside,
-            "; ",
-        ),
-        (
-            "v-blind",
-            "Blind spots (no alert pages anyone)",
-            &v.blind_spots,
-            ", ",
-        ),
-        (
-            "v-contradicted",
-            "Findings the simulation contradicts",
-            &v.contradicted,
-            ", ",
-        ),
-    ];
-    for (id, what, items, sep) in lines {
-        let (class, list) = if items.is_empty() {
-            ("good", "none".to_string())
-        } else {
-            ("bad", items.join(sep))
-        };
+    for l in crate::output::verdict_lines(v) {
+        let class = if l.items.is_empty() { "good" } else { "bad" };
         let _ = writeln!(
             out,
-            "<li id=\"{id}\">{what}: <span class=\"{class}\">{}</span></li>",
-            esc(&list)
+            "<li id=\"{}\">{}: <span class=\"{class}\">{}</span></li>",
+            l.id,
+            esc(l.what),
+            esc(&l.list())
         );
     }
     out.push_str("</ul>\n");

@@ -8,6 +8,9 @@
 //! Nagios check of it), a service-wide rule its failure trips, or users complaining about
 //! what hurts them. The graph says which applies to each component; a run that crashes the
 //! component for good, with the scenario's monitoring, proves it — or contradicts it.
+//!
+//! The monitoring system is watched too: a single point of failure of its own kind (while it
+//! is down nothing pages), whose own crash only a dead man's switch reports.
 
 use serde::{Deserialize, Serialize};
 
@@ -15,7 +18,9 @@ use infrasim_engine::SimDuration;
 
 use crate::error::Error;
 use crate::report::Report;
-use crate::scenario::{Class, CrashMode, Fault, Monitoring, Rule, Scenario, validate};
+use crate::scenario::{
+    Class, CrashMode, Fault, Monitoring, MonitoringCrash, Rule, Scenario, validate,
+};
 
 use super::Proof;
 use super::topology::Exposure;
@@ -118,8 +123,46 @@ fn classify(s: &Scenario, exposures: &[Exposure]) -> Result<Vec<Watch>, Error> {
             proof: Proof::Confirmed,
         });
     }
+    if let Some(w) = s.monitoring.as_ref().and_then(monitoring_watch) {
+        out.push(w);
+    }
     Ok(out)
 }
+
+/// The monitoring system itself, when there is one (Prometheus or Nagios): a single point of
+/// failure of its own kind — while it is down nothing pages about anything — found only by a
+/// dead man's switch (an external heartbeat checker: Prometheus' always-firing `Watchdog`
+/// alert); without one, its own failure is a blind spot.
+fn monitoring_watch(m: &Monitoring) -> Option<Watch> {
+    let name = match (&m.prometheus, &m.nagios) {
+        (Some(_), _) => MONITORING_PROMETHEUS,
+        (None, Some(_)) => MONITORING_NAGIOS,
+        (None, None) => return None,
+    };
+    let alerted_by: Vec<String> = m
+        .dead_mans_switch
+        .iter()
+        .map(|_| "dead man's switch (Watchdog heartbeat)".to_string())
+        .collect();
+    let blind_spot = alerted_by.is_empty();
+    Some(Watch {
+        component: name.to_string(),
+        kind: "monitoring".to_string(),
+        alerted_by,
+        handled_by: Vec::new(),
+        users_notice: false,
+        blind_spot,
+        expected: if blind_spot { "never" } else { "alert" }.to_string(),
+        noticed_after_s: None,
+        noticed_by: None,
+        watched_s: 0.0,
+        proof: Proof::Confirmed,
+    })
+}
+
+/// The names the monitoring system's row goes by.
+const MONITORING_PROMETHEUS: &str = "prometheus";
+const MONITORING_NAGIOS: &str = "nagios";
 
 /// The rules and checks of `m` that page someone when `name` fails, whose failure fails
 /// `loss` of all requests. A firewall is no scrape target and no Nagios host (`scraped`
@@ -238,6 +281,9 @@ fn horizon(m: Option<&Monitoring>) -> SimDuration {
             .saturating_add(n.check_timeout);
         need = need.max(checks);
     }
+    if let Some(d) = &m.dead_mans_switch {
+        need = need.max(d.interval.saturating_add(d.timeout));
+    }
     if m.users.enabled {
         need = need.max(
             m.users
@@ -266,13 +312,23 @@ pub(super) fn variants(
             let mut v = s.clone();
             v.faults.clear();
             v.duration = v.duration.max(measured_until);
-            v.faults.push(Fault::Crash {
-                target: w.component.clone(),
-                at,
-                duration: None,
-                mode,
-                repair: None,
-            });
+            if w.kind == "monitoring" {
+                if let Some(m) = v.monitoring.as_mut() {
+                    m.crash = Some(MonitoringCrash {
+                        at,
+                        duration: None,
+                        repair: None,
+                    });
+                }
+            } else {
+                v.faults.push(Fault::Crash {
+                    target: w.component.clone(),
+                    at,
+                    duration: None,
+                    mode,
+                    repair: None,
+                });
+            }
             v
         })
         .collect();
@@ -282,8 +338,17 @@ pub(super) fn variants(
 /// Fills each watch's proof from the report of its run (`runs[i]` the scenario it ran).
 pub(super) fn prove(watches: &mut [Watch], reports: &[Report], runs: &[Scenario], at: SimDuration) {
     for ((w, r), run) in watches.iter_mut().zip(reports).zip(runs) {
-        let fault = r.faults.iter().find(|f| f.target == w.component);
-        let paged = fault.and_then(|f| f.notified_at_s.map(|t| (t, f.alert.clone())));
+        let paged = if w.kind == "monitoring" {
+            // Its own outage, paged by the dead man's switch if anything.
+            r.operations
+                .as_ref()
+                .and_then(|o| o.monitoring_outages.first())
+                .and_then(|o| o.noticed_at_s)
+                .map(|t| (t, Some("DeadMansSwitch".to_string())))
+        } else {
+            let fault = r.faults.iter().find(|f| f.target == w.component);
+            fault.and_then(|f| f.notified_at_s.map(|t| (t, f.alert.clone())))
+        };
         let at_s = at.as_secs_f64();
         w.watched_s = run.warmup.saturating_add(run.duration).as_secs_f64() - at_s;
         w.noticed_after_s = paged.as_ref().map(|(t, _)| t - at_s);

@@ -80,6 +80,10 @@ pub struct Summary {
     pub plain_inside: Vec<String>,
     /// Components no alert rule pages anyone about.
     pub blind_spots: Vec<String>,
+    /// The monitoring system, a single point of failure of its own kind: while it is down
+    /// nothing pages about anything (infrasim models one; empty without one).
+    #[serde(default)]
+    pub single_monitoring: Vec<String>,
     /// Findings a run contradicted: `element (class)` for a single-point finding,
     /// `component (exposure)`, `component (blind spot)`.
     pub contradicted: Vec<String>,
@@ -130,6 +134,11 @@ impl Summary {
             blind_spots: watches
                 .iter()
                 .filter(|w| w.blind_spot)
+                .map(|w| w.component.clone())
+                .collect(),
+            single_monitoring: watches
+                .iter()
+                .filter(|w| w.kind == "monitoring")
                 .map(|w| w.component.clone())
                 .collect(),
             contradicted,
