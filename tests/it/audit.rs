@@ -85,7 +85,19 @@ fn seed_design_1_has_the_lb_and_the_primary_as_single_points_proved_by_runs() {
     assert_eq!(entry.proof, Some(Proof::Confirmed));
     assert!(entry.carried > 10_000, "{entry:?}");
     assert_eq!(a.hops.len(), 4);
-    assert!(a.hops.iter().all(|h| !h.encrypted && h.proof.is_some()));
+    // MySQL's default: the app servers' connections use TLS (ssl-mode PREFERRED, the
+    // server's self-signed certificate); the binlog stream does not (SOURCE_SSL=0).
+    let plain: Vec<&str> = a
+        .hops
+        .iter()
+        .filter(|h| !h.encrypted)
+        .map(|h| h.carries.as_str())
+        .collect();
+    assert_eq!(
+        plain,
+        ["HTTP requests", "HTTP to the servers", "MySQL replication"]
+    );
+    assert!(a.hops.iter().all(|h| h.proof.is_some() != h.encrypted));
     // No firewall: the app servers and the database are exposed beyond the entry point.
     let exposed: Vec<&str> = a
         .exposure
@@ -107,7 +119,10 @@ fn seed_design_1_has_the_lb_and_the_primary_as_single_points_proved_by_runs() {
     );
     assert_eq!(v.exposed, exposed);
     assert_eq!(v.plain_on_the_internet, ["clients → lb"]);
-    assert_eq!(v.plain_inside.len(), 3);
+    assert_eq!(
+        v.plain_inside,
+        ["lb → app1, app2", "db-primary → db-replica"]
+    );
     assert_eq!(
         v.blind_spots,
         ["lb", "app1", "app2", "db-primary", "db-replica"]
@@ -219,11 +234,6 @@ fn the_remedied_design_reports_only_what_remains() {
             ("lb1", "app1, app2, app3", "HTTP to the servers"),
             ("lb2", "app1, app2, app3", "HTTP to the servers"),
             (
-                "app1, app2, app3",
-                "db-primary, db-replica1, db-replica2",
-                "MySQL queries"
-            ),
-            (
                 "db-primary",
                 "db-replica1, db-replica2",
                 "MySQL replication"
@@ -245,8 +255,11 @@ fn the_remedied_design_reports_only_what_remains() {
     assert_eq!(v.single_points, ["fw (read, write, static)"]);
     assert!(v.exposed.is_empty() && v.plain_on_the_internet.is_empty());
     assert!(v.blind_spots.is_empty() && v.contradicted.is_empty());
-    assert_eq!(v.plain_inside.len(), 4);
-    assert_eq!(v.single_monitoring, ["prometheus"]);
+    assert_eq!(v.plain_inside.len(), 3);
+    assert_eq!(
+        v.single_monitoring,
+        ["prometheus (its dead man's switch pages when it dies)"]
+    );
 }
 
 /// The hops read their protection from the scenario: TLS at the load balancer encrypts the
@@ -266,7 +279,12 @@ fn hops_read_encryption_and_zones_from_the_scenario() {
         "firewalls": [ { "name": "fw",
             "zones": { "dmz": ["lb"], "internal": ["web", "app1", "db"] },
             "rules": [ { "from": "internet", "to": "dmz", "port": 443, "action": "allow" },
-                       { "from": "dmz", "to": "internal", "port": 443, "action": "allow" } ] } ]
+                       { "from": "dmz", "to": "internal", "port": 443, "action": "allow" } ] },
+            // An edge firewall that knows only the load balancer: the servers behind it are
+            // in its `internet` zone, but `fw` lists them, so they are not on the internet.
+            { "name": "edge", "zones": { "dmz": ["lb"] },
+              "rules": [ { "from": "internet", "to": "dmz", "port": 443, "action": "allow" },
+                         { "from": "dmz", "to": "internet", "action": "allow" } ] } ]
     });
     let s: Scenario = serde_json::from_value(v).unwrap();
     let base = infrasim::run(&s).unwrap();
@@ -278,14 +296,21 @@ fn hops_read_encryption_and_zones_from_the_scenario() {
         ("lb", "HTTPS (TLS 1.2)", true)
     );
     assert!(entry.crosses_internet && entry.proof.is_none());
-    assert_eq!(entry.zones, ["internet → dmz (fw)"]);
+    assert_eq!(
+        entry.zones,
+        ["internet → dmz (fw)", "internet → dmz (edge)"]
+    );
     assert_eq!(entry.carried, base.components["lb"].served);
     let to_web = row("lb");
     assert!(to_web.encrypted && !to_web.crosses_internet);
-    assert_eq!(to_web.zones, ["dmz → internal (fw)"]);
+    assert_eq!(
+        to_web.zones,
+        ["dmz → internal (fw)", "dmz → internet (edge)"]
+    );
     let upstream = row("web");
     assert_eq!(upstream.to, "app1");
     assert!(!upstream.encrypted && upstream.proof == Some(Proof::Confirmed));
+    assert!(!upstream.crosses_internet);
     assert_eq!(upstream.zones, ["internal"]);
     assert_eq!(upstream.carried, base.components["app1"].served);
     let db = row("app1");
@@ -293,7 +318,11 @@ fn hops_read_encryption_and_zones_from_the_scenario() {
         (db.to.as_str(), db.carries.as_str()),
         ("db", "MySQL queries")
     );
-    assert!(db.carried > 0);
+    assert_eq!(
+        db.protocol,
+        "MySQL over TLS (PREFERRED: certificate not verified)"
+    );
+    assert!(db.encrypted && db.carried > 0);
     // One node, no replication hop.
     assert_eq!(hops.len(), 4);
 }
@@ -346,6 +375,36 @@ fn an_unchecked_backend_loses_its_weight_share() {
             "{f:?}"
         );
     }
+}
+
+/// A firewall in front of one server of a load balancer that checks nothing is no single
+/// point of failure, but its crash fails that server's share while it lasts — the LB keeps
+/// sending it requests whose SYNs the dead firewall drops.
+#[test]
+fn a_firewall_behind_an_unchecked_load_balancer_loses_the_share_it_cuts_off() {
+    let mut s = two_apps(json!({
+        "name": "lb", "check": { "enabled": false }, "retries": 0,
+        "servers": [ { "server": "app1", "weight": 2 }, { "server": "app2" }, { "server": "app3" } ]
+    }));
+    s.firewalls = serde_json::from_value(json!([ { "name": "fw",
+        "zones": { "internal": ["app2"] },
+        "rules": [ { "from": "internet", "to": "internal", "port": 8080, "action": "allow" } ] } ]))
+    .unwrap();
+    let e = exposures(&s).unwrap();
+    let fw = e.iter().find(|x| x.element == "fw").unwrap();
+    assert_eq!(
+        (fw.kind.as_str(), fw.expected_loss),
+        ("firewall", 0.25),
+        "{fw:?}"
+    );
+    let a = audited(&s, 30, CrashMode::Process);
+    let f = a
+        .findings
+        .iter()
+        .find(|f| f.exposure.element == "fw")
+        .unwrap();
+    assert_eq!(f.proof, Proof::Confirmed, "{f:?}");
+    assert!((0.15..0.4).contains(&f.measured_loss), "{f:?}");
 }
 
 /// A finding the run contradicts is reported, not hidden: checks every hour never notice a

@@ -369,10 +369,10 @@ fn an_audits_page_shows_the_verdict_in_a_browser() {
     );
     let count = format!("<div class=\"figure\" id=\"spof-count\"><b>{spofs}</b>");
     assert!(html.contains(&count));
-    // Plain HTTP: the clients' hop is in the clear across the internet, the other three
-    // (to the servers, to MySQL, replication) in the clear inside.
+    // Plain HTTP: the clients' hop is in the clear across the internet; to the servers and
+    // replication in the clear inside (MySQL's queries use TLS by default).
     let hops =
-        "<p id=\"hops\">4 of 4 hops carry user data in the clear, 1 of them across the internet.";
+        "<p id=\"hops\">3 of 4 hops carry user data in the clear, 1 of them across the internet.";
     assert!(html.contains(hops), "page lacks {hops}");
     assert_eq!(audit["hops"][0]["protocol"], "HTTP");
     assert_eq!(audit["hops"][0]["crosses_internet"], true);

@@ -590,9 +590,22 @@ pub(crate) struct VerdictLine<'a> {
     pub items: &'a [String],
     pub sep: &'static str,
     pub empty: &'static str,
+    /// The page's style of the line: `good`, `warn` or `bad` for an empty list and for a
+    /// list (all lines but the monitoring's are good empty and bad otherwise: a monitoring
+    /// system is a warning, none at all bad).
+    pub styles: (&'static str, &'static str),
 }
 
 impl VerdictLine<'_> {
+    /// The page's style for what the line says.
+    pub fn style(&self) -> &'static str {
+        if self.items.is_empty() {
+            self.styles.0
+        } else {
+            self.styles.1
+        }
+    }
+
     /// The list as written, or what the line says without one.
     pub fn list(&self) -> String {
         if self.items.is_empty() {
@@ -611,6 +624,7 @@ pub(crate) fn verdict_lines(v: &infrasim::audit::Summary) -> [VerdictLine<'_>; 7
         items,
         sep,
         empty,
+        styles: ("good", "bad"),
     };
     [
         line(
@@ -648,13 +662,16 @@ pub(crate) fn verdict_lines(v: &infrasim::audit::Summary) -> [VerdictLine<'_>; 7
             ", ",
             "none",
         ),
-        line(
-            "v-monitoring",
-            "A single monitoring system (nothing pages while it is down)",
-            &v.single_monitoring,
-            ", ",
-            "no monitoring system",
-        ),
+        VerdictLine {
+            styles: ("bad", "warn"),
+            ..line(
+                "v-monitoring",
+                "A single monitoring system (nothing pages while it is down)",
+                &v.single_monitoring,
+                ", ",
+                "no monitoring system at all",
+            )
+        },
         line(
             "v-contradicted",
             "Findings the simulation contradicts",

@@ -858,7 +858,7 @@ pub fn audit(name: &str, file: &str, crash: SimDuration, a: &Audit) -> String {
 fn verdict(out: &mut String, v: &infrasim::audit::Summary) {
     out.push_str("<h2>The verdict</h2>\n<ul id=\"verdict\">\n");
     for l in crate::output::verdict_lines(v) {
-        let class = if l.items.is_empty() { "good" } else { "bad" };
+        let class = l.style();
         let _ = writeln!(
             out,
             "<li id=\"{}\">{}: <span class=\"{class}\">{}</span></li>",

@@ -139,10 +139,17 @@ fn monitoring_watch(m: &Monitoring) -> Option<Watch> {
         (None, Some(_)) => MONITORING_NAGIOS,
         (None, None) => return None,
     };
+    // Prometheus sends its always-firing `Watchdog` alert; a Nagios is watched by an
+    // external freshness check of its heartbeat.
+    let heartbeat = if name == MONITORING_PROMETHEUS {
+        "dead man's switch (Watchdog heartbeat)"
+    } else {
+        "dead man's switch (heartbeat check)"
+    };
     let alerted_by: Vec<String> = m
         .dead_mans_switch
         .iter()
-        .map(|_| "dead man's switch (Watchdog heartbeat)".to_string())
+        .map(|_| heartbeat.to_string())
         .collect();
     let blind_spot = alerted_by.is_empty();
     Some(Watch {
@@ -309,8 +316,7 @@ pub(super) fn variants(
     let runs = watches
         .iter()
         .map(|w| {
-            let mut v = s.clone();
-            v.faults.clear();
+            let mut v = super::alone(s);
             v.duration = v.duration.max(measured_until);
             if w.kind == "monitoring" {
                 if let Some(m) = v.monitoring.as_mut() {

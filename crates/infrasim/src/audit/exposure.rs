@@ -164,9 +164,7 @@ pub fn exposure(
     opts: &RunOptions,
 ) -> Result<Vec<Reach>, Error> {
     let mut reach = classify(scenario)?;
-    let mut clean = scenario.clone();
-    clean.faults.clear();
-    clean.attacks.clear();
+    let clean = super::alone(scenario);
     let mut runs = vec![clean.clone()];
     let probed: Vec<usize> = (0..reach.len()).filter(|&k| !reach[k].1.entry).collect();
     for &k in &probed {

@@ -4,9 +4,10 @@
 //! or HTTPS when the load balancer terminates TLS: HAProxy `bind :443 ssl`), the load
 //! balancer to its servers (HTTP, or TLS again with `tls.to_servers`: HAProxy `server ...
 //! ssl`), a web server to its upstream (nginx `proxy_pass http://`: no TLS option is
-//! modelled, so always in the clear), an app server to its database (the MySQL protocol:
-//! infrasim models no TLS on it, so in the clear), and the primary to its replicas (the
-//! binlog stream, likewise). The graph says which hop is plain and which zones it joins
+//! modelled, so always in the clear), an app server to its database (the MySQL protocol, over
+//! TLS as `databases[].tls.clients` says: by default `PREFERRED`, encrypted with the server's
+//! self-signed certificate, not verified), and the primary to its replicas (the binlog
+//! stream, in the clear unless `tls.replication`: `SOURCE_SSL` defaults to 0). The graph says which hop is plain and which zones it joins
 //! (from the firewalls: the clients and every component a firewall does not list are in its
 //! `internet` zone); the baseline run proves the finding by what the hop carried in the
 //! clear. A hop that carries user data across the internet unencrypted is the finding that
@@ -17,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::Error;
 use crate::report::Report;
 use crate::scenario::security::Verdict;
-use crate::scenario::{Node, Scenario, TlsVersion, Validated, validate};
+use crate::scenario::{Node, Scenario, SslMode, TlsVersion, Validated, validate};
 
 use super::Proof;
 use super::topology::entry_members;
@@ -32,7 +33,8 @@ pub struct Hop {
     /// What travels on it: `HTTP requests`, `HTTP to the servers`, `HTTP to the upstream`,
     /// `MySQL queries` or `MySQL replication`.
     pub carries: String,
-    /// The protocol as configured: `HTTPS (TLS 1.3)`, `HTTP`, `MySQL (no TLS)`…
+    /// The protocol as configured: `HTTPS (TLS 1.3)`, `HTTP`, `MySQL over TLS (PREFERRED:
+    /// certificate not verified)`, `MySQL binlog (SOURCE_SSL=0)`…
     pub protocol: String,
     /// Whether the data is encrypted on this hop.
     pub encrypted: bool,
@@ -45,7 +47,8 @@ pub struct Hop {
     /// Requests (or queries, or replicated write transactions) the hop carried in the
     /// baseline run: for the entry hop the load balancer's served requests, for a load
     /// balancer's hop the requests it routed, for the web servers' the upstream's served, for
-    /// the database the nodes' served queries, for replication the acknowledged writes.
+    /// the database the nodes' served queries, for replication the acknowledged writes (with
+    /// several clusters, the primary's served queries).
     pub carried: u64,
     /// For a plain hop: `confirmed` when the baseline run carried data on it in the clear;
     /// absent when it carried nothing (a standby's hop) or is encrypted.
@@ -152,6 +155,7 @@ pub fn hops(s: &Scenario, base: &Report) -> Result<Vec<Hop>, Error> {
         out.push(h);
     }
     let mut first = 0u32;
+    let clusters = v.scenario.databases.len();
     for (c, d) in v.scenario.databases.iter().enumerate() {
         let nodes: Vec<Node> = (first..first + 1 + d.replicas.len() as u32)
             .map(Node::Db)
@@ -161,33 +165,53 @@ pub fn hops(s: &Scenario, base: &Report) -> Result<Vec<Hop>, Error> {
             .filter(|&a| v.app_clusters[a as usize] == Some(c as u32))
             .map(Node::App)
             .collect();
-        if !apps.is_empty() {
-            let arcs: Vec<(Node, Node)> = apps
-                .iter()
-                .flat_map(|&a| nodes.iter().map(move |&db| (a, db)))
-                .collect();
-            let queries = nodes.iter().map(|&x| served(n.name(x))).sum();
-            let mut h = hop(
-                &v,
-                &arcs,
-                "MySQL queries",
-                "MySQL (no TLS)".to_string(),
-                false,
-                queries,
-            );
-            h.from = names(&apps);
-            h.to = names(&nodes);
-            out.push(h);
+        if apps.is_empty() {
+            // Nobody calls this cluster: it carries no user data.
+            continue;
         }
+        let arcs: Vec<(Node, Node)> = apps
+            .iter()
+            .flat_map(|&a| nodes.iter().map(move |&db| (a, db)))
+            .collect();
+        let queries = nodes.iter().map(|&x| served(n.name(x))).sum();
+        let (protocol, encrypted) = match d.tls.clients {
+            SslMode::Disabled => ("MySQL (ssl-mode DISABLED)", false),
+            SslMode::Preferred => ("MySQL over TLS (PREFERRED: certificate not verified)", true),
+            SslMode::Required => ("MySQL over TLS (REQUIRED: certificate not verified)", true),
+            SslMode::VerifyCa => ("MySQL over TLS (VERIFY_CA)", true),
+            SslMode::VerifyIdentity => ("MySQL over TLS (VERIFY_IDENTITY)", true),
+        };
+        let mut h = hop(
+            &v,
+            &arcs,
+            "MySQL queries",
+            protocol.to_string(),
+            encrypted,
+            queries,
+        );
+        h.from = names(&apps);
+        h.to = names(&nodes);
+        out.push(h);
         if nodes.len() > 1 {
             let arcs: Vec<(Node, Node)> = nodes[1..].iter().map(|&r| (nodes[0], r)).collect();
-            let writes = base.classes.get("write").map_or(0, |c| c.succeeded);
+            // The binlog carries the acknowledged writes; with several clusters their split
+            // is not counted, and the primary's served queries (reads included) bound it.
+            let writes = if clusters == 1 {
+                base.classes.get("write").map_or(0, |c| c.succeeded)
+            } else {
+                served(n.name(nodes[0]))
+            };
+            let (protocol, encrypted) = if d.tls.replication {
+                ("MySQL binlog over TLS (SOURCE_SSL=1)", true)
+            } else {
+                ("MySQL binlog (SOURCE_SSL=0)", false)
+            };
             let mut h = hop(
                 &v,
                 &arcs,
                 "MySQL replication",
-                "MySQL binlog (no TLS)".to_string(),
-                false,
+                protocol.to_string(),
+                encrypted,
                 writes,
             );
             h.to = names(&nodes[1..]);
@@ -218,20 +242,28 @@ fn hop(
         Node::Clients => "clients".to_string(),
         x => n.name(x).to_string(),
     };
+    // On the internet side: the clients, or (with firewalls) a component no firewall lists.
+    let outside = |x: Node| {
+        x == Node::Clients
+            || (!v.firewalls.is_empty() && v.firewalls.iter().all(|fw| fw.zone(x).is_none()))
+    };
     let mut zones: Vec<String> = Vec::new();
     let mut crosses_internet = false;
     for &(a, b) in arcs {
-        crosses_internet |= a == Node::Clients;
+        crosses_internet |= outside(a) || outside(b);
         for (fw, spec) in v.firewalls.iter().zip(&v.scenario.firewalls) {
-            let zone = |x: Node| {
-                fw.zone(x)
-                    .and_then(|z| spec.zones.keys().nth(z as usize))
-                    .map_or("internet", String::as_str)
-            };
-            crosses_internet |= fw.zone(a).is_none() || fw.zone(b).is_none();
+            if fw.zone(a).is_none() && fw.zone(b).is_none() {
+                // This firewall knows neither end: not its hop.
+                continue;
+            }
             let z = match fw.verdict(a, b, v.ports.port(b)) {
-                Verdict::NotCrossed => zone(a).to_string(),
-                _ => format!("{} → {} ({})", zone(a), zone(b), spec.name),
+                Verdict::NotCrossed => fw.zone_name(a, spec).to_string(),
+                _ => format!(
+                    "{} → {} ({})",
+                    fw.zone_name(a, spec),
+                    fw.zone_name(b, spec),
+                    spec.name
+                ),
             };
             if !zones.contains(&z) {
                 zones.push(z);

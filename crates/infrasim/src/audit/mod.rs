@@ -66,8 +66,8 @@ impl Audit {
     }
 }
 
-/// The verdict's three parts, each by name: what an architect reads first. Empty lists are
-/// what a remedied design should show; what remains is named.
+/// The verdict by name: single points of failure, security, monitoring — what an architect
+/// reads first. Empty lists are what a remedied design should show; what remains is named.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     /// Single points of failure, `element (class, …)`.
@@ -81,7 +81,9 @@ pub struct Summary {
     /// Components no alert rule pages anyone about.
     pub blind_spots: Vec<String>,
     /// The monitoring system, a single point of failure of its own kind: while it is down
-    /// nothing pages about anything (infrasim models one; empty without one).
+    /// nothing pages about anything (infrasim models one, not an HA pair of Prometheus
+    /// replicas with clustered Alertmanagers), with whether its own death is found; empty
+    /// without one — which is worse: then nothing pages at all.
     #[serde(default)]
     pub single_monitoring: Vec<String>,
     /// Findings a run contradicted: `element (class)` for a single-point finding,
@@ -112,7 +114,10 @@ impl Summary {
             watches
                 .iter()
                 .filter(|w| w.proof == Proof::Contradicted)
-                .map(|w| format!("{} (blind spot)", w.component)),
+                .map(|w| {
+                    let what = if w.blind_spot { "blind spot" } else { "alert" };
+                    format!("{} ({what})", w.component)
+                }),
         );
         Summary {
             single_points: remedies::grouped(&spofs.iter().collect::<Vec<_>>()),
@@ -139,7 +144,14 @@ impl Summary {
             single_monitoring: watches
                 .iter()
                 .filter(|w| w.kind == "monitoring")
-                .map(|w| w.component.clone())
+                .map(|w| {
+                    let found = if w.blind_spot {
+                        "nobody learns it died"
+                    } else {
+                        "its dead man's switch pages when it dies"
+                    };
+                    format!("{} ({found})", w.component)
+                })
                 .collect(),
             contradicted,
         }
@@ -195,8 +207,8 @@ pub struct AuditRow {
 /// `scenario` for
 /// `crash` (process crash, starting a third into the measured period), one at a time, and
 /// reports each run against the baseline (the first row); partitions, for as long, every
-/// link the graph names a single point of failure. The scenario's own faults are removed,
-/// so each run shows the cost of one failure alone.
+/// link the graph names a single point of failure. The scenario's own faults, attacks and
+/// monitoring crash are removed, so each run shows the cost of one failure alone.
 pub fn audit(
     scenario: &Scenario,
     crash: SimDuration,
@@ -245,8 +257,7 @@ pub fn audit(
     let duration = opts.duration.unwrap_or(scenario.duration);
     let at = at_of(scenario, opts);
     let crash = crash.min(SimDuration::from_nanos(duration.as_nanos() / 2));
-    let mut clean = scenario.clone();
-    clean.faults.clear();
+    let clean = alone(scenario);
     let mut variants = vec![clean.clone()];
     for (name, _) in &targets {
         let mut s = clean.clone();
@@ -352,6 +363,18 @@ pub fn audit(
         hops,
         remedies: Vec::new(),
     })
+}
+
+/// `s` without its own failures — faults, attacks, the monitoring's own crash — so that each
+/// run of the audit shows the cost of the one failure it adds.
+pub(crate) fn alone(s: &Scenario) -> Scenario {
+    let mut clean = s.clone();
+    clean.faults.clear();
+    clean.attacks.clear();
+    if let Some(m) = clean.monitoring.as_mut() {
+        m.crash = None;
+    }
+    clean
 }
 
 /// When the audit's failures start: a third into the measured period.

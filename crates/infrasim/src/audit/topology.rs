@@ -265,11 +265,7 @@ fn firewall(
 ) -> Option<Exposure> {
     let spec = &v.scenario.firewalls[f];
     let crosses = |a: Node, b: Node| fw.verdict(a, b, v.ports.port(b)) != Verdict::NotCrossed;
-    let zone = |n: Node| {
-        fw.zone(n)
-            .and_then(|z| spec.zones.keys().nth(z as usize))
-            .map_or("internet", String::as_str)
-    };
+    let zone = |n: Node| fw.zone_name(n, spec);
     let mut crossings: Vec<String> = Vec::new();
     for (a, b) in cg.used_arcs() {
         if crosses(a, b) {
@@ -284,13 +280,24 @@ fn firewall(
     }
     let c = class.name();
     let (expected_loss, reason) = if cg.survives_cuts(crosses) {
-        (
-            0.0,
-            format!(
-                "some {c} requests cross it ({}), but a path avoids it",
-                crossings.join(", ")
+        // A path avoids it; but a load balancer that nothing tells keeps sending the servers
+        // behind it their share.
+        match unguarded_behind(v, cg, &crosses) {
+            Some((share, lb)) => (
+                share,
+                format!(
+                    "`{lb}` has no health check: it keeps sending the servers behind this firewall their share ({:.0} %) while it is down",
+                    share * 100.0
+                ),
             ),
-        )
+            None => (
+                0.0,
+                format!(
+                    "some {c} requests cross it ({}), but a path avoids it and the load balancers' checks take the cut-off servers out",
+                    crossings.join(", ")
+                ),
+            ),
+        }
     } else {
         (
             1.0,
@@ -308,6 +315,43 @@ fn firewall(
         reason,
         ends: None,
     })
+}
+
+/// The largest share of its backend's weight that a load balancer without checks (no
+/// active check, no `observe`) on the class's path sends across arcs `cut` says are cut,
+/// with that load balancer's name.
+fn unguarded_behind(
+    v: &Validated<'_>,
+    cg: &ClassGraph,
+    cut: &impl Fn(Node, Node) -> bool,
+) -> Option<(f64, String)> {
+    let s = v.scenario;
+    let mut worst: Option<(f64, String)> = None;
+    for (l, servers) in v.backends.iter().enumerate() {
+        let lb = &s.load_balancers[l];
+        let on_path = cg.index.iter().any(|&(m, _)| m == Node::Lb(l as u32));
+        if !on_path || lb.check.enabled || lb.observe.is_some() {
+            continue;
+        }
+        let weight = |pick: &dyn Fn(usize) -> bool| -> u32 {
+            lb.servers
+                .iter()
+                .enumerate()
+                .filter(|(i, b)| !b.backup && pick(*i))
+                .map(|(_, b)| b.weight)
+                .sum()
+        };
+        let active = weight(&|_| true);
+        let behind = weight(&|i| cut(Node::Lb(l as u32), servers[i]));
+        if active == 0 || behind == 0 {
+            continue;
+        }
+        let share = f64::from(behind) / f64::from(active);
+        if worst.as_ref().is_none_or(|(w, _)| share > *w) {
+            worst = Some((share, lb.name.clone()));
+        }
+    }
+    worst
 }
 
 /// The request graph of `class`.
@@ -403,40 +447,14 @@ fn db_nodes_for(v: &Validated<'_>, c: u32, class: Class) -> Vec<Node> {
 /// For a server behind a load balancer that nothing checks (no active check, no `observe`):
 /// its weight's share of the backend's traffic, which a crash fails for as long as it lasts.
 fn unguarded_share(v: &Validated<'_>, cg: &ClassGraph, n: Node) -> Option<(f64, String)> {
-    let s = v.scenario;
-    for (l, servers) in v.backends.iter().enumerate() {
-        let lb = &s.load_balancers[l];
-        let Some(pos) = servers.iter().position(|&x| x == n) else {
-            continue;
-        };
-        let on_path = cg.index.iter().any(|&(m, _)| m == Node::Lb(l as u32));
-        if !on_path || lb.check.enabled || lb.observe.is_some() {
-            continue;
-        }
-        let active: u32 = lb
-            .servers
-            .iter()
-            .filter(|b| !b.backup)
-            .map(|b| b.weight)
-            .sum();
-        let me = &lb.servers[pos];
-        let share = if me.backup || active == 0 {
-            0.0
-        } else {
-            f64::from(me.weight) / f64::from(active)
-        };
-        if share > 0.0 {
-            return Some((
-                share,
-                format!(
-                    "`{}` has no health check: it keeps sending this server its share ({:.0} %) while it is down",
-                    lb.name,
-                    share * 100.0
-                ),
-            ));
-        }
-    }
-    None
+    let (share, lb) = unguarded_behind(v, cg, &|_, b| b == n)?;
+    Some((
+        share,
+        format!(
+            "`{lb}` has no health check: it keeps sending this server its share ({:.0} %) while it is down",
+            share * 100.0
+        ),
+    ))
 }
 
 /// Why the class survives the loss of `n`.

@@ -410,6 +410,7 @@ impl Database {
             replication: Replication::default(),
             read_routing: ReadRouting::default(),
             failover: Failover::default(),
+            tls: DatabaseTls::default(),
         }
     }
     /// Adds a replica with the node defaults.

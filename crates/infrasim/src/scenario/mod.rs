@@ -882,6 +882,46 @@ pub struct Database {
     /// What happens when the primary dies.
     #[serde(default)]
     pub failover: Failover,
+    /// TLS on the MySQL protocol, as the audit reports it (`audit::hops`); its CPU is not
+    /// modelled.
+    #[serde(default)]
+    pub tls: DatabaseTls,
+}
+
+/// TLS on a cluster's MySQL connections: the app servers' and the replicas'.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseTls {
+    /// The app servers' `ssl-mode`. Default `preferred`: since MySQL 5.7 the server
+    /// generates a self-signed certificate at start-up (`auto_generate_certs` ON) and
+    /// libmysql and Connector/J try TLS whenever the server offers it, without verifying the
+    /// certificate (MySQL WL#7712; reference manual, "Configuring MySQL to Use Encrypted
+    /// Connections"): encrypted, but open to a man in the middle.
+    #[serde(default)]
+    pub clients: SslMode,
+    /// The replicas connect to the primary over TLS (`CHANGE REPLICATION SOURCE TO
+    /// SOURCE_SSL=1`). Default false: `SOURCE_SSL` defaults to 0 (reference manual,
+    /// CHANGE REPLICATION SOURCE TO), so the binlog stream travels in the clear.
+    #[serde(default)]
+    pub replication: bool,
+}
+
+/// A MySQL client's `--ssl-mode` (reference manual, "Command Options for Encrypted
+/// Connections").
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SslMode {
+    /// No TLS.
+    Disabled,
+    /// TLS when the server offers it, certificate not verified (the default).
+    #[default]
+    Preferred,
+    /// TLS or no connection, certificate not verified.
+    Required,
+    /// TLS, the server's certificate verified against the CA.
+    VerifyCa,
+    /// TLS, the certificate verified and its host name checked.
+    VerifyIdentity,
 }
 
 /// A database server.

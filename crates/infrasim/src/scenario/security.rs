@@ -279,6 +279,14 @@ impl ResolvedFirewall {
         self.zone_of.iter().find(|(n, _)| *n == node).map(|x| x.1)
     }
 
+    /// The name of `node`'s zone in `spec` (this firewall's section): `internet` when the
+    /// firewall does not list it.
+    pub(crate) fn zone_name<'s>(&self, node: super::Node, spec: &'s Firewall) -> &'s str {
+        self.zone(node)
+            .and_then(|z| spec.zones.keys().nth(z as usize))
+            .map_or("internet", String::as_str)
+    }
+
     /// What this firewall does with a connection from `a` to `b`'s `port`.
     pub(crate) fn verdict(&self, a: super::Node, b: super::Node, port: u16) -> Verdict {
         self.verdict_in(a, self.zone(a), b, self.zone(b), port)
