@@ -805,7 +805,7 @@ fn hops(audit: &infrasim::audit::Audit) -> String {
             h.to.clone(),
             h.carries.clone(),
             h.protocol.clone(),
-            hop_verdict(h).to_string(),
+            hop_verdict(h).0.to_string(),
             listed(&h.zones),
             h.carried.to_string(),
             if h.proof.is_some() { "confirmed" } else { "-" }.to_string(),
@@ -824,12 +824,13 @@ fn hops(audit: &infrasim::audit::Audit) -> String {
     )
 }
 
-/// A hop's protection in a word: `yes`, `NO — ON THE INTERNET` or `no`.
-pub(crate) fn hop_verdict(h: &infrasim::audit::Hop) -> &'static str {
+/// A hop's protection in a word — `yes`, `NO — ON THE INTERNET` or `no` — with the page's
+/// style for it.
+pub(crate) fn hop_verdict(h: &infrasim::audit::Hop) -> (&'static str, &'static str) {
     match (h.encrypted, h.crosses_internet) {
-        (true, _) => "yes",
-        (false, true) => "NO — ON THE INTERNET",
-        (false, false) => "no",
+        (true, _) => ("yes", "good"),
+        (false, true) => ("NO — ON THE INTERNET", "bad"),
+        (false, false) => ("no", "warn"),
     }
 }
 

@@ -988,12 +988,8 @@ fn hops(out: &mut String, a: &Audit) {
         ],
     );
     for h in &a.hops {
-        let word = crate::output::hop_verdict(h);
-        let enc = match (h.encrypted, h.crosses_internet) {
-            (true, _) => Cell::Styled("good", word.into()),
-            (false, true) => Cell::Styled("bad", word.into()),
-            (false, false) => Cell::Styled("warn", word.into()),
-        };
+        let (word, style) = crate::output::hop_verdict(h);
+        let enc = Cell::Styled(style, word.into());
         t.row(&[
             Cell::Text(h.from.clone()),
             Cell::Text(h.to.clone()),

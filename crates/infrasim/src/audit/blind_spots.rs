@@ -59,21 +59,7 @@ pub struct Watch {
 /// failure.
 fn classify(s: &Scenario, exposures: &[Exposure]) -> Result<Vec<Watch>, Error> {
     validate(s)?;
-    let all: Vec<(String, &'static str)> = s
-        .load_balancers
-        .iter()
-        .map(|l| (l.name.clone(), "load_balancer"))
-        .chain(s.web_servers.iter().map(|w| (w.name.clone(), "web_server")))
-        .chain(s.app_servers.iter().map(|a| (a.name.clone(), "app_server")))
-        .chain(s.databases.iter().flat_map(|d| {
-            std::iter::once((d.primary.name.clone(), "database primary")).chain(
-                d.replicas
-                    .iter()
-                    .map(|r| (r.name.clone(), "database replica")),
-            )
-        }))
-        .chain(s.firewalls.iter().map(|f| (f.name.clone(), "firewall")))
-        .collect();
+    let all = super::components(s);
     let total_mix: f64 = Class::ALL.iter().map(|c| *s.clients.mix.get(*c)).sum();
     // The share of all requests a component's failure should fail while it lasts.
     let share = |name: &str| -> f64 {

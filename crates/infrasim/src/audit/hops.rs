@@ -21,7 +21,7 @@ use crate::scenario::security::Verdict;
 use crate::scenario::{Node, Scenario, SslMode, TlsVersion, Validated, validate};
 
 use super::Proof;
-use super::topology::entry_members;
+use super::topology::{cluster_nodes, entry_members};
 
 /// One hop of user data, what protects it, and what it carried in the baseline run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -154,13 +154,9 @@ pub fn hops(s: &Scenario, base: &Report) -> Result<Vec<Hop>, Error> {
         h.from = names(&webs);
         out.push(h);
     }
-    let mut first = 0u32;
     let clusters = v.scenario.databases.len();
     for (c, d) in v.scenario.databases.iter().enumerate() {
-        let nodes: Vec<Node> = (first..first + 1 + d.replicas.len() as u32)
-            .map(Node::Db)
-            .collect();
-        first += nodes.len() as u32;
+        let nodes = cluster_nodes(&v, c as u32);
         let apps: Vec<Node> = (0..v.scenario.app_servers.len() as u32)
             .filter(|&a| v.app_clusters[a as usize] == Some(c as u32))
             .map(Node::App)

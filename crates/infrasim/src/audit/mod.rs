@@ -221,39 +221,7 @@ pub fn audit(
     // enough at a database's tens of thousands of connections per second.
     let flood = crash.min(SimDuration::from_secs(20));
     let exposure = exposure::exposure(scenario, at_of(scenario, opts), flood, opts)?;
-    let mut targets: Vec<(String, &'static str)> = Vec::new();
-    targets.extend(
-        scenario
-            .load_balancers
-            .iter()
-            .map(|l| (l.name.clone(), "load_balancer")),
-    );
-    targets.extend(
-        scenario
-            .web_servers
-            .iter()
-            .map(|w| (w.name.clone(), "web_server")),
-    );
-    targets.extend(
-        scenario
-            .app_servers
-            .iter()
-            .map(|a| (a.name.clone(), "app_server")),
-    );
-    for d in &scenario.databases {
-        targets.push((d.primary.name.clone(), "database primary"));
-        targets.extend(
-            d.replicas
-                .iter()
-                .map(|r| (r.name.clone(), "database replica")),
-        );
-    }
-    targets.extend(
-        scenario
-            .firewalls
-            .iter()
-            .map(|f| (f.name.clone(), "firewall")),
-    );
+    let targets = components(scenario);
     let duration = opts.duration.unwrap_or(scenario.duration);
     let at = at_of(scenario, opts);
     let crash = crash.min(SimDuration::from_nanos(duration.as_nanos() / 2));
@@ -363,6 +331,25 @@ pub fn audit(
         hops,
         remedies: Vec::new(),
     })
+}
+
+/// Every component the audit crashes, with its kind, in the scenario's order: load
+/// balancers, web servers, app servers, each cluster's primary and replicas, firewalls.
+pub(crate) fn components(s: &Scenario) -> Vec<(String, &'static str)> {
+    s.load_balancers
+        .iter()
+        .map(|l| (l.name.clone(), "load_balancer"))
+        .chain(s.web_servers.iter().map(|w| (w.name.clone(), "web_server")))
+        .chain(s.app_servers.iter().map(|a| (a.name.clone(), "app_server")))
+        .chain(s.databases.iter().flat_map(|d| {
+            std::iter::once((d.primary.name.clone(), "database primary")).chain(
+                d.replicas
+                    .iter()
+                    .map(|r| (r.name.clone(), "database replica")),
+            )
+        }))
+        .chain(s.firewalls.iter().map(|f| (f.name.clone(), "firewall")))
+        .collect()
 }
 
 /// `s` without its own failures — faults, attacks, the monitoring's own crash — so that each

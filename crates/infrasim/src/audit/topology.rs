@@ -423,14 +423,10 @@ pub(super) fn entry_members(v: &Validated<'_>) -> Vec<Node> {
 /// promotes one); for reads, the replicas and the primary unless reads are pinned to the
 /// primary.
 fn db_nodes_for(v: &Validated<'_>, c: u32, class: Class) -> Vec<Node> {
-    let s = v.scenario;
-    let first: u32 = s.databases[..c as usize]
-        .iter()
-        .map(|d| 1 + d.replicas.len() as u32)
-        .sum();
-    let d = &s.databases[c as usize];
-    let primary = Node::Db(first);
-    let replicas = (1..=d.replicas.len() as u32).map(|k| Node::Db(first + k));
+    let d = &v.scenario.databases[c as usize];
+    let nodes = cluster_nodes(v, c);
+    let primary = nodes[0];
+    let replicas = nodes[1..].iter().copied();
     let promotes = d.failover.mode == FailoverMode::Automatic;
     let reads_replicas = d.read_routing.policy != ReadPolicy::Primary;
     let mut out = vec![primary];
@@ -500,15 +496,19 @@ fn sole(v: &Validated<'_>, n: Node, class: Class) -> String {
     }
 }
 
+/// The database nodes of cluster `c`, its primary first (nodes are numbered cluster by
+/// cluster, each primary before its replicas).
+pub(super) fn cluster_nodes(v: &Validated<'_>, c: u32) -> Vec<Node> {
+    let size = |d: &crate::scenario::Database| 1 + d.replicas.len() as u32;
+    let dbs = &v.scenario.databases;
+    let first: u32 = dbs[..c as usize].iter().map(size).sum();
+    (first..first + size(&dbs[c as usize]))
+        .map(Node::Db)
+        .collect()
+}
+
 fn is_primary(v: &Validated<'_>, i: u32) -> bool {
-    let mut first = 0;
-    for d in &v.scenario.databases {
-        if i == first {
-            return true;
-        }
-        first += 1 + d.replicas.len() as u32;
-    }
-    false
+    (0..v.scenario.databases.len() as u32).any(|c| cluster_nodes(v, c)[0] == Node::Db(i))
 }
 
 fn kind(v: &Validated<'_>, n: Node) -> &'static str {
