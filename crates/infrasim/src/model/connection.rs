@@ -177,12 +177,30 @@ impl Pool {
         }
     }
 
-    fn set_use(&mut self, call: Ref, u: ConnUse) {
+    /// `call` goes on connection `id` of address `addr` — a `new` one or a reused one, its
+    /// `last` request or not — and is counted when `measured`.
+    fn start_use(&mut self, call: Ref, addr: u32, id: u32, new: bool, last: bool, measured: bool) {
+        let u = ConnUse {
+            addr,
+            id,
+            new,
+            last,
+            session: self.sessions[addr as usize],
+            handshake: Handshake::None,
+        };
         let i = call.index();
         if self.uses.len() <= i {
             self.uses.resize(i + 1, None);
         }
         self.uses[i] = Some((call, u));
+        if measured {
+            self.stats.requests += 1;
+            if new {
+                self.stats.opened += 1;
+            } else {
+                self.stats.reused += 1;
+            }
+        }
     }
 
     fn conn_mut(&mut self, addr: u32, id: u32) -> Option<&mut Conn> {
@@ -295,7 +313,6 @@ impl World {
         } else {
             Pick::Wait
         };
-        let session = pool.sessions[addr as usize];
         match pick {
             Pick::Wait => pool.waiting[addr as usize].push_back(call),
             Pick::Reuse(id) => {
@@ -304,19 +321,7 @@ impl World {
                 c.busy = true;
                 c.sent += 1;
                 let last = per_conn > 0 && c.sent >= per_conn;
-                let u = ConnUse {
-                    addr,
-                    id,
-                    new: false,
-                    last,
-                    session,
-                    handshake: Handshake::None,
-                };
-                pool.set_use(call, u);
-                if measured {
-                    pool.stats.requests += 1;
-                    pool.stats.reused += 1;
-                }
+                pool.start_use(call, addr, id, false, last, measured);
                 self.client_send_call(cx, call);
             }
             Pick::Open => {
@@ -332,19 +337,8 @@ impl World {
                     closes_at: SimTime::MAX,
                     lb_closes: false,
                 });
-                let u = ConnUse {
-                    addr,
-                    id,
-                    new: true,
-                    last: pool.per_conn == 1,
-                    session,
-                    handshake: Handshake::None,
-                };
-                pool.set_use(call, u);
-                if measured {
-                    pool.stats.requests += 1;
-                    pool.stats.opened += 1;
-                }
+                let last = pool.per_conn == 1;
+                pool.start_use(call, addr, id, true, last, measured);
                 // SYN, SYN-ACK: the first segment of the request (or the ClientHello)
                 // leaves one round trip later.
                 let rtt = self.net.rtt(Node::Clients, target);
