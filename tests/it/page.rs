@@ -69,6 +69,20 @@ fn headless(chromium: &Path, extra: &[&str], page: &Path) -> std::process::Outpu
     out
 }
 
+/// The DOM of `dir/report.html` as headless Chromium parsed it.
+fn dom(chromium: &Path, dir: &Path) -> String {
+    let out = headless(chromium, &["--dump-dom"], &dir.join("report.html"));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A screenshot of `dir/report.html` into `dir/name`, and its [`ink`].
+fn screenshot(chromium: &Path, dir: &Path, name: &str) -> (f64, usize) {
+    let shot = dir.join(name);
+    let arg = format!("--screenshot={}", shot.display());
+    headless(chromium, &[&arg], &dir.join("report.html"));
+    ink(&shot)
+}
+
 /// Fraction of pixels that are not (near) white, and the number of distinct colours.
 fn ink(png_file: &Path) -> (f64, usize) {
     let decoder = png::Decoder::new(std::io::BufReader::new(
@@ -141,8 +155,7 @@ fn a_runs_page_shows_its_figures_in_a_browser() {
         std::fs::read_to_string(dir.join("report.html")).unwrap()
     );
     if let Some(chromium) = browser() {
-        let dom = headless(&chromium, &["--dump-dom"], &dir.join("report.html"));
-        let dom = String::from_utf8_lossy(&dom.stdout);
+        let dom = dom(&chromium, &dir);
         // The browser parsed the figures where the page put them.
         let figure = format!("<div class=\"figure\" id=\"availability\"><b>{availability}</b>");
         assert!(dom.contains(&figure), "DOM lacks {figure}");
@@ -151,10 +164,7 @@ fn a_runs_page_shows_its_figures_in_a_browser() {
             "DOM lacks the classes table"
         );
         assert!(dom.contains("</svg>"), "DOM lacks the timeline");
-        let shot = dir.join("page.png");
-        let arg = format!("--screenshot={}", shot.display());
-        headless(&chromium, &[&arg], &dir.join("report.html"));
-        let (inked, colours) = ink(&shot);
+        let (inked, colours) = screenshot(&chromium, &dir, "page.png");
         // Text, tables and the chart: a real page inks a few percent of its pixels in
         // many colours (a blank or error page: none, or one).
         assert!(
@@ -208,8 +218,7 @@ fn a_monitored_runs_page_shows_what_the_monitoring_did() {
     let alerts = o["alerts"].as_array().unwrap();
     assert!(!alerts.is_empty());
     if let Some(chromium) = browser() {
-        let dom = headless(&chromium, &["--dump-dom"], &dir.join("report.html"));
-        let dom = String::from_utf8_lossy(&dom.stdout);
+        let dom = dom(&chromium, &dir);
         for f in &figures {
             assert!(dom.contains(f.as_str()), "DOM lacks {f}");
         }
@@ -305,8 +314,7 @@ fn an_attacked_https_runs_page_shows_connections_attacks_and_firewalls() {
     }
     assert!(html.contains("<svg id=\"cpu-lb\""), "the LB's CPU bar");
     if let Some(chromium) = browser() {
-        let dom = headless(&chromium, &["--dump-dom"], &dir.join("report.html"));
-        let dom = String::from_utf8_lossy(&dom.stdout);
+        let dom = dom(&chromium, &dir);
         for want in figures.iter().chain(&rows) {
             assert!(dom.contains(want.as_str()), "DOM lacks {want}");
         }
@@ -321,10 +329,7 @@ fn an_attacked_https_runs_page_shows_connections_attacks_and_firewalls() {
         assert_eq!(table("conn-lbs"), 1);
         assert_eq!(table("attacks"), 3);
         assert_eq!(table("firewalls"), 1);
-        let shot = dir.join("page.png");
-        let arg = format!("--screenshot={}", shot.display());
-        headless(&chromium, &[&arg], &dir.join("report.html"));
-        let (inked, colours) = ink(&shot);
+        let (inked, colours) = screenshot(&chromium, &dir, "page.png");
         assert!(
             inked > 0.02 && colours > 50,
             "inked {inked}, {colours} colours"
@@ -377,18 +382,14 @@ fn an_audits_page_shows_the_verdict_in_a_browser() {
     assert_eq!(audit["hops"][0]["protocol"], "HTTP");
     assert_eq!(audit["hops"][0]["crosses_internet"], true);
     if let Some(chromium) = browser() {
-        let dom = headless(&chromium, &["--dump-dom"], &dir.join("report.html"));
-        let dom = String::from_utf8_lossy(&dom.stdout);
+        let dom = dom(&chromium, &dir);
         assert!(dom.contains(&count), "DOM lacks {count}");
         assert!(dom.contains(hops), "DOM lacks {hops}");
         let verdict = "<li id=\"v-plain-internet\">User data in the clear across the internet: <span class=\"bad\">clients → lb</span></li>";
         assert!(dom.contains(verdict), "DOM lacks {verdict}");
         assert_eq!(dom.matches("NO — ON THE INTERNET</td>").count(), 1);
         assert_eq!(dom.matches("single point of failure</td>").count(), spofs);
-        let shot = dir.join("verdict.png");
-        let arg = format!("--screenshot={}", shot.display());
-        headless(&chromium, &[&arg], &dir.join("report.html"));
-        let (inked, colours) = ink(&shot);
+        let (inked, colours) = screenshot(&chromium, &dir, "verdict.png");
         assert!(
             inked > 0.02 && colours > 20,
             "inked {inked}, {colours} colours"
