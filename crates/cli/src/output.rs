@@ -811,17 +811,19 @@ fn hops(audit: &infrasim::audit::Audit) -> String {
             if h.proof.is_some() { "confirmed" } else { "-" }.to_string(),
         ]);
     }
-    let plain = audit.hops.iter().filter(|h| !h.encrypted).count();
-    let internet = audit
-        .hops
-        .iter()
-        .filter(|h| h.plain_on_the_internet())
-        .count();
+    let (plain, internet) = plain_hops(&audit.summary);
     format!(
         "\nUnencrypted hops: {plain} of {} hops carry user data in the clear, {internet} of them \
          across the internet (the baseline run counts what each carried)\n{t}\n",
         audit.hops.len()
     )
+}
+
+/// How many hops carry user data in the clear, and how many of them across the internet
+/// (the summary lists them).
+pub(crate) fn plain_hops(v: &infrasim::audit::Summary) -> (usize, usize) {
+    let internet = v.plain_on_the_internet.len();
+    (internet + v.plain_inside.len(), internet)
 }
 
 /// A hop's protection in a word — `yes`, `NO — ON THE INTERNET` or `no` — with the page's

@@ -854,7 +854,8 @@ pub fn audit(name: &str, file: &str, crash: SimDuration, a: &Audit) -> String {
     out
 }
 
-/// The verdict's lines, each naming what it found: red when something is, green for none.
+/// The verdict's lines, each naming what it found, in the style the line gives it (red when
+/// something is found, green for none; the monitoring line amber, or red without any).
 fn verdict(out: &mut String, v: &infrasim::audit::Summary) {
     out.push_str("<h2>The verdict</h2>\n<ul id=\"verdict\">\n");
     for l in crate::output::verdict_lines(v) {
@@ -965,8 +966,7 @@ fn exposure(out: &mut String, a: &Audit) {
 }
 
 fn hops(out: &mut String, a: &Audit) {
-    let plain = a.hops.iter().filter(|h| !h.encrypted).count();
-    let internet = a.hops.iter().filter(|h| h.plain_on_the_internet()).count();
+    let (plain, internet) = crate::output::plain_hops(&a.summary);
     let _ = writeln!(
         out,
         "<h2>Unencrypted hops</h2>\n<p id=\"hops\">{plain} of {} hops carry user data in the \

@@ -68,42 +68,23 @@ pub fn hops(s: &Scenario, base: &Report) -> Result<Vec<Hop>, Error> {
     let v = validate(s)?;
     let n = &v.names;
     let served = |name: &str| base.components.get(name).map_or(0, |c| c.served);
-    let names = |nodes: &[Node]| {
-        nodes
-            .iter()
-            .map(|&x| n.name(x).to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     let mut out = Vec::new();
-    let entry = entry_members(&v);
-    for &lb in &entry {
-        let Node::Lb(i) = lb else {
-            continue;
+    // The clients to each entry member: HTTPS where a load balancer terminates TLS, plain
+    // HTTP otherwise (a server the clients target directly included).
+    for e in entry_members(&v) {
+        let tls = match e {
+            Node::Lb(i) => v.scenario.load_balancers[i as usize].tls.as_ref(),
+            _ => None,
         };
-        let tls = v.scenario.load_balancers[i as usize].tls.as_ref();
         out.push(hop(
             &v,
-            &[(Node::Clients, lb)],
+            &[(Node::Clients, e)],
             "HTTP requests",
             tls.map_or("HTTP".to_string(), |t| {
                 format!("HTTPS (TLS {})", version(t.version))
             }),
             tls.is_some(),
-            served(n.name(lb)),
-        ));
-    }
-    if let [first] = entry[..]
-        && !matches!(first, Node::Lb(_))
-    {
-        // The clients target a server directly: plain HTTP to it.
-        out.push(hop(
-            &v,
-            &[(Node::Clients, first)],
-            "HTTP requests",
-            "HTTP".to_string(),
-            false,
-            served(n.name(first)),
+            served(n.name(e)),
         ));
     }
     for (l, servers) in v.backends.iter().enumerate() {
@@ -114,7 +95,7 @@ pub fn hops(s: &Scenario, base: &Report) -> Result<Vec<Hop>, Error> {
             .components
             .get(&lb.name)
             .map_or(0, |c| c.routed.values().sum());
-        let mut h = hop(
+        out.push(hop(
             &v,
             &arcs,
             "HTTP to the servers",
@@ -125,9 +106,7 @@ pub fn hops(s: &Scenario, base: &Report) -> Result<Vec<Hop>, Error> {
             },
             reencrypts,
             routed,
-        );
-        h.to = names(servers);
-        out.push(h);
+        ));
     }
     // The web servers that share an upstream are one hop (what the upstream served is
     // what they sent it together).
@@ -143,16 +122,14 @@ pub fn hops(s: &Scenario, base: &Report) -> Result<Vec<Hop>, Error> {
             .map(Node::Web)
             .collect();
         let arcs: Vec<(Node, Node)> = webs.iter().map(|&w| (w, up)).collect();
-        let mut h = hop(
+        out.push(hop(
             &v,
             &arcs,
             "HTTP to the upstream",
             "HTTP".to_string(),
             false,
             served(n.name(up)),
-        );
-        h.from = names(&webs);
-        out.push(h);
+        ));
     }
     let clusters = v.scenario.databases.len();
     for (c, d) in v.scenario.databases.iter().enumerate() {
@@ -177,17 +154,14 @@ pub fn hops(s: &Scenario, base: &Report) -> Result<Vec<Hop>, Error> {
             SslMode::VerifyCa => ("MySQL over TLS (VERIFY_CA)", true),
             SslMode::VerifyIdentity => ("MySQL over TLS (VERIFY_IDENTITY)", true),
         };
-        let mut h = hop(
+        out.push(hop(
             &v,
             &arcs,
             "MySQL queries",
             protocol.to_string(),
             encrypted,
             queries,
-        );
-        h.from = names(&apps);
-        h.to = names(&nodes);
-        out.push(h);
+        ));
         if nodes.len() > 1 {
             let arcs: Vec<(Node, Node)> = nodes[1..].iter().map(|&r| (nodes[0], r)).collect();
             // The binlog carries the acknowledged writes; with several clusters their split
@@ -202,16 +176,14 @@ pub fn hops(s: &Scenario, base: &Report) -> Result<Vec<Hop>, Error> {
             } else {
                 ("MySQL binlog (SOURCE_SSL=0)", false)
             };
-            let mut h = hop(
+            out.push(hop(
                 &v,
                 &arcs,
                 "MySQL replication",
                 protocol.to_string(),
                 encrypted,
                 writes,
-            );
-            h.to = names(&nodes[1..]);
-            out.push(h);
+            ));
         }
     }
     Ok(out)
@@ -224,7 +196,8 @@ fn version(t: TlsVersion) -> &'static str {
     }
 }
 
-/// A hop over `arcs` (all from one side to another), its zones from the firewalls.
+/// A hop over `arcs` (all from one side to another): its sides named from them, its zones
+/// from the firewalls.
 fn hop(
     v: &Validated<'_>,
     arcs: &[(Node, Node)],
@@ -233,10 +206,16 @@ fn hop(
     encrypted: bool,
     carried: u64,
 ) -> Hop {
-    let n = &v.names;
-    let side = |x: Node| match x {
-        Node::Clients => "clients".to_string(),
-        x => n.name(x).to_string(),
+    // Each side: its ends in order of first appearance (`clients`, or component names).
+    let side = |end: fn(&(Node, Node)) -> Node| {
+        let mut seen: Vec<Node> = Vec::new();
+        for x in arcs.iter().map(end) {
+            if !seen.contains(&x) {
+                seen.push(x);
+            }
+        }
+        let names: Vec<&str> = seen.iter().map(|&x| v.names.name(x)).collect();
+        names.join(", ")
     };
     // On the internet side: the clients, or (with firewalls) a component no firewall lists.
     let outside = |x: Node| {
@@ -266,10 +245,9 @@ fn hop(
             }
         }
     }
-    let (a, b) = arcs[0];
     Hop {
-        from: side(a),
-        to: side(b),
+        from: side(|arc| arc.0),
+        to: side(|arc| arc.1),
         carries: carries.to_string(),
         protocol,
         encrypted,

@@ -76,7 +76,7 @@ pub struct Summary {
     pub exposed: Vec<String>,
     /// Hops carrying user data in the clear with one end on the internet, `from → to`.
     pub plain_on_the_internet: Vec<String>,
-    /// Hops carrying user data in the clear inside the zones, `from → to`.
+    /// Hops carrying user data in the clear inside the network, `from → to`.
     pub plain_inside: Vec<String>,
     /// Components no alert rule pages anyone about.
     pub blind_spots: Vec<String>,
@@ -87,17 +87,14 @@ pub struct Summary {
     #[serde(default)]
     pub single_monitoring: Vec<String>,
     /// Findings a run contradicted: `element (class)` for a single-point finding,
-    /// `component (exposure)`, `component (blind spot)`.
+    /// `component (exposure)`, and `component (blind spot)` or `component (alert)` for a
+    /// watch whose run did not show how a person learns of its failure.
     pub contradicted: Vec<String>,
 }
 
 impl Summary {
     fn of(findings: &[Finding], exposure: &[Reach], hops: &[Hop], watches: &[Watch]) -> Summary {
-        let spofs: Vec<(String, String)> = findings
-            .iter()
-            .filter(|f| f.exposure.is_spof())
-            .map(|f| (f.exposure.element.clone(), f.exposure.class.clone()))
-            .collect();
+        let spofs = remedies::spof_pairs(findings.iter().map(|f| &f.exposure));
         let hop = |h: &Hop| format!("{} → {}", h.from, h.to);
         let mut contradicted: Vec<String> = findings
             .iter()
@@ -204,8 +201,8 @@ pub struct AuditRow {
 }
 
 /// Crashes every load balancer, web server, app server, database node and firewall of
-/// `scenario` for
-/// `crash` (process crash, starting a third into the measured period), one at a time, and
+/// `scenario` for `crash` (process crash, starting a third into the measured period), one at
+/// a time, and
 /// reports each run against the baseline (the first row); partitions, for as long, every
 /// link the graph names a single point of failure. The scenario's own faults, attacks and
 /// monitoring crash are removed, so each run shows the cost of one failure alone.

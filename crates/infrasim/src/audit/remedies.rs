@@ -39,8 +39,8 @@ pub struct Remedy {
 }
 
 /// The single points of failure, as (element, class).
-fn spof_pairs(e: &[Exposure]) -> Vec<(String, String)> {
-    e.iter()
+pub(super) fn spof_pairs<'a>(e: impl IntoIterator<Item = &'a Exposure>) -> Vec<(String, String)> {
+    e.into_iter()
         .filter(|x| x.is_spof())
         .map(|x| (x.element.clone(), x.class.clone()))
         .collect()
